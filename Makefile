@@ -1,0 +1,37 @@
+# Two entry points: `make demo` (built-in phantom example) and `make test` (whole suite).
+# Both create .venv when missing. Every pip call uses constraints.txt (torch pin, see README).
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+CONSTRAINTS := -c constraints.txt
+
+.PHONY: demo test venv-core venv-all clean benchmark
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Core install: enough for the demo (no torch, no OpenSim).
+$(VENV)/.core-installed: $(VENV)/bin/python pyproject.toml constraints.txt
+	$(PIP) install -q $(CONSTRAINTS) -e .
+	touch $@
+
+# Everything the test suite covers: nnU-Net/PyTorch, OpenSim, PyRadiomics, Dask.
+$(VENV)/.all-installed: $(VENV)/.core-installed pyproject.toml constraints.txt
+	$(PIP) install -q $(CONSTRAINTS) -e ".[all,test]"
+	touch $@
+
+venv-core: $(VENV)/.core-installed
+venv-all: $(VENV)/.all-installed
+
+demo: $(VENV)/.core-installed
+	$(VENV)/bin/spinemets demo -o demo_output
+
+test: $(VENV)/.all-installed
+	$(PY) -m pytest -q
+
+benchmark: $(VENV)/.all-installed
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf demo_output .pytest_cache

@@ -1,0 +1,1 @@
+"""spinemets.phantom"""
