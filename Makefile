@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 CONSTRAINTS := -c constraints.txt
 
-.PHONY: demo test venv-core venv-all clean benchmark
+.PHONY: demo test venv-core venv-all clean benchmark system-deps
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,13 +21,22 @@ $(VENV)/.all-installed: $(VENV)/.core-installed pyproject.toml constraints.txt
 	$(PIP) install -q $(CONSTRAINTS) -e ".[all,test]"
 	touch $@
 
+# System packages for the test suite: headless Chromium renders the HTML report.
+# Installed with apt when we are root and it is missing; otherwise the report test says it skipped.
+system-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || echo "warning: could not install chromium; the report rendering test will be skipped"; \
+	  else echo "note: chromium not installed (needs root/apt); the report rendering test will be skipped"; fi; }
+
 venv-core: $(VENV)/.core-installed
 venv-all: $(VENV)/.all-installed
 
 demo: $(VENV)/.core-installed
 	$(VENV)/bin/spinemets demo -o demo_output
 
-test: $(VENV)/.all-installed
+test: $(VENV)/.all-installed system-deps
 	$(PY) -m pytest -q
 
 benchmark: $(VENV)/.all-installed
