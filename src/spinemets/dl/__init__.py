@@ -1,0 +1,19 @@
+"""Deep-learning testbed around nnU-Net v2: dataset export, training helpers, prediction,
+label mapping. Nothing here imports torch or nnunetv2 until a function needs it.
+
+* :func:`export_nnunet_dataset` — CTs + spinemets label maps -> nnU-Net v2 raw dataset.
+* :class:`NnUNetFolders`, :func:`plan_and_preprocess`, :func:`train` — run nnU-Net's own CLI
+  (child processes) with spinemets' tiny trainer registered through ``nnUNet_extTrainer``.
+* :func:`predict_with_nnunet` — a trained model folder on a CT, returning labels on the CT grid.
+* :func:`map_model_labels` — model label names -> spinemets anatomy ids.
+"""
+
+from .dataset import export_nnunet_dataset
+from .labels import load_label_mapping, map_model_labels, resolve_anatomy_id
+from .nnunet_trainers import TINY_TRAINER
+from .predict import available_folds, predict_with_nnunet
+from .train import NnUNetFolders, NnUNetRunError, plan_and_preprocess, train
+
+__all__ = ["export_nnunet_dataset", "load_label_mapping", "map_model_labels", "resolve_anatomy_id",
+           "TINY_TRAINER", "available_folds", "predict_with_nnunet", "NnUNetFolders",
+           "NnUNetRunError", "plan_and_preprocess", "train"]
