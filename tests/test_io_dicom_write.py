@@ -95,3 +95,29 @@ def test_seg_rejects_off_grid_or_empty(small_ct, tmp_path):
         write_seg(LabelMap(lab, shifted, {}), files, tmp_path / "x.dcm")
     with pytest.raises(InputError, match="slices"):
         write_seg(LabelMap(lab, g, {}), files[:-1], tmp_path / "x.dcm")
+
+
+def test_seg_compressed_round_trip(tmp_path):
+    g = Geometry((3, 40, 48), (0.9, 0.9, 3.0), (5.0, -7.0, 12.0))
+    small_ct = CTImage(np.full(g.shape_zyx, -1000, np.int16), g)
+    files = write_ct_series(small_ct, tmp_path / "ct")
+    lab = np.zeros(small_ct.array.shape, np.uint16)
+    lab[1:4, 3:20, 3:25] = anatomy.vertebra_id("L3")
+    lm = LabelMap(lab, small_ct.geometry, anatomy.label_table([anatomy.vertebra_id("L3")]))
+    out = write_seg(lm, files, tmp_path / "seg.dcm", compress=True)
+    assert pydicom.dcmread(out).file_meta.TransferSyntaxUID == pydicom.uid.JPEG2000Lossless
+    assert np.array_equal(read_seg(out, small_ct).array, lab)
+
+
+def test_float_hu_rounded_and_negative_direction(tmp_path):
+    """Float HU are rounded; a left-handed grid (k against the normal) is read back as the same image."""
+    from spinemets.io import read_ct
+
+    arr = np.linspace(-1000.4, 1500.6, 4 * 10 * 12).reshape(4, 10, 12).astype(np.float32)
+    d = np.diag([1.0, 1.0, -1.0])  # slices stacked downwards
+    g = Geometry(arr.shape, (1.0, 1.0, 2.0), (0.0, 0.0, 100.0), tuple(d.ravel()))
+    write_ct_series(CTImage(arr, g), tmp_path / "ct")
+    ct = read_ct(tmp_path / "ct")
+    assert np.array_equal(ct.array, np.rint(arr[::-1]).astype(np.int16))
+    assert np.allclose(ct.geometry.origin_lps_mm, (0.0, 0.0, 94.0))
+    assert np.allclose(ct.geometry.direction_matrix, np.eye(3))

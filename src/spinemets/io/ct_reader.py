@@ -299,12 +299,16 @@ def _multi(v: Any) -> str | None:
 
 
 def _decode(sl: list[DicomSlice]) -> tuple[np.ndarray, str]:
-    """Pixel data of the sorted slices in HU; int16 when exact, else float32."""
+    """Pixel data of the sorted slices in HU; int16 when exact, else float32 (filled slice by slice)."""
     import pydicom
 
-    planes = []
-    integral = True
-    for s in sl:
+    def _rescale(h: Any) -> tuple[float, float]:
+        return float(getattr(h, "RescaleSlope", 1) or 1), float(getattr(h, "RescaleIntercept", 0) or 0)
+
+    integral = all(a == round(a) and b == round(b) for a, b in (_rescale(s.header) for s in sl))
+    vol = np.empty((len(sl), sl[0].rows, sl[0].cols), dtype=np.int16 if integral else np.float32)
+    ts = ""
+    for k, s in enumerate(sl):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -315,16 +319,19 @@ def _decode(sl: list[DicomSlice]) -> tuple[np.ndarray, str]:
         if px.shape != (s.rows, s.cols):
             raise InputError(f"unexpected pixel array shape {px.shape} in {Path(s.path).name} "
                              f"(expected {s.rows}x{s.cols}, one sample per pixel)")
-        slope = float(getattr(ds, "RescaleSlope", 1) or 1)
-        inter = float(getattr(ds, "RescaleIntercept", 0) or 0)
-        integral &= slope == round(slope) and inter == round(inter)
-        planes.append(px.astype(np.float64) * slope + inter)
-    vol = np.stack(planes)
-    ts = str(getattr(getattr(pydicom.dcmread(sl[0].local_path, stop_before_pixels=True), "file_meta", None),
-                     "TransferSyntaxUID", ""))
-    if integral and vol.min() >= -32768 and vol.max() <= 32767:
-        return vol.astype(np.int16), ts
-    return vol.astype(np.float32), ts
+        if k == 0:
+            ts = str(getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", "") or "")
+        slope, inter = _rescale(ds)
+        if vol.dtype == np.int16:
+            plane = px.astype(np.int64) * int(slope) + int(inter)
+            if plane.min(initial=0) < -32768 or plane.max(initial=0) > 32767:
+                vol = vol.astype(np.float32)  # rare: HU beyond int16
+                vol[k] = plane
+            else:
+                vol[k] = plane
+        else:
+            vol[k] = px.astype(np.float32) * np.float32(slope) + np.float32(inter)
+    return vol, ts
 
 
 def _read_dicom_dir(root: Path, series_uid: str | None, input_format: str, where: str,
@@ -499,10 +506,10 @@ def read_ct(path: str | os.PathLike[str], series_uid: str | None = None) -> CTIm
         raise InputError(f"input not found: {p}")
     if p.is_dir():
         return _read_dicom_dir(p, series_uid, "dicom", str(p))
-    if p.suffix.lower() == ".zip" or zipfile.is_zipfile(p):
-        return _read_zip(p, series_uid)
     fmt = _image_format(p)
     if fmt is not None:
         return _read_image_file(p, fmt)
+    if p.suffix.lower() == ".zip" or zipfile.is_zipfile(p):
+        return _read_zip(p, series_uid)
     # a single DICOM file (or something unreadable)
     return _read_dicom_dir(p, series_uid, "dicom", str(p))

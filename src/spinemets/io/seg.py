@@ -130,17 +130,20 @@ def write_seg(
     series_number: int = 100,
     clinical_trial_time_point_id: str | None = None,
     algorithm_family: str = "ArtificialIntelligence",
+    compress: bool = False,
 ) -> Path:
     """Write ``label_map`` as a BINARY multi-class DICOM SEG referencing ``source_files``.
 
     ``source_files`` are the CT series files (paths, ``ARCHIVE.zip::MEMBER`` strings as recorded by
     ``read_ct``, or pydicom datasets); the label map must lie on their grid (as ``read_ct`` returns
     it). ``algorithm_family`` is a member name of DICOM CID 7162 (e.g. ``"MorphologicalOperations"``).
+    ``compress=True`` stores the frames JPEG 2000 lossless (much smaller for large label maps; the
+    default, uncompressed explicit VR little endian, is what every viewer reads).
     Returns ``out_path``. Raises :class:`InputError` if the label map is empty or off-grid.
     """
     import highdicom as hd
     from pydicom.sr.codedict import codes
-    from pydicom.uid import generate_uid
+    from pydicom.uid import ExplicitVRLittleEndian, JPEG2000Lossless, generate_uid
 
     sources = _load_sources(source_files)
     ks = _frame_indices(label_map, sources)
@@ -172,6 +175,9 @@ def write_seg(
         descriptions.append(desc)
 
     frames = lut[label_map.array[ks]]  # frame f <-> sources[f]
+    if compress and min(frames.shape[1:]) < 32:  # openjpeg cannot encode smaller frames
+        log.warning("frames under 32 pixels cannot be JPEG 2000 coded; writing the SEG uncompressed")
+        compress = False
     seg = hd.seg.Segmentation(
         source_images=sources,
         pixel_array=frames,
@@ -187,6 +193,7 @@ def write_seg(
         device_serial_number="0",
         content_label="SEGMENTATION",
         content_description=series_description[:64] or None,
+        transfer_syntax_uid=JPEG2000Lossless if compress else ExplicitVRLittleEndian,
     )
     seg.SeriesDescription = series_description
     if clinical_trial_time_point_id is not None:
@@ -257,8 +264,11 @@ def _frame_positions(ds: Any) -> tuple[list[np.ndarray], list[int], np.ndarray, 
     ipps, segnums = [], []
     for f in range(int(ds.NumberOfFrames)):
         ipps.append(np.asarray([float(v) for v in _find("PlanePositionSequence", f).ImagePositionPatient]))
-        sid = per[f].SegmentIdentificationSequence[0] if "SegmentIdentificationSequence" in per[f] else None
-        segnums.append(int(sid.ReferencedSegmentNumber) if sid is not None else 0)
+        if "SegmentIdentificationSequence" in per[f] or (
+                shared is not None and "SegmentIdentificationSequence" in shared):
+            segnums.append(int(_find("SegmentIdentificationSequence", f).ReferencedSegmentNumber))
+        else:  # LABELMAP segmentations have no per-frame segment
+            segnums.append(0)
     iop = np.asarray([float(v) for v in _find("PlaneOrientationSequence", 0).ImageOrientationPatient])
     ps = _find("PixelMeasuresSequence", 0).PixelSpacing
     return ipps, segnums, iop, (float(ps[0]), float(ps[1]))
