@@ -20,7 +20,7 @@ from .results import SCHEMA_VERSION, build_results, results_schema, validate_res
 log = logging.getLogger(__name__)
 
 __all__ = ["SCHEMA_VERSION", "build_results", "validate_results", "results_schema", "render_report",
-           "write_case_report"]
+           "write_case_report", "render_case_html"]
 
 
 def _optional_label_map(ctx: Any, name: str, step: str) -> Any:
@@ -43,10 +43,6 @@ def _find_seg(out_dir: Any, stem: str) -> Any:
 def write_case_report(ctx: Any) -> None:
     """The pipeline's ``report`` step: ``results.json``, ``report.html`` and, for DICOM, the SR."""
     from ..io.atomic import write_json_atomic, write_text_atomic
-    from ..pipeline import library_versions
-    from . import charts as charts_mod
-    from . import views as views_mod
-
     o = ctx.options
     steps = {n: r.to_dict() for n, r in ctx.records.items() if n != "report"}
     parts = {}
@@ -76,10 +72,20 @@ def write_case_report(ctx: Any) -> None:
 
     vert = _optional_label_map(ctx, "vertebrae.nii.gz", "vertebrae")
     mus = _optional_label_map(ctx, "muscles.nii.gz", "muscles")
-    views = views_mod.overview_views(ctx.ct, vert, mus, parts["vertebrae"])
-    axial = views_mod.axial_views(ctx.ct, vert, mus, parts["vertebrae"]) if vert is not None else {}
-    legend = views_mod.legend_items(vert, mus)
-    html = render_report(results, views=views, axial=axial, charts=charts_mod.all_charts(results),
-                         legend=legend, options=o.to_dict(), libraries=library_versions(),
-                         python=sys.version.split()[0])
+    html = render_case_html(results, ctx.ct, vert, mus, parts["vertebrae"], o.to_dict())
     write_text_atomic(ctx.out_dir / "report.html", html)
+
+
+def render_case_html(results: Any, ct: Any, vertebrae: Any, muscles: Any, vertebrae_summary: Any,
+                     options: Any) -> str:
+    """The report page of one case from its results, CT and label maps (either may be None)."""
+    from ..pipeline import library_versions
+    from . import charts as charts_mod
+    from . import views as views_mod
+
+    views = views_mod.overview_views(ct, vertebrae, muscles, vertebrae_summary)
+    axial = views_mod.axial_views(ct, vertebrae, muscles, vertebrae_summary) if vertebrae is not None else {}
+    legend = views_mod.legend_items(vertebrae, muscles)
+    return render_report(results, views=views, axial=axial, charts=charts_mod.all_charts(results),
+                         legend=legend, options=options, libraries=library_versions(),
+                         python=sys.version.split()[0])
