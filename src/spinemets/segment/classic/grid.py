@@ -1,0 +1,71 @@
+"""Working grids of the classic backend: the CT in canonical LPS orientation, resampled isotropically.
+
+The classic method works on an axis-aligned grid whose array axes are [z, y, x] = [S, P, L]
+(index increases towards Superior, Posterior, Left). Spacings are in mm; the default value of
+empty space is air (-1024 HU). Results are brought back onto the CT grid by nearest-neighbour
+resampling in physical (LPS) space, so any input orientation works.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import SimpleITK as sitk
+
+AIR_HU = -1024.0
+
+
+@dataclass
+class WorkGrid:
+    """A resampled CT on a canonical grid: ``array`` [z, y, x] in HU, ``image`` the SimpleITK twin."""
+
+    array: np.ndarray
+    image: sitk.Image
+    spacing_mm: float
+
+    def index_to_lps(self, idx_zyx: np.ndarray) -> np.ndarray:
+        """Continuous (z, y, x) indices -> LPS mm (axis-aligned canonical grid)."""
+        idx = np.asarray(idx_zyx, dtype=float)
+        origin = np.asarray(self.image.GetOrigin())
+        return origin + idx[..., ::-1] * self.spacing_mm
+
+
+def canonical_resample(img: sitk.Image, spacing_mm: float, bounds_lps: np.ndarray | None = None,
+                       interpolator: int = sitk.sitkLinear, default: float = AIR_HU) -> sitk.Image:
+    """Resample ``img`` onto an identity-direction (LPS) isotropic grid.
+
+    ``bounds_lps`` ((xmin, ymin, zmin), (xmax, ymax, zmax)) restricts the grid to a box; by default
+    the grid covers the image's physical bounding box.
+    """
+    if bounds_lps is None:
+        size = np.asarray(img.GetSize())
+        corners = []
+        for c in np.ndindex(2, 2, 2):
+            corners.append(img.TransformContinuousIndexToPhysicalPoint(
+                [float(-0.5 + c[i] * size[i]) for i in range(3)]))
+        corners = np.asarray(corners)
+        lo, hi = corners.min(0), corners.max(0)
+    else:
+        lo, hi = np.asarray(bounds_lps[0], float), np.asarray(bounds_lps[1], float)
+    n = np.maximum(1, np.round((hi - lo) / spacing_mm).astype(int))
+    origin = lo + spacing_mm / 2.0
+    ref = sitk.Image([int(v) for v in n], sitk.sitkFloat32)
+    ref.SetSpacing([spacing_mm] * 3)
+    ref.SetOrigin([float(v) for v in origin])
+    ref.SetDirection((1.0, 0, 0, 0, 1.0, 0, 0, 0, 1.0))
+    return sitk.Resample(img, ref, sitk.Transform(), interpolator, default,
+                         sitk.sitkFloat32 if interpolator != sitk.sitkNearestNeighbor else img.GetPixelID())
+
+
+def make_workgrid(img: sitk.Image, spacing_mm: float, bounds_lps: np.ndarray | None = None) -> WorkGrid:
+    out = canonical_resample(sitk.Cast(img, sitk.sitkFloat32), spacing_mm, bounds_lps)
+    return WorkGrid(sitk.GetArrayFromImage(out), out, spacing_mm)
+
+
+def labels_to_grid(labels_zyx: np.ndarray, src: sitk.Image, reference: sitk.Image) -> np.ndarray:
+    """Nearest-neighbour resampling of a label array on ``src``'s grid onto ``reference``'s grid."""
+    li = sitk.GetImageFromArray(labels_zyx.astype(np.uint16))
+    li.CopyInformation(src)
+    out = sitk.Resample(li, reference, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt16)
+    return sitk.GetArrayFromImage(out)

@@ -1,0 +1,276 @@
+"""The classic (no learned weights) vertebra segmentation: detection on a coarse grid, separation
+and labelling on a finer grid around the spine, labels brought back onto the CT grid.
+
+Steps: body + bone masks (3 mm, whole field of view) -> body-column centreline -> region of
+interest -> masks and centreline again at the working spacing -> discs along the centreline ->
+per-vertebra watershed with disc barriers and non-vertebral competitors -> sacrum and rib
+findings per segment -> level labelling -> nearest-neighbour resampling to the CT grid and a
+full-resolution boundary refinement against the CT's own bone mask.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+import SimpleITK as sitk
+from scipy import ndimage as ndi
+
+from ... import anatomy
+from ...errors import InputError
+from ...image import CTImage
+from ..labelling import Labelling, SegmentFinding, label_levels
+from . import masks
+from .centreline import Centreline, find_centreline
+from .discs import coverage_profile, select_discs
+from .grid import labels_to_grid, make_workgrid
+from .refine import refine_on_ct
+from .separate import OTHER_OFFSET, segment_bounds, separate
+
+log = logging.getLogger(__name__)
+
+COARSE_MM = 3.0
+#: Finest working spacing (mm); inputs coarser than this are processed at their own spacing.
+FINE_MIN_MM = 1.25
+#: ROI half extents around the coarse centreline (mm): lateral, anterior, posterior.
+ROI_LATERAL_MM = 90.0
+ROI_ANTERIOR_MM = 60.0
+ROI_POSTERIOR_MM = 120.0
+#: Sacrum: continuous bone across the body row at least this wide (mm) and this multiple of the
+#: median body width of the segments.
+SACRUM_MIN_WIDTH_MM = 85.0
+SACRUM_WIDTH_RATIO = 1.7
+#: A rib must be within this distance (mm) of the vertebra and thinner than this half-thickness (mm).
+RIB_CONTACT_MM = 4.0
+RIB_MAX_HALF_THICKNESS_MM = 8.0
+#: A partial end segment shorter than this fraction of the typical level height is dropped.
+MIN_END_FRACTION = 0.3
+LUNG_HU = -500.0
+
+
+@dataclass
+class ClassicOutput:
+    labels_ct: np.ndarray            # VerSe ids on the CT grid
+    labelling: Labelling
+    uncertain_ids: set[int] = field(default_factory=set)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _lps_z_to_index(grid_img: sitk.Image, z_lps: float) -> float:
+    return (z_lps - grid_img.GetOrigin()[2]) / grid_img.GetSpacing()[2]
+
+
+def _remap_centreline(cl: Centreline, src: sitk.Image, dst: sitk.Image, w: float) -> Centreline:
+    """Express a centreline of grid ``src`` in the indices of grid ``dst`` (both canonical)."""
+    so, do = np.asarray(src.GetOrigin()), np.asarray(dst.GetOrigin())
+    ws = src.GetSpacing()[0]
+    lps = np.stack([so[0] + cl.x * ws, so[1] + cl.y * ws, so[2] + cl.z * ws], -1)
+    idx = (lps - do) / w
+    zq = np.arange(np.ceil(idx[0, 2]), np.floor(idx[-1, 2]) + 1)
+    return Centreline(zq, np.interp(zq, idx[:, 2], idx[:, 1]), np.interp(zq, idx[:, 2], idx[:, 0]),
+                      np.interp(zq, idx[:, 2], cl.radius_mm), np.ones(zq.size, bool), w)
+
+
+def _row_run_width(filled: np.ndarray, cl: Centreline, lo: float, hi: float, w: float) -> float:
+    """Max width (mm) of the continuous bone run through the body row, over slices lo..hi."""
+    best = 0.0
+    for z in range(int(np.ceil(lo)), int(np.floor(hi)) + 1):
+        if z < 0 or z >= filled.shape[0]:
+            continue
+        y, x, r = (float(v[0]) for v in cl.at(np.array([z])))
+        b = max(1, int(round(0.5 * r / w)))
+        y0, y1 = max(0, int(round(y)) - b), min(filled.shape[1], int(round(y)) + b + 1)
+        row = filled[z, y0:y1, :].any(0)
+        xi = int(round(x))
+        if not (0 <= xi < row.size) or not row[xi]:
+            continue
+        left = xi
+        while left - 1 >= 0 and row[left - 1]:
+            left -= 1
+        right = xi
+        while right + 1 < row.size and row[right + 1]:
+            right += 1
+        best = max(best, (right - left + 1) * w)
+    return best
+
+
+def _adjacent_other(labels: np.ndarray, k: int, dil: int) -> dict[int, tuple[int, float]]:
+    """Other-bone regions within ``dil`` voxels of segment k: {label: (count, mean x index)}."""
+    reg = labels == k
+    if not reg.any():
+        return {}
+    sl = ndi.find_objects(reg.astype(np.uint8))[0]
+    sl = tuple(slice(max(0, s.start - dil - 1), s.stop + dil + 1) for s in sl)
+    sub = labels[sl]
+    near = ndi.binary_dilation(sub == k, iterations=dil) & (sub >= OTHER_OFFSET)
+    out: dict[int, tuple[int, float]] = {}
+    if not near.any():
+        return out
+    ids = sub[near]
+    xs = np.nonzero(near)[2] + sl[2].start
+    for j in np.unique(ids):
+        m = ids == j
+        out[int(j)] = (int(m.sum()), float(xs[m].mean()))
+    return out
+
+
+def _extend_to_ends(cl: Centreline, nz: int, max_gap_mm: float = 20.0) -> Centreline:
+    """Extend the centreline (constant position) to the volume's z ends when they are close."""
+    z0, z1 = int(cl.z[0]), int(cl.z[-1])
+    lo = 0 if z0 * cl.spacing_mm <= max_gap_mm else z0
+    hi = nz - 1 if (nz - 1 - z1) * cl.spacing_mm <= max_gap_mm else z1
+    if lo == z0 and hi == z1:
+        return cl
+    zq = np.arange(lo, hi + 1, dtype=float)
+    return Centreline(zq, np.interp(zq, cl.z, cl.y), np.interp(zq, cl.z, cl.x),
+                      np.interp(zq, cl.z, cl.radius_mm), np.isin(zq, cl.z[cl.valid]), cl.spacing_mm)
+
+
+def _lids(cl: Centreline, shape: tuple[int, int, int], w: float) -> tuple[np.ndarray, np.ndarray]:
+    """Body cross-section discs at the two z ends (only where the centreline reaches the end)."""
+    yy, xx = np.mgrid[0:shape[1], 0:shape[2]]
+    out = []
+    for zend in (0, shape[0] - 1):
+        lid = np.zeros(shape[1:], bool)
+        if cl.z[0] <= zend <= cl.z[-1]:
+            y, x, r = (float(v[0]) for v in cl.at(np.array([zend])))
+            lid = np.hypot(yy - y, xx - x) * w <= 0.9 * r
+        out.append(lid)
+    return out[0], out[1]
+
+
+#: Vertebral-body cross-section around the centreline: semi-axes as multiples of the inscribed
+#: radius (lateral, anterior-posterior).
+BODY_LATERAL_FACTOR = 1.7
+BODY_AP_FACTOR = 1.15
+
+
+def _body_cylinder(cl: Centreline, shape: tuple[int, int, int], w: float) -> np.ndarray:
+    out = np.zeros(shape, bool)
+    yy, xx = np.mgrid[0:shape[1], 0:shape[2]]
+    for k, z in enumerate(cl.z.astype(int)):
+        if 0 <= z < shape[0]:
+            r = cl.radius_mm[k] / w
+            out[z] = ((xx - cl.x[k]) / (BODY_LATERAL_FACTOR * r)) ** 2 + \
+                ((yy - cl.y[k]) / (BODY_AP_FACTOR * r)) ** 2 <= 1.0
+    return out
+
+
+def run_classic(ct: CTImage) -> ClassicOutput:
+    img = ct.to_sitk()
+    img = sitk.Cast(img, sitk.sitkFloat32)
+    warnings: list[str] = []
+    coarse_w = max(COARSE_MM, max(ct.geometry.spacing_mm))
+    coarse = make_workgrid(img, coarse_w)
+    body_c = masks.body_mask(coarse.array)
+    bone_c = masks.bone_mask(coarse.array, body_c)
+    filled_c = masks.fill_enclosed(bone_c, spacing_mm=coarse_w) & body_c
+    cl_c = find_centreline(filled_c, body_c, coarse_w)
+    if cl_c is None:
+        raise InputError("no vertebral column found in the CT (no thick bone near the body midline)")
+    # region of interest around the coarse centreline
+    o = np.asarray(coarse.image.GetOrigin())
+    xs = o[0] + cl_c.x * coarse_w
+    ys = o[1] + cl_c.y * coarse_w
+    zs = o[2] + cl_c.z * coarse_w
+    lo = np.array([xs.min() - ROI_LATERAL_MM, ys.min() - ROI_ANTERIOR_MM, zs.min() - 1.5 * coarse_w])
+    hi = np.array([xs.max() + ROI_LATERAL_MM, ys.max() + ROI_POSTERIOR_MM, zs.max() + 1.5 * coarse_w])
+    cz = o[2] + np.array([-0.5, coarse.array.shape[0] - 0.5]) * coarse_w
+    lo[2], hi[2] = max(lo[2], cz[0]), min(hi[2], cz[1])
+    w = float(np.clip(max(ct.geometry.spacing_mm), FINE_MIN_MM, coarse_w))
+    fine = make_workgrid(img, w, np.stack([lo, hi]))
+    body_f = labels_to_grid(body_c.astype(np.uint16), coarse.image, fine.image) > 0
+    bone = masks.bone_mask(fine.array, body_f)
+    filled = masks.fill_enclosed(bone, spacing_mm=w) & body_f
+    prior = _remap_centreline(cl_c, coarse.image, fine.image, w)
+    cl = find_centreline(filled, body_f, w, prior=prior) or prior
+    # close the vertebral bodies cut by the field of view, then track again
+    cl = _extend_to_ends(cl, filled.shape[0])
+    filled = masks.fill_enclosed(bone, _lids(cl, filled.shape, w), spacing_mm=w) & body_f
+    cl = find_centreline(filled, body_f, w, prior=cl) or cl
+    cl = _extend_to_ends(cl, filled.shape[0])
+    prof = coverage_profile(filled, cl)
+    # cavities are filled only inside the vertebral bodies, never in the spinal canal
+    filled = bone | (filled & _body_cylinder(cl, filled.shape, w))
+    disc_idx = select_discs(prof)
+    disc_z = [float(prof.z[i]) for i in disc_idx]
+    if len(disc_z) >= 2:
+        typical_gap = float(np.median(np.diff(disc_z)))
+    else:
+        typical_gap = 30.0 / w
+    bounds = segment_bounds(disc_z, cl)
+    # drop slivers at the ends (a few slices of a vertebra cut by the field of view)
+    keep = [not (e and (hi_ - lo_) < MIN_END_FRACTION * typical_gap) for lo_, hi_, e in bounds]
+    bounds = [b for b, k in zip(bounds, keep) if k]
+    if not bounds:
+        raise InputError("no vertebra found along the spinal column")
+    labels, zone = separate(bone, filled, cl, disc_z, bounds, w, typical_gap)
+    # --- findings per segment
+    med_r = float(np.median(cl.radius_mm))
+    body_width = 2.6 * med_r
+    sacral_width = max(SACRUM_MIN_WIDTH_MM, SACRUM_WIDTH_RATIO * body_width)
+    findings: list[SegmentFinding] = []
+    widths = []
+    for k, (lo_, hi_, _) in enumerate(bounds):
+        width = _row_run_width(filled | bone, cl, lo_ + 0.15 * (hi_ - lo_), hi_ - 0.15 * (hi_ - lo_), w)
+        widths.append(width)
+        findings.append(SegmentFinding(sacral=width >= sacral_width))
+    # other-bone regions touching a sacral segment are pelvis, not ribs
+    dil = max(1, int(np.ceil(RIB_CONTACT_MM / w)))
+    adj = [_adjacent_other(labels, k + 1, dil) for k in range(len(bounds))]
+    pelvis = set()
+    for k, f in enumerate(findings):
+        if f.sacral:
+            pelvis.update(adj[k].keys())
+    edt_all = None
+    thick_cache: dict[int, float] = {}
+    for k, f in enumerate(findings):
+        if f.sacral:
+            continue
+        yq, xq, rq = cl.at(np.array([0.5 * (bounds[k][0] + bounds[k][1])]))
+        for j, (cnt, mx) in adj[k].items():
+            if j in pelvis:
+                continue
+            if j not in thick_cache:
+                if edt_all is None:
+                    edt_all = ndi.distance_transform_edt(bone | filled, sampling=w)
+                vals = edt_all[labels == j]
+                thick_cache[j] = float(np.percentile(vals, 95)) if vals.size else 0.0
+            if thick_cache[j] > RIB_MAX_HALF_THICKNESS_MM:
+                continue
+            if mx > xq[0]:
+                f.rib_left = True
+            else:
+                f.rib_right = True
+    # lung fraction at each segment's level (coarse grid covers the whole body)
+    lung_c = body_c & (coarse.array < LUNG_HU)
+    for k, (lo_, hi_, _) in enumerate(bounds):
+        z_lps = fine.image.GetOrigin()[2] + np.array([lo_, hi_]) * w
+        zi = [int(round(_lps_z_to_index(coarse.image, z))) for z in z_lps]
+        z0, z1 = max(0, min(zi)), min(coarse.array.shape[0], max(zi) + 1)
+        area = body_c[z0:z1].sum()
+        findings[k].lung_fraction = float(lung_c[z0:z1].sum() / area) if area else None
+    lab = label_levels(findings)
+    log.info("classic: %d segments, widths %s, findings %s, labels %s", len(bounds),
+             [round(x) for x in widths], findings, lab.names)
+    # --- VerSe ids on the working grid
+    lut = np.zeros(int(labels.max()) + 1, np.uint16)
+    uncertain_ids: set[int] = set()
+    for k, name in enumerate(lab.names):
+        if name is None:
+            continue
+        if name == "sacrum":
+            vid = anatomy.SACRUM_ID
+        else:
+            if name not in anatomy.TARGET_LEVELS + ["L6", "T13"]:
+                continue
+            vid = anatomy.vertebra_id(name)
+        lut[k + 1] = vid
+        if k in lab.uncertain:
+            uncertain_ids.add(vid)
+    lab_small = lut[np.where(labels < OTHER_OFFSET, labels, 0)]
+    ref = ct.to_sitk()
+    labels_ct = refine_on_ct(lab_small, fine.image, ref, ct.array)
+    warnings.extend(lab.warnings)
+    return ClassicOutput(labels_ct, lab, uncertain_ids, warnings)

@@ -1,0 +1,151 @@
+"""Level labelling of a chain of vertebral segments from the anatomical anchors in the field of view.
+
+Input: per-segment findings ordered caudal -> cranial (sacrum-like shape, rib on the left/right,
+lung fraction of the body cross-section at its level). Anchors, in order of reliability:
+
+* ``sacrum``: L5 is the last free vertebra above the sacrum;
+* ``last_rib``: the lowest rib-bearing vertebra with a rib-free vertebra below it is T12;
+* ``first_rib``: the highest rib-bearing vertebra with a rib-free vertebra above it is T1;
+* ``last_rib_at_fov_edge``: the lowest vertebra in view bears ribs and lies at the lung bases
+  (little lung in its cross-section): assumed to be T12, with low confidence.
+
+When two anchors are present their counts are compared: six rib-free lumbar vertebrae above the
+sacrum give L6, four give "T13 or lumbar rib"; other disagreements are reported as warnings and
+the affected levels get ``uncertain_label``, never silently relabelled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import anatomy
+
+#: Lung area fraction (of the body cross-section) below which a rib-bearing level is taken to be
+#: at the lung bases (T11-T12); mid-thoracic levels have 0.3-0.6.
+LUNG_BASE_FRACTION = 0.12
+
+
+@dataclass
+class SegmentFinding:
+    sacral: bool = False
+    rib_left: bool = False
+    rib_right: bool = False
+    lung_fraction: float | None = None
+
+    @property
+    def rib(self) -> bool:
+        return self.rib_left or self.rib_right
+
+
+@dataclass
+class Labelling:
+    """``names[i]``: level name of segment i ("L1", "sacrum", "L6", "T13") or None (not assessed)."""
+
+    names: list[str | None]
+    anchor: str
+    confidence: float
+    anchors_found: list[str]
+    transitional: str | None = None
+    uncertain: set[int] = field(default_factory=set)
+    warnings: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        return {"anchor": self.anchor, "confidence": round(self.confidence, 2),
+                "anchors_found": self.anchors_found, "transitional": self.transitional}
+
+
+_ORDER = anatomy.CERVICAL + anatomy.THORACIC + anatomy.LUMBAR  # cranial -> caudal
+
+
+def _names_from(anchor_idx: int, anchor_level: str, n: int, lowest: int) -> list[str | None]:
+    """Name segments ``lowest..n-1`` counting from ``anchor_idx`` = ``anchor_level``."""
+    pos = _ORDER.index(anchor_level)
+    out: list[str | None] = [None] * n
+    for i in range(lowest, n):
+        p = pos - (i - anchor_idx)
+        out[i] = _ORDER[p] if 0 <= p < len(_ORDER) else None
+    return out
+
+
+def label_levels(findings: list[SegmentFinding]) -> Labelling:
+    n = len(findings)
+    warnings: list[str] = []
+    # sacrum: a run of sacrum-like segments starting within the two lowest segments
+    top_sacral = -1
+    start = next((i for i in range(min(2, n)) if findings[i].sacral), None)
+    if start is not None:
+        top_sacral = start
+        while top_sacral + 1 < n and findings[top_sacral + 1].sacral:
+            top_sacral += 1
+    first_vert = top_sacral + 1
+    ribs = [f.rib for f in findings]
+    verts = list(range(first_vert, n))
+    last_rib = next((i for i in verts if ribs[i] and i - 1 >= first_vert and not ribs[i - 1]), None)
+    first_rib = next((i for i in reversed(verts) if ribs[i] and i + 1 < n and not ribs[i + 1]), None)
+    anchors = []
+    if top_sacral >= 0:
+        anchors.append("sacrum")
+    if last_rib is not None:
+        anchors.append("last_rib")
+    if first_rib is not None:
+        anchors.append("first_rib")
+    uncertain: set[int] = set()
+    transitional = None
+
+    def finish(names: list[str | None], anchor: str, conf: float) -> Labelling:
+        for i in range(0, first_vert):
+            names[i] = "sacrum"
+        return Labelling(names, anchor, conf, anchors, transitional, uncertain, warnings)
+
+    if top_sacral >= 0 and first_vert < n:
+        names = _names_from(first_vert, "L5", n, first_vert)
+        conf = 0.85
+        if last_rib is not None:
+            n_lumbar = last_rib - first_vert
+            if n_lumbar == 5:
+                conf = 0.95
+            elif n_lumbar == 6:
+                transitional = "L6: six rib-free lumbar-type vertebrae above the sacrum"
+                names = _names_from(last_rib, "T12", n, first_vert)
+                names[first_vert] = "L6"
+                conf = 0.7
+                warnings.append("transitional anatomy: six lumbar-type vertebrae; the lowest is labelled L6")
+            elif n_lumbar == 4:
+                transitional = "T13 or lumbar rib: only four rib-free vertebrae above the sacrum"
+                uncertain.add(last_rib)
+                conf = 0.6
+                warnings.append("the vertebra labelled L1 from the sacrum bears a rib (T13 or lumbar rib?)")
+            else:
+                conf = 0.4
+                uncertain.update(range(first_vert, n))
+                warnings.append(f"sacrum and last rib disagree ({n_lumbar} rib-free vertebrae between them); "
+                                "labels counted from the sacrum")
+        return finish(names, "sacrum", conf)
+    if last_rib is not None:
+        names = _names_from(last_rib, "T12", n, first_vert)
+        conf = 0.85
+        if first_rib is not None:
+            if first_rib - last_rib == 11:
+                conf = 0.95
+            else:
+                conf = 0.5
+                uncertain.update(range(first_vert, n))
+                warnings.append(f"{first_rib - last_rib + 1} rib-bearing vertebrae between the first and the "
+                                "last rib; labels counted from the last rib")
+        return finish(names, "last_rib", conf)
+    if first_rib is not None:
+        return finish(_names_from(first_rib, "T1", n, first_vert), "first_rib", 0.8)
+    if verts and ribs[verts[0]]:
+        lf = findings[verts[0]].lung_fraction
+        if lf is not None and lf <= LUNG_BASE_FRACTION:
+            warnings.append("no vertebra below the lowest rib-bearing one is in view; it is assumed to be T12 "
+                            f"because it lies at the lung bases (lung fraction {lf:.2f})")
+            uncertain.add(verts[0])
+            return finish(_names_from(verts[0], "T12", n, first_vert), "last_rib_at_fov_edge", 0.5)
+    # no anchor: keep the segmentation, label counting up from L5 and mark everything uncertain
+    warnings.append("no labelling anchor (sacrum or rib transition) in the field of view; "
+                    "levels are a guess and marked uncertain_label")
+    uncertain.update(range(first_vert, n))
+    guess = "T12" if verts and ribs[verts[0]] else "L5"
+    return finish(_names_from(first_vert, guess, n, first_vert), "none", 0.1)
