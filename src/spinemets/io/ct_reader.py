@@ -170,7 +170,9 @@ def scan_dicom(root: Path, display: dict[str, str] | None = None) -> DicomScan:
             ipp = np.asarray([float(v) for v in ds.ImagePositionPatient], dtype=float)
             iop = np.asarray([float(v) for v in ds.ImageOrientationPatient], dtype=float)
             ps = tuple(float(v) for v in ds.PixelSpacing)
-            assert ipp.shape == (3,) and iop.shape == (6,) and len(ps) == 2
+            assert ipp.shape == (3,) and iop.shape == (6,) and len(ps) == 2 and min(ps) > 0
+            r, c = iop[:3], iop[3:]
+            assert abs(np.linalg.norm(r) - 1) < 0.01 and abs(np.linalg.norm(c) - 1) < 0.01 and abs(r @ c) < 0.01
         except Exception:
             s.no_geometry += 1
             continue
@@ -213,7 +215,8 @@ def _select_series(scan: DicomScan, where: str, series_uid: str | None) -> Dicom
         raise InputError("multi-frame (enhanced) DICOM CT is not supported; export the series as "
                          "single-frame images")
     if not s.slices:
-        raise InputError(f"series {s.uid} has no images with patient position/orientation")
+        raise InputError(f"series {s.uid} has no images with a valid patient position, orientation "
+                         "and pixel spacing")
     return s
 
 
@@ -226,7 +229,8 @@ def _sort_and_check(series: DicomSeries) -> tuple[list[DicomSlice], float, list[
     sl = series.slices
     warnings: list[str] = []
     if len(sl) == 1:
-        raise InputError(f"series {series.uid} has a single 2-D slice; a 3-D CT volume is needed")
+        raise InputError(f"series {series.uid} has a single 2-D slice; a 3-D CT volume is needed "
+                         "(pass the folder holding all slices of the series)")
     iops = np.stack([s.iop for s in sl])
     if np.max(np.abs(iops - iops[0])) > 1e-3:
         kinds = {tuple(np.round(i, 2)) for i in iops}
