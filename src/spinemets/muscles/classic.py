@@ -1,0 +1,221 @@
+"""Classic (no weights) segmentation of the trunk muscle groups in one mid-vertebral plane.
+
+Method (all lengths in mm, scaled to the pixel size; all anchors from the segmented vertebra):
+
+1. Tissue classes on the plane image smoothed with a 1 mm Gaussian: muscle -29..150 HU, fat
+   -190..-30 HU, bone > 200 HU or any vertebra label; the body outline is the component of
+   tissue (> -400 HU) that holds the vertebral body, holes filled.
+2. Subcutaneous fat (SAT) = fat reconstructed from the outer 8 mm of the body outline. The depth of
+   every muscle pixel below the SAT (distance to it, mm) separates the superficial muscle sheet
+   from deep muscles.
+3. Markers: paraspinal compartment per side (muscle posterior to the laminae, lateral to the
+   spinous process, medial to 85 % of the transverse-process tip distance, deeper than 6 mm below
+   the SAT); psoas (beside the body: centre one body radius lateral to its side, at mid-depth);
+   quadratus lumborum (lateral to the transverse-process tip, slightly anterior to it); the
+   superficial sheet (muscle within 6 mm of the SAT outside the lumbar paraspinal zone); viscera
+   (muscle-window tissue deeper than 20 mm below the SAT and anterior to the body, or far lateral
+   and anterior to the transverse processes).
+4. Marker-controlled watershed on the negated smoothed HU image restricted to the muscle mask:
+   regions meet on the thin low-HU fat planes between muscles.
+5. The paraspinal region is split into transversospinalis (medial, against laminae and spinous
+   process) and erector spinae (lateral) by a second watershed with markers at the medial 35 % and
+   the lateral 30 % of the spinous-to-transverse-process span.
+6. The superficial sheet is assigned to the wall groups by its angle around the trunk centre
+   (0 deg anterior, 180 deg posterior) and, for the lateral abdominal wall, by depth (external
+   oblique: outer 40 % of the local wall thickness; internal oblique: the rest).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage as ndi
+from skimage.segmentation import expand_labels, watershed
+
+from .. import anatomy
+from .landmarks import Landmarks
+from .wall import wall_layer
+from .presence import expected
+
+MUSCLE_HU = (-29.0, 150.0)
+FAT_HU = (-190.0, -30.0)
+BONE_HU = 200.0
+#: deepest extent of the superficial muscle sheet below the subcutaneous fat (mm)
+WALL_MAX_MM = 30.0
+
+_PS, _PSOAS, _QL, _WALL, _OTHER = 1, 3, 5, 7, 8
+
+
+def _disk(radius_px: float) -> np.ndarray:
+    r = max(int(np.ceil(radius_px)), 1)
+    yy, xx = np.mgrid[-r:r + 1, -r:r + 1]
+    return xx ** 2 + yy ** 2 <= radius_px ** 2 + 1e-9
+
+
+def _component_at(mask: np.ndarray, seed: np.ndarray) -> np.ndarray:
+    lab, n = ndi.label(mask)
+    ids = np.unique(lab[seed & mask])
+    ids = ids[ids > 0]
+    return np.isin(lab, ids) if len(ids) else np.zeros_like(mask)
+
+
+def _largest(mask: np.ndarray) -> np.ndarray:
+    lab, n = ndi.label(mask)
+    if n <= 1:
+        return mask
+    return lab == int(np.argmax(np.bincount(lab.ravel())[1:]) + 1)
+
+
+def body_outline(hu: np.ndarray, px: float) -> np.ndarray:
+    """Body (patient) outline: tissue > -400 HU, opened 2 mm, component at the image centre."""
+    tissue = ndi.binary_opening(hu > -400, structure=_disk(2.0 / px))
+    lab, n = ndi.label(tissue)
+    c = (hu.shape[0] // 2, hu.shape[1] // 2)
+    if n == 0:
+        return np.zeros_like(tissue)
+    keep = lab[c] if lab[c] else int(np.argmax(np.bincount(lab.ravel())[1:]) + 1)
+    return ndi.binary_fill_holes(lab == keep)
+
+
+def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray, lm: Landmarks,
+                  px: float, level: str) -> dict[str, np.ndarray]:
+    """Masks ``{"erector_spinae_left": bool array, ...}`` of the groups found in the plane."""
+    hs = ndi.gaussian_filter(hu.astype(np.float32), sigma=max(1.0 / px, 0.5))
+    yy, xx = np.indices(hu.shape, dtype=np.float32)
+    y = (yy - hu.shape[0] // 2) * px  # posterior, mm
+    x = (xx - hu.shape[1] // 2) * px  # left, mm
+    body = body_outline(hs, px) & inside
+    bone = ndi.binary_dilation((hs > BONE_HU) | (vert_in_plane > 0), structure=_disk(1.0 / px))
+    muscle = (hs >= MUSCLE_HU[0]) & (hs <= MUSCLE_HU[1]) & body & ~bone
+    fat = (hs >= FAT_HU[0]) & (hs <= FAT_HU[1]) & body
+    rim = body & ~ndi.binary_erosion(body, structure=_disk(8.0 / px))
+    fat_o = ndi.binary_opening(fat, structure=_disk(1.0 / px))
+    sat = ndi.binary_propagation(fat_o & rim, mask=fat_o)
+    if not sat.any():  # no subcutaneous fat: use the skin surface
+        sat = ~body
+    depth = ndi.distance_transform_edt(~sat) * px
+
+    r_b = lm.body_radius_mm
+    tp = {1: lm.tp_tip_left, -1: lm.tp_tip_right}
+    thoracic = anatomy.level_index(level) <= anatomy.level_index("T11")
+    ytp = min(tp[1][1], tp[-1][1])
+    xtp = max(abs(tp[1][0]), abs(tp[-1][0]))
+    # thin muscle-window bridges (partial volume, vessels) are cut before the watershed
+    core = ndi.binary_opening(muscle, structure=_disk(1.0 / px))
+    # posterior compartment of the paraspinal muscles (not part of the superficial wall layer)
+    post_zone = (np.abs(x) < xtp + 2.0 * r_b) & (y > ytp - 0.3 * r_b)
+    layer = wall_layer(body, sat, core, px, max_depth_mm=WALL_MAX_MM) & ~post_zone
+    markers = np.zeros(hu.shape, np.int32)
+    # the superficial sheet over the erector spinae (trapezius, rhomboids, latissimus); in the
+    # lumbar region only lateral to the paraspinal mass (medially it is an aponeurosis)
+    sheet = core & post_zone & (depth < 3.0)
+    if anatomy.level_index(level) > anatomy.level_index("T10"):  # lower trapezius thins out
+        sheet &= np.abs(x) > xtp + r_b
+    markers[sheet] = _WALL
+    paravertebral = (np.abs(x) < xtp + r_b) & (y > lm.body_anterior_mm - 1.0 * r_b)
+    markers[core & ~layer & (depth > 10.0) & ~paravertebral & ~post_zone] = _OTHER
+    for s, off in ((1, 0), (-1, 1)):
+        xt, yt = abs(tp[s][0]), tp[s][1]
+        sx = s * x
+        reach = xt + 0.5 * r_b
+        ps = core & (sx > lm.spinous_half_width_mm + 2.0) & (sx < reach) & (y > max(yt, lm.body_posterior_mm)) & \
+            (depth > 6.0)
+        ps = ndi.binary_erosion(ps, structure=_disk(1.0 / px))
+        if ps.any():
+            markers[ps] = _PS + off
+        if expected("psoas_major", level):
+            # the largest muscle mass in the gutter beside the body, anterior to the transverse
+            # process (psoas moves from posterolateral at L1 to anterolateral at L5)
+            gap = sx - lm.body_half_width_mm
+            seed = core & ~layer & (gap > 2.0) & (gap < 3.0 + 1.2 * r_b) & \
+                (y > lm.body_anterior_mm - 0.5 * r_b) & (y < min(yt, lm.body_posterior_mm))
+            seed = _largest(ndi.binary_erosion(seed, structure=_disk(1.5 / px)))
+            markers[seed] = _PSOAS + off
+        if expected("quadratus_lumborum", level):
+            cx, cy = s * (xt + 0.3 * r_b), yt - 0.3 * r_b
+            seed = ((x - cx) ** 2 + (y - cy) ** 2 <= (0.25 * r_b) ** 2) & core & (depth > 6.0)
+            markers[seed] = _QL + off
+    regions = watershed(-hs, markers=markers, mask=core & ~layer)
+    regions[layer] = _WALL
+    # give back the rim removed by the opening (at most 2 mm, muscle pixels only)
+    regions = expand_labels(regions, distance=2.0 / px) * muscle
+
+    out: dict[str, np.ndarray] = {}
+    for s, side, off in ((1, "left", 0), (-1, "right", 1)):
+        ps = _component_at(regions == _PS + off, markers == _PS + off)
+        ps &= y > min(tp[s][1], lm.body_posterior_mm) - 0.3 * r_b
+        if ps.any():
+            ts, es = _split_paraspinal(ps, hs, x * s, lm, abs(tp[s][0]))
+            out[f"transversospinalis_{side}"] = ts
+            out[f"erector_spinae_{side}"] = es
+        for grp, lab in (("psoas_major", _PSOAS), ("quadratus_lumborum", _QL)):
+            if expected(grp, level):
+                out[f"{grp}_{side}"] = _component_at(regions == lab + off, markers == lab + off)
+    out.update(_split_wall(regions == _WALL, depth, x, y, body, level, lm))
+    return {k: v for k, v in out.items() if v.any()}
+
+
+def _split_paraspinal(ps: np.ndarray, hs: np.ndarray, sx: np.ndarray, lm: Landmarks,
+                      xt: float) -> tuple[np.ndarray, np.ndarray]:
+    span = max(xt - lm.spinous_half_width_mm, 1.0)
+    rel = (sx - lm.spinous_half_width_mm) / span
+    m = np.zeros(ps.shape, np.int32)
+    m[ps & (rel < 0.35)] = 1
+    m[ps & (rel > 0.7)] = 2
+    if not (m == 1).any() or not (m == 2).any():
+        return ps & (rel < 0.5), ps & (rel >= 0.5)
+    r = watershed(-hs, markers=m, mask=ps)
+    return r == 1, r == 2
+
+
+#: angular sectors (deg from anterior, measured around the trunk centre) of the superficial groups
+_SECTORS_THORAX_UPPER = [("pectoralis_major", 0, 65), ("serratus_anterior", 65, 115),
+                         ("latissimus_dorsi", 115, 145), ("trapezius", 145, 181)]
+_SECTORS_THORAX_LOWER = [("rectus_abdominis", 0, 20), ("external_oblique", 20, 75),
+                         ("serratus_anterior", 75, 110), ("latissimus_dorsi", 110, 150),
+                         ("trapezius", 150, 181)]
+_SECTORS_ABDOMEN = [("rectus_abdominis", 0, 20), ("lateral_wall", 20, 115),
+                    ("latissimus_dorsi", 115, 181)]
+
+
+def _split_wall(wall: np.ndarray, depth: np.ndarray, x: np.ndarray, y: np.ndarray, body: np.ndarray,
+                level: str, lm: Landmarks) -> dict[str, np.ndarray]:
+    if not wall.any():
+        return {}
+    by, bx = np.nonzero(body)
+    px_y = y[by, bx].mean()
+    px_x = x[by, bx].mean()
+    ang = np.degrees(np.arctan2(np.abs(x - px_x), -(y - px_y)))
+    i = anatomy.level_index(level)
+    if i <= anatomy.level_index("T6"):
+        sectors = _SECTORS_THORAX_UPPER
+    elif i <= anatomy.level_index("T11"):
+        sectors = _SECTORS_THORAX_LOWER
+    else:
+        sectors = _SECTORS_ABDOMEN
+    out: dict[str, np.ndarray] = {}
+    for grp, a0, a1 in sectors:
+        sec = wall & (ang >= a0) & (ang < a1)
+        for side, sm in (("left", x > px_x), ("right", x <= px_x)):
+            m = sec & sm
+            if grp == "lateral_wall":
+                outer = _outer_layer(m, depth, ang, 0.4)
+                if expected("external_oblique", level):
+                    out[f"external_oblique_{side}"] = outer
+                if expected("internal_oblique", level):
+                    out[f"internal_oblique_{side}"] = m & ~outer
+                continue
+            if expected(grp, level):
+                out[f"{grp}_{side}"] = m
+    return out
+
+
+def _outer_layer(m: np.ndarray, depth: np.ndarray, ang: np.ndarray, frac: float) -> np.ndarray:
+    """Pixels of ``m`` in the outer ``frac`` of the wall thickness of their 5-degree angular bin."""
+    if not m.any():
+        return m
+    bins = (ang // 5).astype(int)
+    out = np.zeros_like(m)
+    for b in np.unique(bins[m]):
+        sel = m & (bins == b)
+        out |= sel & (depth <= frac * depth[sel].max() + 1e-6)
+    return out

@@ -1,0 +1,156 @@
+"""``segment_muscles``: per-level trunk muscle groups, their measures and a 3-D label map."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .. import DISCLAIMER, __version__, anatomy
+from ..errors import InputError
+from ..image import CTImage, LabelMap
+from .classic import segment_plane
+from .frames import VertebraFrame, vertebra_frames
+from .landmarks import vertebra_landmarks
+from .measure import measure_group, null_group
+from .plane import Plane
+from .presence import expected
+from .propagate import propagate_labels
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("classic", "nnunet", "totalseg")
+
+SLICE_DEFINITION = (
+    "For each vertebra T1-L5 present: the oblique plane through the centroid of its vertebral body "
+    "(the body separated from the posterior elements by a morphological opening of the vertebra "
+    "label), perpendicular to the local spine axis (direction between the neighbouring body "
+    "centroids; the body's smallest principal axis for an isolated vertebra), resampled with linear "
+    "interpolation at the CT's in-plane pixel size (at most 1 mm). The 3-D label map assigns each "
+    "muscle-window voxel the label of its projection onto the nearest such plane."
+)
+OFFSET_CONVENTION = (
+    "offset_mm is the group centroid in the vertebra's frame: origin at the body centroid, "
+    "'anterior' positive towards the patient's front along the vertebra's anterior axis, "
+    "'lateral' positive towards the patient's left; both in the mid-vertebral plane, mm."
+)
+
+
+@dataclass
+class MusclesResult:
+    """``labels``: muscle ids 101-122 on the CT grid; ``summary``: content of muscles.json."""
+
+    labels: LabelMap
+    summary: dict
+    planes: dict[str, Plane]
+    plane_labels: dict[str, np.ndarray]
+
+
+def _muscle_ids() -> dict[str, int]:
+    return {s.name: s.id for s in anatomy.STRUCTURES if s.group == "muscle"}
+
+
+def segment_muscles(ct: CTImage, vertebrae: LabelMap, backend: str = "classic",
+                    model_dir: str | Path | None = None, mapping_file: str | Path | None = None,
+                    device: str = "cpu", vertebrae_summary: dict | None = None) -> MusclesResult:
+    """Segment the trunk muscle groups at every vertebral level T1-L5 present in ``vertebrae``.
+
+    ``vertebrae`` must be on the CT grid with spinemets vertebra ids (VerSe: T1=8 ... L5=24).
+    Per-level measures are taken in the mid-vertebral planes (see ``SLICE_DEFINITION``).
+    """
+    if backend not in BACKENDS:
+        raise InputError(f"unknown muscle backend {backend!r}; use one of {', '.join(BACKENDS)}")
+    if not ct.geometry.is_same_grid(vertebrae.geometry, tol_mm=0.01):
+        raise InputError("the vertebra label map is not on the CT's voxel grid")
+    frames = vertebra_frames(vertebrae, vertebrae_summary=vertebrae_summary)
+    if not frames:
+        raise InputError("the vertebra label map holds no vertebra T1-L5")
+    hu_vol = ct.array if ct.array.dtype == np.float32 else ct.array.astype(np.float32)
+    ids = _muscle_ids()
+    model_labels: np.ndarray | None = None
+    if backend != "classic":
+        from .backends import model_muscle_labels
+
+        model_labels = model_muscle_labels(ct, backend, model_dir, mapping_file, device)
+
+    levels: dict[str, dict] = {}
+    planes: dict[str, Plane] = {}
+    plane_labels: dict[str, np.ndarray] = {}
+    for lv in anatomy.TARGET_LEVELS:
+        if lv not in frames:
+            if np.any(vertebrae.array == anatomy.vertebra_id(lv)):
+                levels[lv] = {"status": "outside_fov",
+                              "reason": "vertebra cut by the field of view; no reliable mid-plane"}
+            continue
+        fr = frames[lv]
+        plane = Plane.for_frame(fr, ct.geometry)
+        hu, inside = plane.sample(hu_vol, ct.geometry, order=1, cval=-1024.0)
+        if model_labels is None:
+            vert, _ = plane.sample(vertebrae.array, ct.geometry, order=0)
+            lm = vertebra_landmarks(fr, plane, vertebrae, anatomy.vertebra_id(lv), fr.body_points_lps)
+            masks = segment_plane(hu, inside, vert, lm, plane.pixel_mm, lv)
+        else:
+            lab, _ = plane.sample(model_labels, ct.geometry, order=0)
+            masks = {name: lab == i for name, i in ids.items() if np.any(lab == i)}
+        lab2d = np.zeros(plane.shape, np.uint16)
+        entry: dict = {"plane": {"origin_lps_mm": [round(float(v), 2) for v in plane.origin_lps_mm],
+                                 "normal_lps": [round(float(v), 4) for v in plane.normal]},
+                       "vertebra_frame": _frame_dict(fr),
+                       "status": "ok"}
+        if fr.touches_fov_edge:
+            entry["warning"] = "vertebra touches the edge of the field of view"
+        for grp in anatomy.MUSCLE_GROUPS:
+            for side in ("left", "right"):
+                name = anatomy.muscle_name(grp, side)
+                m = masks.get(name)
+                if m is not None and m.any():
+                    lab2d[m & (lab2d == 0)] = ids[name]
+                    entry[name] = measure_group(m, hu, plane)
+                    if np.any(m & ~inside):
+                        entry[name]["status"] = "partly_outside_fov"
+                elif backend == "classic" and not expected(grp, lv):
+                    entry[name] = null_group("not_present", f"{grp} does not reach the {lv} mid-vertebral plane")
+                elif _side_outside(inside, side, plane):
+                    entry[name] = null_group("outside_fov", "this side of the plane lies outside the field of view")
+                else:
+                    entry[name] = null_group("not_found" if backend == "classic" else "not_present",
+                                             "no pixels of this group in the mid-vertebral plane")
+        levels[lv] = entry
+        planes[lv] = plane
+        plane_labels[lv] = lab2d
+    order = [lv for lv in anatomy.TARGET_LEVELS if lv in planes]
+    if model_labels is not None:
+        arr3d = model_labels.astype(np.uint16)
+    else:
+        arr3d = propagate_labels(ct, [planes[lv] for lv in order], [plane_labels[lv] for lv in order])
+    labels = LabelMap(arr3d, ct.geometry, anatomy.label_table(ids.values()))
+    summary = {
+        "disclaimer": DISCLAIMER,
+        "spinemets_version": __version__,
+        "backend": backend,
+        "coordinate_system": "LPS",
+        "units": {"csa_mm2": "mm^2", "hu_mean": "HU", "hu_sd": "HU", "fat_fraction": "1",
+                  "centroid_lps_mm": "mm", "offset_mm": "mm"},
+        "slice_definition": SLICE_DEFINITION,
+        "offset_convention": OFFSET_CONVENTION,
+        "hu_windows": {"muscle": [-29, 150], "fat": [-190, -30]},
+        "levels": levels,
+    }
+    return MusclesResult(labels, summary, planes, plane_labels)
+
+
+def _frame_dict(fr: VertebraFrame) -> dict:
+    r = lambda v: [round(float(x), 4) for x in v]  # noqa: E731
+    return {"body_centroid_lps_mm": [round(float(x), 2) for x in fr.origin_lps_mm],
+            "superior_lps": r(fr.superior), "anterior_lps": r(fr.anterior), "left_lps": r(fr.left)}
+
+
+def _side_outside(inside: np.ndarray, side: str, plane: Plane, radius_mm: float = 150.0) -> bool:
+    """True when less than 90 % of that side of the plane within ``radius_mm`` was imaged."""
+    n_r, n_c = plane.shape
+    rr, cc = np.indices(plane.shape)
+    near = (rr - n_r // 2) ** 2 + (cc - n_c // 2) ** 2 <= (radius_mm / plane.pixel_mm) ** 2
+    sided = near & ((cc >= n_c // 2) if side == "left" else (cc < n_c // 2))
+    return float(inside[sided].mean()) < 0.9
