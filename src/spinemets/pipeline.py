@@ -498,8 +498,8 @@ def run_case(input_path: str | os.PathLike[str], out_dir: str | os.PathLike[str]
         upstream = {d: ctx.records[d].outputs for d in step.needs + step.uses if ctx.done(d)}
         payload = {"step": step.name, "spinemets_version": __version__, "options": opt_values,
                    "upstream": upstream, "upstream_status": {d: ctx.records[d].status for d in step.uses}}
-        if step.name == "read":
-            payload["input_sha256"] = input_info["sha256"]
+        # every step may read the CT (lazily), so the input's content hash is part of every stamp
+        payload["input_sha256"] = input_info["sha256"]
         rec.stamp = _stamp(payload)
         prev = prev_steps.get(step.name, {})
         if (not options.force and prev.get("status") in DONE and prev.get("stamp") == rec.stamp
