@@ -121,3 +121,18 @@ def test_float_hu_rounded_and_negative_direction(tmp_path):
     assert np.array_equal(ct.array, np.rint(arr[::-1]).astype(np.int16))
     assert np.allclose(ct.geometry.origin_lps_mm, (0.0, 0.0, 94.0))
     assert np.allclose(ct.geometry.direction_matrix, np.eye(3))
+
+
+def test_seg_labelmap_type_round_trip(small_ct, tmp_path):
+    files = write_ct_series(small_ct, tmp_path / "ct")
+    lab = np.zeros(small_ct.array.shape, np.uint16)
+    ids = [anatomy.vertebra_id("L4"), anatomy.vertebra_id("L5"), anatomy.BY_NAME["psoas_major_left"].id]
+    lab[0:2, 2:10, 2:10] = ids[0]
+    lab[2:5, 2:10, 2:10] = ids[1]
+    lab[1:4, 12:20, 5:25] = ids[2]
+    lm = LabelMap(lab, small_ct.geometry, anatomy.label_table(ids))
+    out = write_seg(lm, files, tmp_path / "lm.dcm", segmentation_type="LABELMAP")
+    ds = pydicom.dcmread(out)
+    assert ds.SegmentationType == "LABELMAP" and int(ds.NumberOfFrames) <= 5
+    back = read_seg(out, small_ct)
+    assert np.array_equal(back.array, lab) and back.labels == lm.labels

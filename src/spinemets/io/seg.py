@@ -131,6 +131,7 @@ def write_seg(
     clinical_trial_time_point_id: str | None = None,
     algorithm_family: str = "ArtificialIntelligence",
     compress: bool = False,
+    segmentation_type: str = "BINARY",
 ) -> Path:
     """Write ``label_map`` as a BINARY multi-class DICOM SEG referencing ``source_files``.
 
@@ -139,6 +140,8 @@ def write_seg(
     it). ``algorithm_family`` is a member name of DICOM CID 7162 (e.g. ``"MorphologicalOperations"``).
     ``compress=True`` stores the frames JPEG 2000 lossless (much smaller for large label maps; the
     default, uncompressed explicit VR little endian, is what every viewer reads).
+    ``segmentation_type="LABELMAP"`` writes the newer Label Map Segmentation (one frame per slice,
+    pixel value = segment number; far smaller, but fewer viewers read it yet).
     Returns ``out_path``. Raises :class:`InputError` if the label map is empty or off-grid.
     """
     import highdicom as hd
@@ -175,13 +178,15 @@ def write_seg(
         descriptions.append(desc)
 
     frames = lut[label_map.array[ks]]  # frame f <-> sources[f]
+    if segmentation_type.upper() not in ("BINARY", "LABELMAP"):
+        raise ValueError(f"segmentation_type must be BINARY or LABELMAP, not {segmentation_type!r}")
     if compress and min(frames.shape[1:]) < 32:  # openjpeg cannot encode smaller frames
         log.warning("frames under 32 pixels cannot be JPEG 2000 coded; writing the SEG uncompressed")
         compress = False
     seg = hd.seg.Segmentation(
         source_images=sources,
         pixel_array=frames,
-        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+        segmentation_type=hd.seg.SegmentationTypeValues(segmentation_type.upper()),
         segment_descriptions=descriptions,
         series_instance_uid=generate_uid(),
         series_number=int(series_number),
@@ -297,6 +302,8 @@ def read_seg(seg_path: str | os.PathLike[str], reference: CTImage) -> LabelMap:
     next_unknown = UNKNOWN_ID_START
     for item in ds.SegmentSequence:
         num = int(item.SegmentNumber)
+        if num == 0:  # LABELMAP background segment
+            continue
         name = match_segment(item)
         lid = _name_to_id(name) if name else None
         if lid is None or (lid in labels and labels[lid] != name):
