@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.metadata
+import inspect
 import json
 import logging
 import os
@@ -289,11 +290,17 @@ def _step_muscles(ctx: CaseContext) -> None:
     segment = stage_function("spinemets.muscles", "segment_muscles")
     o = ctx.options
     vertebrae = ctx.label_map("vertebrae.nii.gz")
-    result = segment(ctx.ct, vertebrae, backend=o.muscles_backend, model_dir=o.muscles_model_dir)
-    try:
-        write = stage_function("spinemets.muscles", "write_muscles_outputs")
-    except StageNotAvailable:
-        write = None
+    kwargs: dict[str, Any] = {"backend": o.muscles_backend, "model_dir": o.muscles_model_dir}
+    if "vertebrae_summary" in inspect.signature(segment).parameters:
+        kwargs["vertebrae_summary"] = ctx.json("vertebrae.json")
+    result = segment(ctx.ct, vertebrae, **kwargs)
+    write = None
+    for name in ("write_muscle_outputs", "write_muscles_outputs"):
+        try:
+            write = stage_function("spinemets.muscles", name)
+            break
+        except StageNotAvailable:
+            continue
     if write is not None:
         write(result, ctx.ct, ctx.out_dir)
     else:
