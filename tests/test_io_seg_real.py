@@ -87,3 +87,16 @@ def test_seg_from_zip_sources(real, tmp_path):
     zct = read_ct(zp)
     out = write_seg(LabelMap(lm.array, zct.geometry, lm.labels), zct.metadata["source_files"], tmp_path / "z.dcm")
     assert np.array_equal(read_seg(out, zct).array, lm.array)
+
+
+def test_ct_folder_with_its_seg_inside(real, tmp_path):
+    """A study folder holding the CT series and a SEG: read_ct still reads the CT."""
+    import shutil
+
+    ct, lm, d = real
+    folder = tmp_path / "study"
+    shutil.copytree(d, folder / "ct")
+    write_seg(lm, ct.metadata["source_files"], folder / "seg" / "seg.dcm")
+    again = read_ct(folder)
+    assert np.array_equal(again.array, ct.array) and again.metadata["n_series_found"] == 2
+    assert {s["modality"] for s in again.metadata["series_found"]} == {"CT", "SEG"}

@@ -99,6 +99,7 @@ class DicomSeries:
         return {"series_instance_uid": self.uid, "uid_derived": self.uid_derived,
                 "modality": self.modality, "series_description": self.description,
                 "series_number": self.number, "n_images": len(self.slices),
+                "n_multiframe_objects": self.multiframe, "n_localizers": self.localizers,
                 "orientation": ("axial" if self.is_axial else "non-axial") if self.slices else None}
 
 
@@ -501,7 +502,9 @@ def _read_image_file(path: Path, fmt: str) -> CTImage:
 def read_ct(path: str | os.PathLike[str], series_uid: str | None = None) -> CTImage:
     """Read a CT (DICOM folder or file, .zip of DICOM, NIfTI/NRRD/MHA) as HU with LPS geometry.
 
-    ``series_uid`` picks one series of a multi-series DICOM folder/zip. Raises
+    ``series_uid`` picks one series of a multi-series DICOM folder/zip. For DICOM input
+    ``metadata["source_files"]`` lists the slice files in slice order (k = 0 first), as DICOM SEG/SR
+    writers need them. Raises
     :class:`~spinemets.errors.InputError` (or :class:`~spinemets.errors.NotCTError`) with one
     sentence for unusable input. See the module docstring for the rules.
     """
