@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 BACKENDS = ("classic", "nnunet", "totalseg")
 
 SLICE_DEFINITION = (
-    "For each vertebra T1-L5 present: the oblique plane through the centroid of its vertebral body "
+    "Mid-vertebral plane of each vertebra T1-L5 present: the oblique plane through the centroid of its vertebral body "
     "(the body separated from the posterior elements by a morphological opening of the vertebra "
     "label), perpendicular to the local spine axis (direction between the neighbouring body "
     "centroids; the body's smallest principal axis for an isolated vertebra), resampled with linear "
