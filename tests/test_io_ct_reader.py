@@ -260,6 +260,9 @@ def test_folder_of_junk(tmp_path):
 def test_missing_path_and_bad_zip(tmp_path):
     with pytest.raises(InputError, match="not found"):
         read_ct(tmp_path / "nope")
+    (tmp_path / "notes.txt").write_text("hello\n")
+    with pytest.raises(InputError, match="not a CT file spinemets can read"):
+        read_ct(tmp_path / "notes.txt")
     bad = tmp_path / "bad.zip"
     bad.write_bytes(b"PK\x03\x04 broken")
     with pytest.raises(InputError):

@@ -519,4 +519,12 @@ def read_ct(path: str | os.PathLike[str], series_uid: str | None = None) -> CTIm
     if p.suffix.lower() == ".zip" or zipfile.is_zipfile(p):
         return _read_zip(p, series_uid)
     # a single DICOM file (or something unreadable)
+    if not _is_dicom_magic(p):
+        import pydicom
+
+        try:
+            pydicom.dcmread(str(p), stop_before_pixels=True)
+        except Exception:
+            raise InputError(f"{p.name} is not a CT file spinemets can read (neither DICOM, zip, NIfTI, "
+                             "NRRD nor MetaImage)") from None
     return _read_dicom_dir(p, series_uid, "dicom", str(p))
