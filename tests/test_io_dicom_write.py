@@ -136,3 +136,36 @@ def test_seg_labelmap_type_round_trip(small_ct, tmp_path):
     assert ds.SegmentationType == "LABELMAP" and int(ds.NumberOfFrames) <= 5
     back = read_seg(out, small_ct)
     assert np.array_equal(back.array, lab) and back.labels == lm.labels
+
+
+def test_read_fractional_seg_and_errors(small_ct, tmp_path):
+    """A FRACTIONAL SEG made by highdicom directly (not by write_seg) is thresholded at 50 %."""
+    import highdicom as hd
+    from pydicom.sr.codedict import codes
+
+    files = write_ct_series(small_ct, tmp_path / "ct")
+    sources = [pydicom.dcmread(f) for f in files]
+    prob = np.zeros(small_ct.array.shape, np.float32)
+    prob[1:4, 5:15, 5:15] = 0.8
+    prob[1:4, 15:20, 5:15] = 0.3
+    s = anatomy.BY_NAME["vertebrae_L2"]
+    desc = hd.seg.SegmentDescription(
+        segment_number=1, segment_label="L2 vertebra",
+        segmented_property_category=hd.sr.CodedConcept(s.category[1], s.category[0], s.category[2]),
+        segmented_property_type=hd.sr.CodedConcept(s.type_code[1], s.type_code[0], s.type_code[2]),
+        algorithm_type="AUTOMATIC",
+        algorithm_identification=hd.AlgorithmIdentificationSequence("x", codes.cid7162.ArtificialIntelligence, "1"))
+    seg = hd.seg.Segmentation(sources, prob, "FRACTIONAL", [desc], hd.UID(), 5, hd.UID(), 1, "test", "test", "1", "1")
+    seg.save_as(tmp_path / "frac.dcm")
+    back = read_seg(tmp_path / "frac.dcm", small_ct)
+    assert back.labels == {s.id: "vertebrae_L2"}
+    assert np.array_equal(back.array == s.id, prob >= 0.5)
+    with pytest.raises(InputError, match="not a DICOM SEG"):
+        read_seg(files[0], small_ct)
+    g = small_ct.geometry
+    other = CTImage(small_ct.array, Geometry(g.shape_zyx, (1.0, 1.0, 2.5), g.origin_lps_mm))
+    with pytest.raises(InputError, match="pixel spacing"):
+        read_seg(tmp_path / "frac.dcm", other)
+    far = CTImage(small_ct.array, Geometry(g.shape_zyx, g.spacing_mm, (0.0, 0.0, 900.0)))
+    with pytest.raises(InputError, match="grid|inside"):
+        read_seg(tmp_path / "frac.dcm", far)
