@@ -1,0 +1,281 @@
+"""``assess_bone``: calibration, density, shape and strength of every vertebra (bone.json)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Mapping
+
+import numpy as np
+
+from .. import DISCLAIMER, __version__, anatomy
+from ..errors import InputError
+from ..image import CTImage, LabelMap
+from . import calibration as cal_mod
+from . import frame as fr
+from .density import measure_density
+from .phantomless import sample_tissues
+from .rods import rods_from_spec
+from .shape import SHAPE_STEP_MM, ShapeResult, genant_grade, measure_shape
+
+log = logging.getLogger(__name__)
+CROP_MARGIN_MM = 12.0
+CTRA_SLICE_MM = 1.0
+
+
+def _check_grid(name: str, lm: LabelMap | None, ct: CTImage) -> None:
+    if lm is not None and not lm.geometry.is_same_grid(ct.geometry):
+        raise InputError(f"the {name} label map is not on the CT's voxel grid")
+
+
+def lesion_classes(lesions: LabelMap | None) -> np.ndarray | None:
+    """Lesion label map -> class array (0 none, 1 lytic, 2 blastic, 3 mixed).
+
+    Labels named like a class ("lytic", "blastic", "mixed", also inside longer names) map by
+    name; unnamed labels 1-3 are taken as class ids (``anatomy.LESION_CLASSES``)."""
+    if lesions is None:
+        return None
+    arr = lesions.array
+    out = np.zeros(arr.shape, np.uint8)
+    by_name = {v: k for k, v in anatomy.LESION_CLASSES.items()}
+    for lid in lesions.present_ids():
+        name = lesions.labels.get(lid, "")
+        cls = next((cid for cname, cid in by_name.items() if cname in name.lower()), None)
+        if cls is None and lid in anatomy.LESION_CLASSES:
+            cls = lid
+        if cls is None:
+            raise InputError(f"lesion label {lid} ({name or 'unnamed'}) is not lytic, blastic or mixed")
+        out[arr == lid] = cls
+    return out
+
+
+def resolve_calibration(ct: CTImage, vert_mask: np.ndarray, body_mask: np.ndarray,
+                        calibration: Any) -> cal_mod.Calibration:
+    """Calibration object from the ``calibration`` argument of ``assess_bone``.
+
+    None or "phantomless": automatic internal calibration; "fixed": the default fixed law;
+    a dict ``{"method": "phantom", "rods": [...]}`` (rods.json) or ``{"method": "fixed",
+    "slope": s, "intercept": i}``; or a ready ``Calibration``."""
+    if isinstance(calibration, cal_mod.Calibration):
+        return calibration
+    spec: Mapping[str, Any] = {"method": calibration} if isinstance(calibration, str) or calibration is None \
+        else calibration
+    method = (spec.get("method") or "phantomless").lower()
+    if method in ("fixed", "fixed_law"):
+        return cal_mod.fixed_law(float(spec.get("slope", cal_mod.DEFAULT_FIXED_LAW[0])),
+                                 float(spec.get("intercept", cal_mod.DEFAULT_FIXED_LAW[1])))
+    if method == "phantom":
+        if not spec.get("rods"):
+            raise InputError("phantom calibration needs the rods' densities (a rods JSON file)")
+        rods, dens = rods_from_spec(ct, vert_mask, dict(spec))
+        if len(dens) < 2 or len(rods) != len(dens):
+            raise InputError(f"found {len(rods)} calibration rods in the scan but {len(spec['rods'])} "
+                             "were described; give their positions in the rods JSON")
+        return cal_mod.from_rods([r.hu_mean for r in rods], dens,
+                                 {"rod_positions": [{"center_lps_mm": list(r.center_lps_mm),
+                                                     "radius_mm": r.radius_mm,
+                                                     "hu_sd_between_slices": r.hu_sd_between_slices}
+                                                    for r in rods]})
+    if method not in ("phantomless", "phantomless_physics", "phantomless_linear", "auto"):
+        raise InputError(f"unknown calibration {method!r}; use phantom, phantomless or fixed")
+    return phantomless_calibration(ct, vert_mask, body_mask, force_linear=method == "phantomless_linear")
+
+
+def phantomless_calibration(ct: CTImage, vert_mask: np.ndarray, body_mask: np.ndarray,
+                            force_linear: bool = False) -> cal_mod.Calibration:
+    """Physics-based internal calibration when a cortical-bone reference was sampled (the
+    effective energy is not identifiable from soft tissues alone, whose mass attenuations differ
+    by <10 %); otherwise the linear internal method."""
+    samples = sample_tissues(ct, vert_mask, body_mask)
+    warnings = []
+    tissue_hu = {t: (samples.get(t) or {}).get("hu_median") for t in ("air", "adipose", "blood",
+                                                                        "muscle", "cortical_bone")}
+    blood = samples.get("blood", {})
+    if blood.get("contrast_enhanced"):
+        warnings.append(f"aortic blood {blood['hu_median']:.0f} HU suggests a contrast-enhanced scan; "
+                        "blood left out of the calibration and BMD is biased upward by contrast")
+        tissue_hu["blood"] = None
+    usable = [t for t, v in tissue_hu.items() if v is not None]
+    if len(usable) < 2:
+        raise InputError("phantomless calibration found fewer than two reference tissues "
+                         f"({', '.join(usable) or 'none'}); use --calibration fixed or phantom")
+    cal = None
+    if not force_linear and tissue_hu.get("cortical_bone") is not None and len(usable) >= 3:
+        cal = cal_mod.physics_internal(tissue_hu, {"regions": samples})
+        if cal.r2 is None or cal.r2 < 0.95:
+            warnings.append(f"physics-based fit rejected (R2 = {cal.r2}); linear fallback used")
+            cal = None
+    if cal is None:
+        if not force_linear and tissue_hu.get("cortical_bone") is None:
+            warnings.append("no cortical-bone reference found (partial volume at this resolution); "
+                            "physics-based fit not identifiable, linear internal method used")
+        cal = cal_mod.linear_internal(tissue_hu, samples={"regions": samples})
+    cal.warnings = warnings + cal.warnings
+    return cal
+
+
+def _crop_box(mask: np.ndarray, spacing_zyx: np.ndarray, margin_mm: float) -> tuple[slice, ...]:
+    idx = np.argwhere(mask)
+    m = np.ceil(margin_mm / spacing_zyx).astype(int)
+    lo = np.maximum(idx.min(axis=0) - m, 0)
+    hi = np.minimum(idx.max(axis=0) + m + 1, mask.shape)
+    return tuple(slice(a, b) for a, b in zip(lo, hi))
+
+
+def assess_bone(ct: CTImage, vertebrae: LabelMap, bodies: LabelMap, lesions: LabelMap | None = None,
+                calibration: Any = None, fe: bool = True, fe_element_mm: float = 1.5) -> dict[str, Any]:
+    """Content of bone.json: calibration plus per-level density, shape and strength.
+
+    ``bodies`` either carries vertebra ids (body of each level) or a single body label that is
+    intersected with each vertebra. BMD in mg/cm3 K2HPO4-equivalent; heights in mm; forces in N.
+    """
+    from ..mechanics.strength import (VertebraVolume, density_area_strength, fe_strength,
+                                      rigidity_strength)
+
+    _check_grid("vertebrae", vertebrae, ct)
+    _check_grid("bodies", bodies, ct)
+    _check_grid("lesions", lesions, ct)
+    if not (0.5 <= fe_element_mm <= 3.0):
+        raise InputError(f"FE element size {fe_element_mm} mm is outside 0.5-3 mm")
+    g = ct.geometry
+    sp = np.array(g.spacing_mm[::-1])
+    varr = vertebrae.array
+    levels = [lv for lv in anatomy.TARGET_LEVELS if np.any(varr == anatomy.vertebra_id(lv))]
+    if not levels:
+        raise InputError("the vertebrae label map holds none of the levels T1-L5")
+    body_ids = set(bodies.present_ids())
+    per_level_body = any(anatomy.vertebra_id(lv) in body_ids for lv in levels)
+    body_all = bodies.array > 0
+
+    def body_of(lv: str) -> np.ndarray:
+        vid = anatomy.vertebra_id(lv)
+        return (bodies.array == vid) if per_level_body else (body_all & (varr == vid))
+
+    les_cls = lesion_classes(lesions)
+    all_bodies = np.zeros(varr.shape, bool)
+    for lv in levels:
+        all_bodies |= body_of(lv)
+    cal = resolve_calibration(ct, varr > 0, all_bodies, calibration)
+    # centroids for the cranio-caudal axis of each body
+    cents: dict[str, np.ndarray] = {}
+    for lv in levels:
+        b = body_of(lv)
+        if b.sum() >= 8:
+            cents[lv] = fr.body_centroid_lps(b, g)
+    out_levels: dict[str, Any] = {}
+    shapes: dict[str, ShapeResult] = {}
+    for lv in levels:
+        vid = anatomy.vertebra_id(lv)
+        entry: dict[str, Any] = {"status": "ok", "warnings": []}
+        out_levels[lv] = entry
+        body_full = body_of(lv)
+        if body_full.sum() < 8:
+            entry.update(_null_level("no vertebral body voxels for this level"))
+            continue
+        box = _crop_box(varr == vid, sp, CROP_MARGIN_MM)
+        body = body_full[box]
+        hu = ct.array[box].astype(np.float32)
+        bmd = cal.bmd(hu).astype(np.float32)
+        sub_geom = _sub_geometry(g, box)
+        touches = any(np.any(np.take(body_full, i, axis=a)) for a in range(3) for i in (0, -1))
+        if touches:
+            entry["warnings"].append("the body touches the edge of the scan; it may be incomplete")
+            entry["status"] = "warning"
+        dens, _trab = measure_density(hu, bmd, body, tuple(sp))
+        if dens.trabecular_bmd_mg_cm3 is None:
+            entry["warnings"].append("trabecular region empty after erosion; body too small")
+            entry["status"] = "warning"
+        # frame from neighbours
+        i = anatomy.TARGET_LEVELS.index(lv)
+        up = next((cents[x] for x in reversed(anatomy.TARGET_LEVELS[:i]) if x in cents), None)
+        dn = next((cents[x] for x in anatomy.TARGET_LEVELS[i + 1:] if x in cents), None)
+        hint = None
+        if up is not None and dn is not None:
+            hint = up - dn
+        elif up is not None:
+            hint = up - cents[lv]
+        elif dn is not None:
+            hint = cents[lv] - dn
+        frame = fr.make_frame(body, sub_geom, hint)
+        sgrid = fr.grid_around(body, sub_geom, frame, SHAPE_STEP_MM)
+        smask = fr.resample(body.astype(np.float32), sub_geom, sgrid) > 0.5
+        shape = measure_shape(smask, SHAPE_STEP_MM)
+        shapes[lv] = shape
+        les = None if les_cls is None else les_cls[box]
+        lesion_fraction = None if les is None else float(((les > 0) & body).sum() / body.sum())
+        entry.update({
+            "trabecular_bmd_mg_cm3": dens.trabecular_bmd_mg_cm3,
+            "integral_bmd_mg_cm3": dens.integral_bmd_mg_cm3,
+            "trabecular_hu_median": dens.trabecular_hu_median,
+            "trabecular_margin_mm": dens.margin_mm,
+            "body_volume_mm3": dens.body_volume_mm3,
+            "height_anterior_mm": shape.height_anterior_mm,
+            "height_middle_mm": shape.height_middle_mm,
+            "height_posterior_mm": shape.height_posterior_mm,
+            "width_mm": shape.width_mm, "depth_mm": shape.depth_mm,
+            "wedge_ratio": shape.wedge_ratio, "biconcavity_ratio": shape.biconcavity_ratio,
+            "lesion_fraction": lesion_fraction,
+            "frame": frame.to_dict(),
+        })
+        # strength
+        strengths: dict[str, Any] = {"density_area": None, "rigidity": None, "fe": None}
+        inputs: dict[str, Any] = {}
+        vols = {}
+        for key, step in (("ctra", min(CTRA_SLICE_MM, fe_element_mm)), ("fe", fe_element_mm)):
+            grid = fr.grid_around(body, sub_geom, frame, step)
+            vols[key] = VertebraVolume(
+                fr.resample(bmd, sub_geom, grid, order=1),
+                fr.resample(body.astype(np.float32), sub_geom, grid) > 0.5, step,
+                None if les is None else fr.resample(les, sub_geom, grid, order=0).astype(np.uint8))
+        da = density_area_strength(vols["ctra"], dens.trabecular_bmd_mg_cm3)
+        strengths["density_area"], inputs["density_area"] = da.strength_N, da.to_dict()
+        rg = rigidity_strength(vols["ctra"])
+        strengths["rigidity"], inputs["rigidity"] = rg.strength_N, rg.to_dict()
+        if fe:
+            try:
+                fr_res = fe_strength(vols["fe"])
+                strengths["fe"], inputs["fe"] = fr_res.strength_N, fr_res.to_dict()
+                if fr_res.status != "ok":
+                    entry["warnings"].append(f"FE: {fr_res.reason}")
+            except MemoryError:
+                inputs["fe"] = {"status": "failed", "reason": "out of memory"}
+        else:
+            inputs["fe"] = {"status": "skipped", "reason": "FE disabled"}
+        entry["strength_N"] = strengths
+        entry["strength_inputs"] = inputs
+    # Genant grades with the neighbours' posterior heights
+    for lv in levels:
+        entry = out_levels[lv]
+        shape = shapes.get(lv)
+        if shape is None:
+            continue
+        i = anatomy.TARGET_LEVELS.index(lv)
+        nb = [shapes[x].height_posterior_mm for x in anatomy.TARGET_LEVELS[max(i - 1, 0): i + 2]
+              if x != lv and x in shapes and shapes[x].height_posterior_mm
+              and out_levels[x]["status"] == "ok"]
+        grade, red = genant_grade(shape, float(np.mean(nb)) if nb else None)
+        entry["genant_grade"] = grade
+        entry["height_reduction_fraction"] = red
+    return {"disclaimer": DISCLAIMER, "spinemets_version": __version__,
+            "calibration": cal.to_dict(), "levels": out_levels,
+            "units": {"bmd": "mg/cm3 K2HPO4-equivalent", "length": "mm", "force": "N"}}
+
+
+def _null_level(reason: str) -> dict[str, Any]:
+    keys = ["trabecular_bmd_mg_cm3", "integral_bmd_mg_cm3", "trabecular_hu_median",
+            "height_anterior_mm", "height_middle_mm", "height_posterior_mm", "wedge_ratio",
+            "biconcavity_ratio", "genant_grade", "lesion_fraction"]
+    d: dict[str, Any] = {k: None for k in keys}
+    d["strength_N"] = {"density_area": None, "rigidity": None, "fe": None}
+    d["strength_inputs"] = {}
+    d["status"] = "failed"
+    d["warnings"] = [reason]
+    return d
+
+
+def _sub_geometry(g, box):  # noqa: ANN001, ANN202
+    from ..image import Geometry
+
+    start = np.array([box[0].start, box[1].start, box[2].start], float)
+    origin = g.index_zyx_to_lps(start)
+    shape = tuple(s.stop - s.start for s in box)
+    return Geometry(shape, g.spacing_mm, tuple(origin), g.direction)

@@ -1,0 +1,189 @@
+"""HU -> BMD calibration (mg/cm3 K2HPO4-equivalent).
+
+Methods (``Calibration.method``):
+
+* ``phantom``: linear least-squares fit over calibration rods of known K2HPO4 density,
+  ``BMD = slope*HU + intercept``; ``r2`` of HU on density.
+* ``phantomless_physics``: Michalski et al. 2020 (Med Eng Phys, doi:10.1016/j.medengphy.2020.01.009)
+  internal calibration as described in science.md §1.2: effective energy E* maximising R2 of
+  the tissues' HU vs NIST mass attenuation; ``(mu/rho)(HU) = a*HU + b`` and
+  ``rho(HU) = c*HU + d`` (Archimedean density from ``mu = mu_water*(1 + HU/1000)``); per voxel a
+  K2HPO4 + triglyceride two-material decomposition
+  ``BMD = 1000*rho(HU)*((mu/rho)(HU) - mu_TG)/(mu_K2HPO4 - mu_TG)``. The map is quadratic in
+  HU; ``slope``/``intercept`` report its least-squares line over 0-400 HU (trabecular range).
+* ``phantomless_linear``: fallback with fewer than 3 usable tissues: each sampled tissue gets
+  its K2HPO4-equivalent density from the same two-material model at a nominal effective energy
+  (95 keV, science.md §7: 90-100 keV at 120 kVp) and ICRU-44 density; straight-line fit.
+* ``fixed_law``: a user-given scanner law (default the Alkalay-lab default 0.7*HU + 5.1),
+  always with a warning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+
+from . import attenuation as att
+
+NOMINAL_EFFECTIVE_ENERGY_KEV = 95.0
+#: energies searched for E* (keV), 0.5 keV steps as in Ogo
+ENERGY_GRID_KEV = np.arange(20.0, 200.0 + 1e-9, 0.5)
+LINEARISATION_HU = (0.0, 400.0)
+DEFAULT_FIXED_LAW = (0.7, 5.1)
+
+
+@dataclass
+class Calibration:
+    """A HU -> BMD map. ``bmd(hu)`` applies it; ``to_dict()`` is bone.json's ``calibration``."""
+
+    method: str
+    slope_mg_cm3_per_hu: float
+    intercept_mg_cm3: float
+    r2: float | None = None
+    samples: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    physics: dict[str, float] | None = None
+    material: str = "K2HPO4"
+
+    def bmd(self, hu: np.ndarray | float) -> np.ndarray:
+        """BMD (mg/cm3 K2HPO4) of HU values."""
+        h = np.asarray(hu, dtype=float)
+        if self.physics is not None:
+            p = self.physics
+            mu_rho = p["mu_rho_slope"] * h + p["mu_rho_intercept"]
+            rho = p["density_slope_g_cm3_per_hu"] * h + p["density_intercept_g_cm3"]
+            return 1000.0 * rho * (mu_rho - p["mu_rho_triglyceride"]) / (
+                p["mu_rho_k2hpo4"] - p["mu_rho_triglyceride"])
+        return self.slope_mg_cm3_per_hu * h + self.intercept_mg_cm3
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "method": self.method, "material": self.material,
+            "slope_mg_cm3_per_hu": self.slope_mg_cm3_per_hu,
+            "intercept_mg_cm3": self.intercept_mg_cm3, "r2": self.r2,
+            "samples": self.samples, "warnings": list(self.warnings),
+        }
+        if self.physics is not None:
+            d["physics"] = dict(self.physics)
+            d["linearised_over_hu"] = list(LINEARISATION_HU)
+        return d
+
+
+def _r2(x: np.ndarray, y: np.ndarray) -> float:
+    if len(x) < 3:
+        return 1.0
+    r = np.corrcoef(x, y)[0, 1]
+    return float(r * r)
+
+
+def from_rods(rod_hu: list[float], rod_density_mg_cm3: list[float],
+              samples: dict[str, Any] | None = None) -> Calibration:
+    """Phantom calibration: linear fit of BMD on HU over rods (at least 2)."""
+    hu = np.asarray(rod_hu, float)
+    rho = np.asarray(rod_density_mg_cm3, float)
+    if hu.size < 2 or hu.size != rho.size:
+        raise ValueError("phantom calibration needs at least two rods with known density")
+    slope, intercept = np.polyfit(hu, rho, 1)
+    warnings = []
+    r2 = _r2(hu, rho)
+    if r2 < 0.98:
+        warnings.append(f"phantom fit R2 = {r2:.3f} is below 0.98; check the rods")
+    s = {"rods": [{"hu_mean": float(h), "density_mg_cm3": float(r)} for h, r in zip(hu, rho)]}
+    s.update(samples or {})
+    return Calibration("phantom", float(slope), float(intercept), r2, s, warnings)
+
+
+def fixed_law(slope: float = DEFAULT_FIXED_LAW[0], intercept: float = DEFAULT_FIXED_LAW[1]) -> Calibration:
+    """A fixed scanner law ``BMD = slope*HU + intercept`` (always flagged)."""
+    return Calibration("fixed_law", float(slope), float(intercept), None, {},
+                       [f"fixed scanner law BMD = {slope:g}*HU + {intercept:g} mg/cm3 used without "
+                        "any calibration of this scan; absolute BMD and strength may be biased"])
+
+
+def _k2hpo4_equivalent_g_cm3(material: str, energy_kev: float) -> float:
+    mu_t = float(att.mass_attenuation(material, energy_kev))
+    mu_tg = float(att.mass_attenuation("triglyceride", energy_kev))
+    mu_k = float(att.mass_attenuation("k2hpo4", energy_kev))
+    return att.ICRU44_DENSITY_G_CM3[material] * (mu_t - mu_tg) / (mu_k - mu_tg)
+
+
+def physics_internal(tissue_hu: Mapping[str, float], samples: dict[str, Any] | None = None) -> Calibration:
+    """Michalski/Ogo physics-based internal calibration from >= 3 tissues' mean HU."""
+    names = [t for t in att.TISSUES if tissue_hu.get(t) is not None]
+    if len(names) < 3:
+        raise ValueError("physics-based internal calibration needs at least three tissues")
+    hu = np.array([tissue_hu[t] for t in names], float)
+    best_e, best_r2 = None, -np.inf
+    for e in ENERGY_GRID_KEV:
+        mu = np.array([att.mass_attenuation(t, e) for t in names])
+        r2 = _r2(hu, mu)
+        if r2 > best_r2:
+            best_e, best_r2 = float(e), r2
+    assert best_e is not None
+    mu = np.array([float(att.mass_attenuation(t, best_e)) for t in names])
+    a, b = np.polyfit(hu, mu, 1)
+    mu_w = float(att.mass_attenuation("water", best_e))
+    arch = mu_w * (1.0 + hu / 1000.0) / mu
+    c, d = np.polyfit(hu, arch, 1)
+    physics = {
+        "effective_energy_kev": best_e, "energy_r2": float(best_r2),
+        "mu_rho_slope": float(a), "mu_rho_intercept": float(b),
+        "density_slope_g_cm3_per_hu": float(c), "density_intercept_g_cm3": float(d),
+        "density_r2": _r2(hu, arch),
+        "mu_rho_k2hpo4": float(att.mass_attenuation("k2hpo4", best_e)),
+        "mu_rho_triglyceride": float(att.mass_attenuation("triglyceride", best_e)),
+        "mu_rho_water": mu_w,
+    }
+    cal = Calibration("phantomless_physics", 0.0, 0.0, float(best_r2),
+                      {"tissue_hu": {t: float(tissue_hu[t]) for t in names}, **(samples or {})},
+                      [], physics)
+    hh = np.linspace(*LINEARISATION_HU, 81)
+    cal.slope_mg_cm3_per_hu, cal.intercept_mg_cm3 = (float(v) for v in np.polyfit(hh, cal.bmd(hh), 1))
+    if best_r2 < 0.99:
+        cal.warnings.append(f"internal calibration R2 = {best_r2:.3f} at E* = {best_e:g} keV "
+                            "is below 0.99 (science.md §7); tissue samples may be unreliable")
+    return cal
+
+
+def _nominal_physics(energy_kev: float) -> dict[str, float]:
+    """Physics model (as in ``physics_internal``) built from ideal ICRU-44 tissue HU at one energy."""
+    names = ["air", "adipose", "blood", "muscle", "cortical_bone"]
+    hu = np.array([att.ideal_hu(t, energy_kev) for t in names])
+    mu = np.array([float(att.mass_attenuation(t, energy_kev)) for t in names])
+    a, b = np.polyfit(hu, mu, 1)
+    mu_w = float(att.mass_attenuation("water", energy_kev))
+    c, d = np.polyfit(hu, mu_w * (1.0 + hu / 1000.0) / mu, 1)
+    return {"mu_rho_slope": float(a), "mu_rho_intercept": float(b),
+            "density_slope_g_cm3_per_hu": float(c), "density_intercept_g_cm3": float(d),
+            "mu_rho_k2hpo4": float(att.mass_attenuation("k2hpo4", energy_kev)),
+            "mu_rho_triglyceride": float(att.mass_attenuation("triglyceride", energy_kev))}
+
+
+def linear_internal(tissue_hu: Mapping[str, float], energy_kev: float = NOMINAL_EFFECTIVE_ENERGY_KEV,
+                    samples: dict[str, Any] | None = None) -> Calibration:
+    """Linear internal calibration (fallback, >= 2 tissues).
+
+    The scan's HU scale is corrected with a straight line ``HU = g*HU_ideal + o`` fitted through
+    the sampled tissues against their ideal HU (ICRU-44 composition and density, NIST mu/rho at a
+    nominal effective energy); BMD then follows the two-material model at that energy, and its
+    least-squares line over 0-400 HU is the calibration.
+    """
+    names = [t for t in att.TISSUES if tissue_hu.get(t) is not None]
+    if len(names) < 2:
+        raise ValueError("linear internal calibration needs at least two tissues")
+    hu = np.array([tissue_hu[t] for t in names], float)
+    ideal = np.array([att.ideal_hu(t, energy_kev) for t in names])
+    g, o = np.polyfit(ideal, hu, 1)
+    model = Calibration("tmp", 0.0, 0.0, physics=_nominal_physics(energy_kev))
+    hh = np.linspace(*LINEARISATION_HU, 81)
+    slope, intercept = np.polyfit(hh, model.bmd((hh - o) / g), 1)
+    s = {"tissue_hu": {t: float(tissue_hu[t]) for t in names},
+         "tissue_ideal_hu": {t: float(v) for t, v in zip(names, ideal)},
+         "hu_scale_gain": float(g), "hu_scale_offset": float(o),
+         "nominal_effective_energy_kev": energy_kev, **(samples or {})}
+    return Calibration("phantomless_linear", float(slope), float(intercept), _r2(ideal, hu), s,
+                       [f"linear internal calibration ({len(names)} tissues, HU scale corrected, "
+                        f"nominal {energy_kev:g} keV); less accurate than phantom or physics-based "
+                        "calibration"])

@@ -1,0 +1,179 @@
+"""Automatic reference-tissue sampling for phantomless (internal) calibration.
+
+All regions are restricted to the axial slab of the given vertebrae and chosen by anatomy, in mm:
+
+* body outline: largest connected component of HU > -500, holes filled per slice;
+* air: outside the outline dilated by 10 mm, excluding reconstruction padding (values <= -1100
+  HU or the image minimum when it fills > 1 % of the volume);
+* subcutaneous fat: 3-25 mm inside the outline;
+* skeletal muscle: paraspinal region, 5-60 mm from the spine's midline, posterior to the
+  vertebral-body centroids and within 80 mm of them, at least 5 mm from bone;
+* aortic blood: a round homogeneous structure anterior-left of the vertebral bodies (centre
+  within 0-45 mm left of and 0-45 mm anterior to the body's anterior surface);
+* cortical bone: vertebral voxels whose 3x3x3 mean exceeds 1000 HU (rarely found at clinical
+  resolution because of partial volume; left out when fewer than 20 voxels).
+
+In every region only "homogeneous" voxels are kept: local mean (about 5 mm cube) inside the
+tissue's HU window and local SD below 3x the image noise floor. The sample is the median HU of
+those voxels; ``n_voxels`` and the region are reported.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy import ndimage
+
+from ..image import CTImage
+
+WINDOWS_HU = {"air": (-1100.0, -850.0), "adipose": (-190.0, -30.0), "muscle": (-29.0, 150.0),
+              "blood": (0.0, 500.0)}
+CONTRAST_BLOOD_HU = 100.0
+
+
+def _cube(spacing_zyx: np.ndarray, mm: float) -> tuple[int, int, int]:
+    return tuple(int(max(1, 2 * round(mm / 2 / s) + 1)) for s in spacing_zyx)  # type: ignore[return-value]
+
+
+def body_outline(hu: np.ndarray) -> np.ndarray:
+    """Largest connected component of HU > -500 with holes filled slice by slice."""
+    m = hu > -500
+    lab, n = ndimage.label(m)
+    if n == 0:
+        return m
+    sizes = ndimage.sum_labels(m, lab, index=np.arange(1, n + 1))
+    body = lab == (1 + int(np.argmax(sizes)))
+    for k in range(body.shape[0]):
+        body[k] = ndimage.binary_fill_holes(body[k])
+    return body
+
+
+def sample_tissues(ct: CTImage, vertebrae_mask: np.ndarray, bodies_mask: np.ndarray) -> dict[str, Any]:
+    """Median HU of the reference tissues plus where/how many voxels. Missing tissue -> None."""
+    hu = ct.array.astype(np.float32)
+    g = ct.geometry
+    sp = np.array(g.spacing_mm[::-1])  # z, y, x
+    zs = np.nonzero(vertebrae_mask.any(axis=(1, 2)))[0]
+    z0, z1 = zs[0], zs[-1] + 1
+    hu = hu[z0:z1]
+    vert = vertebrae_mask[z0:z1]
+    bodies = bodies_mask[z0:z1]
+    out = body_outline(hu)
+    size5 = _cube(sp, 5.0)
+    mean = ndimage.uniform_filter(hu, size=size5)
+    sq = ndimage.uniform_filter(hu * hu, size=size5)
+    sd = np.sqrt(np.maximum(sq - mean * mean, 0.0))
+    result: dict[str, Any] = {}
+
+    def _take(name: str, region: np.ndarray, sd_max: float) -> None:
+        lo, hi = WINDOWS_HU[name]
+        sel = region & (mean >= lo) & (mean <= hi) & (sd <= sd_max)
+        n = int(sel.sum())
+        min_vox = max(8, int(np.ceil(30.0 / float(np.prod(sp)))))  # >= ~30 mm3
+        result[name] = {"hu_median": float(np.median(hu[sel])) if n >= min_vox else None,
+                        "n_voxels": n}
+
+    # noise floor: SD in homogeneous soft tissue/fat (lower decile of local SD inside the body)
+    inner = out & (hu > -200) & (hu < 200)
+    noise = float(np.percentile(sd[inner], 10)) if inner.any() else 20.0
+    sd_max = max(3.0 * noise, 15.0)
+    result["noise_sd_hu"] = noise
+    # air
+    d_out = ndimage.distance_transform_edt(~out, sampling=sp)
+    pad_val = float(ct.array.min())
+    padding = hu <= -1100
+    if np.mean(ct.array == pad_val) > 0.01:
+        padding |= hu <= pad_val
+    _take("air", (d_out > 10.0) & ~padding & ~ndimage.binary_dilation(padding, iterations=2), sd_max)
+    # subcutaneous fat
+    d_in = ndimage.distance_transform_edt(out, sampling=sp)
+    _take("adipose", out & (d_in >= 3.0) & (d_in <= 25.0), sd_max)
+    # paraspinal muscle and aorta, slice by slice relative to the bodies
+    zz, yy, xx = np.meshgrid(np.arange(hu.shape[0]), np.arange(hu.shape[1]), np.arange(hu.shape[2]),
+                             indexing="ij")
+    muscle_region = np.zeros_like(out)
+    aorta_region = np.zeros_like(out)
+    bone_near = ndimage.distance_transform_edt(~vert, sampling=sp) < 5.0
+    for k in range(hu.shape[0]):
+        b = bodies[k]
+        if not b.any():
+            continue
+        ys, xs = np.nonzero(b)
+        cy, cx = ys.mean(), xs.mean()
+        y_ant_mm = ys.min() * sp[1]  # anterior = smaller y index when direction is +y posterior
+        dx_mm = (xx[k] - cx) * sp[2]
+        dy_mm = (yy[k] - cy) * sp[1]
+        post = dy_mm > 0
+        muscle_region[k] = (post & (np.abs(dx_mm) >= 5.0) & (np.abs(dx_mm) <= 60.0)
+                            & (np.hypot(dx_mm, dy_mm) <= 80.0) & out[k] & ~bone_near[k])
+        ant_mm = y_ant_mm - yy[k] * sp[1]
+        aorta_region[k] = (ant_mm >= 0.0) & (ant_mm <= 45.0) & (dx_mm >= -5.0) & (dx_mm <= 45.0) \
+            & out[k] & ~bone_near[k]
+    if g.direction_matrix[1, 1] < 0 or g.direction_matrix[0, 0] < 0:
+        # flipped in-plane axes: swap sides so that the rules above stay in LPS terms
+        muscle_region, aorta_region = _lps_regions(hu, bodies, out, bone_near, sp, g)
+    _take("muscle", muscle_region, sd_max)
+    _blood(result, hu, mean, sd, aorta_region, sp, sd_max)
+    # cortical bone
+    m3 = ndimage.uniform_filter(hu, size=3)
+    cort = vert & (m3 >= 1000.0)
+    n_c = int(cort.sum())
+    result["cortical_bone"] = {"hu_median": float(np.median(hu[cort])) if n_c >= 20 else None,
+                               "n_voxels": n_c}
+    return result
+
+
+def _lps_regions(hu, bodies, out, bone_near, sp, g):  # noqa: ANN001, ANN202
+    """Muscle and aorta regions computed in LPS coordinates (any in-plane orientation)."""
+    from ..image import Geometry  # noqa: F401
+
+    muscle = np.zeros_like(out)
+    aorta = np.zeros_like(out)
+    ny, nx = hu.shape[1:]
+    jj, ii = np.meshgrid(np.arange(ny), np.arange(nx), indexing="ij")
+    for k in range(hu.shape[0]):
+        b = bodies[k]
+        if not b.any():
+            continue
+        idx = np.stack([np.full(jj.shape, k, float), jj, ii], axis=-1)
+        lps = g.index_zyx_to_lps(idx)
+        x, y = lps[..., 0], lps[..., 1]
+        cx, cy = x[b].mean(), y[b].mean()
+        y_ant = y[b].min()
+        dx, dy = x - cx, y - cy
+        muscle[k] = (dy > 0) & (np.abs(dx) >= 5) & (np.abs(dx) <= 60) & (np.hypot(dx, dy) <= 80) \
+            & out[k] & ~bone_near[k]
+        ant = y_ant - y
+        aorta[k] = (ant >= 0) & (ant <= 45) & (dx >= -5) & (dx <= 45) & out[k] & ~bone_near[k]
+    return muscle, aorta
+
+
+def _blood(result: dict[str, Any], hu: np.ndarray, mean: np.ndarray, sd: np.ndarray,
+           region: np.ndarray, sp: np.ndarray, sd_max: float) -> None:
+    """Aorta: the largest round homogeneous soft-tissue/contrast blob in the region."""
+    lo, hi = WINDOWS_HU["blood"]
+    cand = region & (mean >= lo) & (mean <= hi) & (sd <= sd_max)
+    lab, n = ndimage.label(cand)
+    best, best_score = None, 0.0
+    for i, sl in enumerate(ndimage.find_objects(lab), start=1):
+        if sl is None:
+            continue
+        comp = lab[sl] == i
+        nz = comp.shape[0]
+        area_mm2 = comp.sum() / max(nz, 1) * sp[1] * sp[2]
+        ext = [(s.stop - s.start) * d for s, d in zip(sl[1:], sp[1:])]
+        # a tube: present on many slices, compact cross-section of 10-40 mm
+        if not (5.0 <= max(ext) <= 45.0) or area_mm2 < 20.0:
+            continue
+        score = comp.sum() * min(ext) / max(ext)
+        if score > best_score:
+            best, best_score = (sl, comp), score
+    if best is None:
+        result["blood"] = {"hu_median": None, "n_voxels": 0}
+        return
+    sl, comp = best
+    vals = hu[sl][comp]
+    result["blood"] = {"hu_median": float(np.median(vals)), "n_voxels": int(comp.sum())}
+    if result["blood"]["hu_median"] > CONTRAST_BLOOD_HU:
+        result["blood"]["contrast_enhanced"] = True
