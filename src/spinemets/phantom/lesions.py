@@ -1,0 +1,106 @@
+"""Metastatic lesions: placement in a vertebra's local frame and painting on the canvas.
+
+* lytic: bone (trabecular and, where the lesion reaches it, cortex) replaced by soft tissue
+  (design HU 25-55);
+* blastic: trabecular bone replaced by sclerotic bone (design HU 600-950; Ulano 2016 mean
+  654 +- 176 HU, science.md section 5); cortex kept;
+* mixed: a smooth random field splits the lesion into lytic and blastic parts.
+
+A lesion is an ellipsoid (radii r x (0.85-1.15)) with a random orientation, defined in the local
+frame of its vertebra, so it moves with the vertebra in follow-ups.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+from scipy import ndimage
+from scipy.spatial.transform import Rotation
+
+from . import canvas as C
+from .canvas import Canvas, frame_box
+from .dimensions import LevelDims
+from .spine import Frame
+from .vertebra import canal_centre_v
+
+CLASS_ID = {"lytic": 1, "blastic": 2, "mixed": 3}
+
+
+@dataclass
+class Lesion:
+    id: int
+    level: str
+    cls: str
+    location: str
+    centre_local: np.ndarray  # (u, v, w) mm in the vertebra frame
+    radii_mm: np.ndarray  # (3,)
+    rot: np.ndarray  # (3, 3) ellipsoid axes in the local frame
+    hu_lytic: float
+    hu_blastic: float
+    field_seed: int
+    new_at_months: float | None = None
+
+    def grown(self, factor: float) -> "Lesion":
+        return replace(self, radii_mm=self.radii_mm * factor)
+
+
+def place_lesion(lid: int, level: str, cls: str, location: str, radius: float, d: LevelDims,
+                 rng: np.random.Generator) -> Lesion:
+    """Draw a lesion centre inside the body (or the posterior elements) of a vertebra."""
+    r = min(radius, 0.42 * min(d.W, d.D, d.H * 1.3))
+    if location == "body":
+        c = np.array([rng.uniform(-0.22, 0.22) * d.W, rng.uniform(-0.22, 0.12) * d.D,
+                      rng.uniform(-0.12, 0.12) * d.H])
+    else:
+        side = rng.choice([-1.0, 1.0])
+        site = rng.integers(0, 2)
+        vc = canal_centre_v(d)
+        if site == 0:  # pedicle / lamina junction
+            c = np.array([side * (d.CW / 2 + d.PW / 2), vc, 0.1 * d.H])
+        else:  # spinous process base
+            c = np.array([0.0, vc + d.CD / 2 + 8.0, -0.1 * d.H])
+        r = min(r, 9.0)
+    radii = r * rng.uniform(0.85, 1.15, 3)
+    rot = Rotation.random(random_state=int(rng.integers(0, 2**31 - 1))).as_matrix()
+    return Lesion(lid, level, cls, location, c, radii, rot,
+                  float(rng.uniform(25, 55)), float(rng.uniform(600, 950) if cls == "blastic" else rng.uniform(550, 850)),
+                  int(rng.integers(0, 2**31 - 1)))
+
+
+def paint_lesion(cv: Canvas, les: Lesion, frame: Frame, vid: int, trab_mat: int, mat_base: int,
+                 table: C.MaterialTable) -> None:
+    """Replace bone of vertebra ``vid`` inside the ellipsoid; record the instance in ``cv.les``."""
+    rmax = float(les.radii_mm.max())
+    ext = np.array([les.centre_local - rmax - 1, les.centre_local + rmax + 1])
+    lo, hi = frame_box(frame.origin, frame.R, ext)
+    b = cv.box(lo, hi)
+    if b is None:
+        return
+    sl, co = b
+    u, v, w = cv.local_coords(co, frame.origin, frame.R)
+    p = np.stack([u - les.centre_local[0], v - les.centre_local[1], w - les.centre_local[2]], -1)
+    q = p @ les.rot.astype(np.float32)
+    inside = ((q / les.radii_mm.astype(np.float32)) ** 2).sum(-1) <= 1.0
+    lab = cv.lab[sl]
+    mat = cv.mat[sl]
+    bone = lab == vid
+    trab = mat == trab_mat
+    m_ly, m_bl = mat_base, mat_base + 1
+    table.set(m_ly, f"lesion{les.id}_lytic", les.hu_lytic, 12.0)
+    table.set(m_bl, f"lesion{les.id}_blastic", les.hu_blastic, 60.0)
+    if les.cls == "lytic":
+        region = inside & bone
+        mat[region] = m_ly
+    elif les.cls == "blastic":
+        region = inside & trab
+        mat[region] = m_bl
+    else:
+        region = inside & bone
+        g = np.random.default_rng(les.field_seed).standard_normal(region.shape).astype(np.float32)
+        sig = [max(2.0 / s, 0.5) for s in (cv.spacing[2], cv.spacing[1], cv.spacing[0])]
+        g = ndimage.gaussian_filter(g, sig)
+        blastic = region & (g > 0) & trab
+        mat[region] = m_ly
+        mat[blastic] = m_bl
+    cv.les[sl][region] = les.id

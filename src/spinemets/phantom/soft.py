@@ -1,0 +1,270 @@
+"""Soft tissues painted slice by slice: body outline, subcutaneous and visceral fat, chest wall,
+lungs, heart, liver, spleen, kidneys, bowel, aorta and vena cava, and the 11 trunk muscle groups
+left and right. Positions follow the spine's centreline and the level's vertebral dimensions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import anatomy
+from . import canvas as C
+from .canvas import Canvas
+from .dimensions import LevelDims
+from .muscle_table import CSA_CM2, TORSO_A, TORSO_B, WALL_SECTORS, _L
+from .skeleton import RIB_AR, RIB_BR
+from .spine import SpineLayout
+
+LAB = {n: anatomy.BY_NAME[n].id for n in ("subcutaneous_fat", "visceral_fat", "soft_tissue", "aorta", "lung")}
+
+
+@dataclass
+class Subject:
+    sex: str
+    age_years: float
+    height_cm: float
+    weight_kg: float
+    skeletal_scale: float
+    muscle_scale: float
+    sc_fat_mm: float  # subcutaneous fat thickness
+    visceral_fat_factor: float
+
+
+def _ellipse(lab2, mat2, X0, Y0, px, cx, cy, a, b, ang, lid, mid, where=None):
+    """Paint an (a, b, rotation ang rad) ellipse at (cx, cy) mm into 2-D slices (bounding box)."""
+    if a <= 0.3 or b <= 0.3:
+        return None
+    r = max(a, b) + px
+    ny, nx = lab2.shape
+    i0, i1 = max(int((cx - r - X0) / px), 0), min(int((cx + r - X0) / px) + 2, nx)
+    j0, j1 = max(int((cy - r - Y0) / px), 0), min(int((cy + r - Y0) / px) + 2, ny)
+    if i0 >= i1 or j0 >= j1:
+        return None
+    x = (X0 + px * np.arange(i0, i1, dtype=np.float32))[None, :] - cx
+    y = (Y0 + px * np.arange(j0, j1, dtype=np.float32))[:, None] - cy
+    ca, sa = np.cos(ang), np.sin(ang)
+    xr = x * ca + y * sa
+    yr = -x * sa + y * ca
+    m = (xr / a) ** 2 + (yr / b) ** 2 <= 1.0
+    if where is not None:
+        m &= where(lab2[j0:j1, i0:i1])
+    lab2[j0:j1, i0:i1][m] = lid
+    mat2[j0:j1, i0:i1][m] = mid
+    return m
+
+
+def level_arrays(dims: dict[str, LevelDims]) -> dict[str, np.ndarray]:
+    """Per-level (C7..L5, S1) arrays of the vertebral dimensions, for interpolation along z."""
+    cols = ("W", "D", "H", "CW", "CD", "SP", "SPang", "TP", "TPang")
+    out = {}
+    for c in cols:
+        vals = []
+        for lv in _L:
+            d = dims.get(lv) or dims["L5"]
+            vals.append(getattr(d, c))
+        out[c] = np.asarray(vals, float)
+    return out
+
+
+def level_coordinate(layout: SpineLayout, z: np.ndarray) -> np.ndarray:
+    """Continuous level index (C7 = 0 ... L5 = 18, S1 = 19 in ``_L`` order) at heights z."""
+    names = [lv for lv in _L if lv in layout.frames] + ["S1"]
+    zc = [layout.frames[lv].origin[2] if lv != "S1" else layout.sacrum_frame.origin[2] for lv in names]
+    idx = [_L.index(lv) for lv in names]
+    zc = np.asarray(zc)[::-1]
+    idx = np.asarray(idx, float)[::-1]
+    # extrapolate linearly beyond the first/last level
+    ell = np.interp(z, zc, idx)
+    slope_top = (idx[-1] - idx[-2]) / (zc[-1] - zc[-2])
+    slope_bot = (idx[1] - idx[0]) / (zc[1] - zc[0])
+    ell = np.where(z > zc[-1], idx[-1] + (z - zc[-1]) * slope_top, ell)
+    ell = np.where(z < zc[0], idx[0] + (z - zc[0]) * slope_bot, ell)
+    return ell
+
+
+def centreline_y(layout: SpineLayout, z: np.ndarray) -> np.ndarray:
+    pts = layout.centreline_lps
+    order = np.argsort(pts[:, 2])
+    return np.interp(z, pts[order, 2], pts[order, 1])
+
+
+def _interp(arr: np.ndarray, ell: float) -> float:
+    return float(np.interp(ell, np.arange(len(arr)), arr))
+
+
+def posterior_depth(la: dict[str, np.ndarray], ell: float, sc_fat: float) -> float:
+    """Body centre -> posterior skin distance (mm): body, canal, lamina, spinous process, muscle
+    cover, subcutaneous fat."""
+    D, CD, SP, ang = (_interp(la[c], ell) for c in ("D", "CD", "SP", "SPang"))
+    return D / 2 + CD + 6.0 + SP * np.cos(np.radians(ang)) + 8.0 + sc_fat
+
+
+def paint_soft_tissue(cv: Canvas, layout: SpineLayout, dims: dict[str, LevelDims], subj: Subject,
+                      rng: np.random.Generator, x_mid: float = 0.0) -> dict:
+    """Paint every soft tissue; returns geometry facts used later (table height, aorta centres).
+
+    ``x_mid`` is the patient's mid-sagittal plane (LPS x, mm)."""
+    xs, ys, zs = cv.axis_coords()
+    xs = xs - x_mid
+    px = cv.spacing[0]
+    X0, Y0 = float(xs[0]), float(ys[0])
+    X = xs[None, :].astype(np.float32)
+    Y = ys[:, None].astype(np.float32)
+    ells = level_coordinate(layout, zs)
+    ycs = centreline_y(layout, zs)
+    la = level_arrays(dims)
+    s = subj.skeletal_scale
+    f = subj.sc_fat_mm
+    ms = subj.muscle_scale
+    iT = {lv: _L.index(lv) for lv in _L}
+    # bowel loops: smooth random paths in the anterior abdomen
+    n_bowel = 7
+    bowel = rng.uniform([-0.55, -0.85, 0, 0.02], [0.55, -0.35, 2 * np.pi, 0.05], size=(n_bowel, 4))
+    bowel_r = rng.uniform(11, 17, n_bowel) * s
+    y_post_all = np.array([ycs[k] + posterior_depth(la, ells[k], f) for k in range(len(zs))])
+    in_spine = (ells >= iT["T1"]) & (ells <= iT["L5"])
+    table_top = float(y_post_all[in_spine].max() if in_spine.any() else y_post_all.max()) + 0.5
+    aorta_centres = []
+    for k in range(len(zs)):
+        ell, yc, z = float(ells[k]), float(ycs[k]), float(zs[k])
+        lab2, mat2 = cv.lab[k], cv.mat[k]
+        y_post = float(y_post_all[k])
+        A = _interp(TORSO_A, ell) * s + (f - 15.0) * 1.2
+        B = _interp(TORSO_B, ell) * s + (f - 15.0) * 0.8
+        if ell < 0.0:  # neck above C7: narrow
+            A *= max(0.55, 1 + 0.25 * ell)
+        cy = y_post - B
+        dx = X / A
+        dy = (Y - cy) / B
+        rho = np.sqrt(dx * dx + dy * dy)
+        if table_top > y_post + 0.5:
+            # supine: the back rests on the table; the lordotic gap is filled by a soft fat pad
+            b_ext = table_top - cy
+            pad = (Y > cy) & (Y <= table_top) & ((X / A) ** 2 + ((Y - cy) / b_ext) ** 2 <= 1.0)
+            lab2[pad] = LAB["subcutaneous_fat"]
+            mat2[pad] = C.FAT_SC
+        torso = rho <= 1.0
+        lab2[torso] = LAB["subcutaneous_fat"]
+        mat2[torso] = C.FAT_SC
+        theta = np.arctan2(dy, dx)
+        Rth = np.sqrt((A * np.cos(theta)) ** 2 + (B * np.sin(theta)) ** 2)
+        depth = (1.0 - rho) * Rth
+        inner = depth >= f
+        lab2[inner] = LAB["visceral_fat"]
+        mat2[inner] = C.FAT_VISC
+        W, D, CW, CD, TP = (_interp(la[c], ell) for c in ("W", "D", "CW", "CD", "TP"))
+        thorax = ell <= iT["T12"] + 0.3
+        # --- wall muscles (sheets under the subcutaneous fat) ---------------------------------
+        layer_depth = [f, f]
+        th_deg = np.degrees(theta)
+        for group, (a0, a1, layer) in WALL_SECTORS.items():
+            csa = _interp(CSA_CM2[group], ell) * 100.0 * ms
+            if csa <= 1.0:
+                continue
+            mid = np.radians(0.5 * (a0 + a1))
+            r_mean = np.sqrt((A * np.cos(mid)) ** 2 + (B * np.sin(mid)) ** 2) - f
+            arc = np.radians(a1 - a0) * r_mean
+            t = csa / arc
+            d0 = f if layer == 0 else f + 1.5 + 7.0 * ms
+            band = (depth >= d0) & (depth < d0 + t) & torso
+            for side in ("left", "right"):
+                th = th_deg if side == "left" else np.degrees(np.arctan2(dy, -dx))
+                m = band & (th >= a0) & (th <= a1)
+                lid = anatomy.BY_NAME[f"{group}_{side}"].id
+                lab2[m] = lid
+                mat2[m] = C.MUSCLE
+            layer_depth[layer] = max(layer_depth[layer], d0 + t)
+        # --- thorax: chest wall, lungs, heart; abdomen: organs -------------------------------
+        if thorax and ell >= iT["T1"] - 0.6:
+            kk = int(np.clip(round(ell - iT["T1"]), 0, 11))
+            Ar = np.interp(ell - iT["T1"], np.arange(12), RIB_AR) * s
+            Br = np.interp(ell - iT["T1"], np.arange(12), RIB_BR) * s
+            tip_y = yc + D / 2 + CD / 2 + 8.0
+            tip_x = TP * 0.85 + 14.0 * s
+            psi0 = np.arccos(np.clip(tip_x / Ar, -1, 1))
+            cyr = tip_y + 6.0 - Br * np.sin(psi0)
+            ex = X / Ar
+            ey = (Y - cyr) / Br
+            rr = np.sqrt(ex * ex + ey * ey)
+            wall = (rr <= 1.12) & (rr >= 0.94) & inner
+            lab2[wall] = LAB["soft_tissue"]
+            mat2[wall] = C.MUSCLE
+            # lungs: inside the rib cage, outside the mediastinum, above the diaphragm dome
+            apex = np.clip((ell - iT["T1"] + 0.8) / 2.5, 0.25, 1.0)
+            yfrac = np.clip((Y - (cyr - Br)) / (2 * Br), 0, 1)
+            ell_dia = iT["T9"] + 3.2 * yfrac
+            lung = (rr <= 0.93) & (np.abs(X) > 18.0 * s) & (ell < ell_dia)
+            if apex < 1.0:
+                lung &= ((np.abs(X) - 0.5 * Ar) / (0.5 * Ar * apex)) ** 2 + ((Y - (cyr + 0.25 * Br)) / (0.7 * Br * apex)) ** 2 <= 1
+            post_med = (np.abs(X) < W / 2 + 10.0) & (Y > yc - D / 2 - 28.0)
+            lung &= ~post_med
+            lab2[lung] = LAB["lung"]
+            mat2[lung] = C.LUNG
+            if iT["T5"] - 0.5 <= ell <= iT["T10"] + 0.3:
+                hs = np.clip(min(ell - iT["T5"] + 1.0, iT["T10"] + 0.8 - ell) / 1.5, 0.2, 1.0)
+                _ellipse(lab2, mat2, X0, Y0, px, 22.0 * s, cyr - 0.38 * Br, 0.42 * Ar * hs, 0.5 * Br * hs,
+                         0.5, LAB["soft_tissue"], C.HEART)
+            below = (rr <= 0.93) & (ell >= ell_dia) & ~post_med
+            liver = below & (X < 10.0)
+            lab2[liver] = LAB["soft_tissue"]
+            mat2[liver] = C.LIVER
+            spleen = below & (X > 35.0 * s) & (Y > cyr) & (ell >= iT["T10"])
+            lab2[spleen] = LAB["soft_tissue"]
+            mat2[spleen] = C.SPLEEN
+        if iT["T11"] <= ell <= iT["L2"] + 0.8:  # liver continues below the ribs (right)
+            hs = np.clip(iT["L2"] + 0.8 - ell, 0.2, 1.0)
+            _ellipse(lab2, mat2, X0, Y0, px, -0.45 * A, cy + 0.05 * B, 0.38 * A * hs, 0.55 * B * hs, 0.2,
+                     LAB["soft_tissue"], C.LIVER, where=lambda l: l == LAB["visceral_fat"])
+        for sgn, top, bot in ((1, iT["T12"] - 0.2, iT["L2"] + 0.6), (-1, iT["T12"] + 0.3, iT["L3"])):
+            if top <= ell <= bot:
+                hs = np.clip(min(ell - top, bot - ell) / 0.6, 0.3, 1.0)
+                _ellipse(lab2, mat2, X0, Y0, px, sgn * (W / 2 + 42.0 * s), yc + 12.0 * s, 30.0 * s * hs,
+                         22.0 * s * hs, sgn * 0.6, LAB["soft_tissue"], C.KIDNEY)
+        if ell >= iT["L1"]:  # bowel loops
+            for (bx, by, ph, fr), br in zip(bowel, bowel_r):
+                cxb = (bx + 0.08 * np.sin(z * fr + ph)) * (A - f)
+                cyb = cy + (by + 0.06 * np.cos(z * fr * 1.3 + ph)) * (B - f)
+                _ellipse(lab2, mat2, X0, Y0, px, cxb, cyb, br, br * 0.85, ph, LAB["soft_tissue"], C.BOWEL,
+                         where=lambda l: l == LAB["visceral_fat"])
+        # --- great vessels ---------------------------------------------------------------------
+        if iT["T4"] <= ell <= iT["L4"] + 0.3:
+            ra = (12.5 if ell < iT["T12"] else 10.5) * s
+            acx, acy = 0.4 * W + 2.0, yc - D / 2 - ra - 2.0
+            _ellipse(lab2, mat2, X0, Y0, px, acx, acy, ra, ra, 0.0, LAB["aorta"], C.BLOOD)
+            aorta_centres.append((acx + x_mid, acy, z))
+        if iT["T11"] <= ell <= iT["L4"] + 0.3:
+            _ellipse(lab2, mat2, X0, Y0, px, -0.45 * W - 8.0, yc - D / 2 - 13.0 * s, 13.0 * s, 9.0 * s, 0.3,
+                     LAB["soft_tissue"], C.BLOOD)
+        # --- deep back and posterior abdominal wall muscles -----------------------------------
+        y_lam = yc + D / 2 + CD + 4.0
+        for side, sgn in (("left", 1.0), ("right", -1.0)):
+            csa_ts = _interp(CSA_CM2["transversospinalis"], ell) * 100.0 * ms
+            a_ts = np.sqrt(csa_ts * 0.8 / np.pi)
+            b_ts = a_ts / 0.8
+            x_ts = sgn * (5.0 + a_ts)
+            _ellipse(lab2, mat2, X0, Y0, px, x_ts, y_lam + b_ts, a_ts, b_ts, 0.0,
+                     anatomy.BY_NAME[f"transversospinalis_{side}"].id, C.MUSCLE)
+            csa_es = _interp(CSA_CM2["erector_spinae"], ell) * 100.0 * ms
+            ar = 1.5 if ell >= iT["L1"] else 1.3
+            a_es = np.sqrt(csa_es * ar / np.pi)
+            b_es = a_es / ar
+            x_es = sgn * (5.0 + 2 * a_ts + 1.5 + a_es)
+            _ellipse(lab2, mat2, X0, Y0, px, x_es, yc + D / 2 + CD / 2 + 6.0 + b_es, a_es, b_es,
+                     -sgn * 0.15, anatomy.BY_NAME[f"erector_spinae_{side}"].id, C.MUSCLE)
+            csa_ql = _interp(CSA_CM2["quadratus_lumborum"], ell) * 100.0 * ms
+            if csa_ql > 1:
+                a_ql = np.sqrt(csa_ql * 1.7 / np.pi)
+                b_ql = a_ql / 1.7
+                _ellipse(lab2, mat2, X0, Y0, px, sgn * (TP + 6.0 + 0.5 * a_ql), yc + D / 2 + 2.0,
+                         a_ql, b_ql, sgn * 0.35, anatomy.BY_NAME[f"quadratus_lumborum_{side}"].id, C.MUSCLE)
+            csa_ps = _interp(CSA_CM2["psoas_major"], ell) * 100.0 * ms
+            if csa_ps > 1:
+                a_ps = np.sqrt(csa_ps * 0.95 / np.pi)
+                b_ps = a_ps / 0.95
+                frac = np.clip((ell - iT["L1"]) / 4.0, 0, 1)
+                _ellipse(lab2, mat2, X0, Y0, px, sgn * (W / 2 + 2.0 + a_ps * (0.9 + 0.2 * frac)),
+                         yc + (0.15 - 0.3 * frac) * D, a_ps, b_ps, 0.0,
+                         anatomy.BY_NAME[f"psoas_major_{side}"].id, C.MUSCLE)
+    return {"table_top_y_mm": table_top, "aorta_centres": aorta_centres}
