@@ -33,14 +33,16 @@ from skimage.segmentation import expand_labels, watershed
 
 from .. import anatomy
 from .landmarks import Landmarks
-from .wall import wall_layer
+from .wall import wall_layers
 from .presence import expected
 
 MUSCLE_HU = (-29.0, 150.0)
 FAT_HU = (-190.0, -30.0)
 BONE_HU = 200.0
 #: deepest extent of the superficial muscle sheet below the subcutaneous fat (mm)
-WALL_MAX_MM = 30.0
+WALL_MAX_MM = 25.0
+#: muscle-window tissue thicker than this radius away from the spine is an organ (mm)
+ORGAN_MIN_RADIUS_MM = 12.0
 
 _PS, _PSOAS, _QL, _WALL, _OTHER = 1, 3, 5, 7, 8
 
@@ -96,29 +98,39 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
 
     r_b = lm.body_radius_mm
     tp = {1: lm.tp_tip_left, -1: lm.tp_tip_right}
-    thoracic = anatomy.level_index(level) <= anatomy.level_index("T11")
     ytp = min(tp[1][1], tp[-1][1])
     xtp = max(abs(tp[1][0]), abs(tp[-1][0]))
-    # thin muscle-window bridges (partial volume, vessels) are cut before the watershed
-    core = ndi.binary_opening(muscle, structure=_disk(1.0 / px))
-    # posterior compartment of the paraspinal muscles (not part of the superficial wall layer)
-    post_zone = (np.abs(x) < xtp + 2.0 * r_b) & (y > ytp - 0.3 * r_b)
-    layer = wall_layer(body, sat, core, px, max_depth_mm=WALL_MAX_MM) & ~post_zone
+    upper = anatomy.level_index(level) <= anatomy.level_index("T10")
+    # --- superficial wall layers (thin sheets: found on the unopened muscle mask) ----------------
+    runs = wall_layers(body, sat, muscle, px, max_depth_mm=WALL_MAX_MM)
+    # posterior compartment of the paraspinal muscles: not wall, except the sheet over it
+    # (trapezius/rhomboids at T1-T10, at most 8 mm thick; lower down only lateral to the mass)
+    # lateral limit: two body radii beyond the transverse processes, or the medial half of the
+    # back (the paraspinal mass never reaches further), whichever is wider
+    half_trunk = 0.5 * float(np.ptp(x[body])) if body.any() else 2 * xtp
+    ps_reach = max(xtp + 2.0 * r_b, 0.5 * half_trunk)
+    post_zone = (np.abs(x) < ps_reach) & (y > ytp - 0.3 * r_b)
+    # the sheet is thicker at the upper thoracic levels (trapezius, rhomboids)
+    sheet_mm = 15.0 if anatomy.level_index(level) <= anatomy.level_index("T6") else 8.0
+    sheet = (runs == 1) & post_zone & (depth < sheet_mm) if upper else np.zeros_like(post_zone)
+    runs[post_zone & ~sheet] = 0
+    gutter = (np.abs(x) - lm.body_half_width_mm < 3.0 + 1.2 * r_b) & (y > lm.body_anterior_mm - 0.5 * r_b)
+    ql_zone = (np.abs(x) - xtp < 1.2 * r_b) & (y > lm.body_posterior_mm - 0.3 * r_b)
+    runs[gutter | ql_zone] = 0  # psoas and quadratus lumborum are deep muscles
+    wall = runs > 0
+    # --- deep muscles: marker watershed on the opened mask (thin bridges cut) -------------------
+    deep = ndi.binary_opening(muscle & ~wall, structure=_disk(1.0 / px))
     markers = np.zeros(hu.shape, np.int32)
-    # the superficial sheet over the erector spinae (trapezius, rhomboids, latissimus); in the
-    # lumbar region only lateral to the paraspinal mass (medially it is an aponeurosis)
-    sheet = core & post_zone & (depth < 3.0)
-    if anatomy.level_index(level) > anatomy.level_index("T10"):  # lower trapezius thins out
-        sheet &= np.abs(x) > xtp + r_b
-    markers[sheet] = _WALL
-    paravertebral = (np.abs(x) < xtp + r_b) & (y > lm.body_anterior_mm - 1.0 * r_b)
-    markers[core & ~layer & (depth > 10.0) & ~paravertebral & ~post_zone] = _OTHER
+    # organs (liver, kidneys, spleen, bowel, heart): thick muscle-window tissue away from the spine
+    thick = ndi.distance_transform_edt(deep) * px >= ORGAN_MIN_RADIUS_MM
+    markers[thick & ~gutter & ~ql_zone & ~post_zone] = _OTHER
     for s, off in ((1, 0), (-1, 1)):
         xt, yt = abs(tp[s][0]), tp[s][1]
         sx = s * x
-        reach = xt + 0.5 * r_b
-        ps = core & (sx > lm.spinous_half_width_mm + 2.0) & (sx < reach) & (y > max(yt, lm.body_posterior_mm)) & \
-            (depth > 6.0)
+        # the whole posterior compartment (behind the transverse processes, lateral to the
+        # spinous process) seeds the paraspinal group
+        ps = deep & post_zone & (sx > lm.spinous_half_width_mm + 2.0) & (y > max(yt, lm.body_posterior_mm)) & \
+            (depth > 3.0)
         ps = ndi.binary_erosion(ps, structure=_disk(1.0 / px))
         if ps.any():
             markers[ps] = _PS + off
@@ -126,23 +138,25 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
             # the largest muscle mass in the gutter beside the body, anterior to the transverse
             # process (psoas moves from posterolateral at L1 to anterolateral at L5)
             gap = sx - lm.body_half_width_mm
-            seed = core & ~layer & (gap > 2.0) & (gap < 3.0 + 1.2 * r_b) & \
+            seed = deep & (gap > 2.0) & (gap < 3.0 + 1.2 * r_b) & \
                 (y > lm.body_anterior_mm - 0.5 * r_b) & (y < min(yt, lm.body_posterior_mm))
             seed = _largest(ndi.binary_erosion(seed, structure=_disk(1.5 / px)))
             markers[seed] = _PSOAS + off
         if expected("quadratus_lumborum", level):
-            cx, cy = s * (xt + 0.3 * r_b), yt - 0.3 * r_b
-            seed = ((x - cx) ** 2 + (y - cy) ** 2 <= (0.25 * r_b) ** 2) & core & (depth > 6.0)
+            # the largest muscle mass lateral to the transverse-process tip, at its depth
+            g = sx - xt
+            seed = deep & (g > 0.0) & (g < 1.2 * r_b) & (y > lm.body_posterior_mm - 0.6 * r_b) & \
+                (y < yt + 0.3 * r_b) & (depth > 6.0) & (markers == 0)
+            seed = _largest(ndi.binary_erosion(seed, structure=_disk(1.5 / px)))
             markers[seed] = _QL + off
-    regions = watershed(-hs, markers=markers, mask=core & ~layer)
-    regions[layer] = _WALL
-    # give back the rim removed by the opening (at most 2 mm, muscle pixels only)
-    regions = expand_labels(regions, distance=2.0 / px) * muscle
+    elev = ndi.gaussian_gradient_magnitude(hu.astype(np.float32), sigma=max(1.5 / px, 0.5))
+    regions = watershed(elev, markers=markers, mask=deep)
+    # give back the rim removed by the opening (at most 2 mm, non-wall muscle pixels only)
+    regions = expand_labels(regions, distance=2.0 / px) * (muscle & ~wall)
 
     out: dict[str, np.ndarray] = {}
     for s, side, off in ((1, "left", 0), (-1, "right", 1)):
-        ps = _component_at(regions == _PS + off, markers == _PS + off)
-        ps &= y > min(tp[s][1], lm.body_posterior_mm) - 0.3 * r_b
+        ps = _component_at(regions == _PS + off, markers == _PS + off) & (s * x < ps_reach)
         if ps.any():
             ts, es = _split_paraspinal(ps, hs, x * s, lm, abs(tp[s][0]))
             out[f"transversospinalis_{side}"] = ts
@@ -150,14 +164,31 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
         for grp, lab in (("psoas_major", _PSOAS), ("quadratus_lumborum", _QL)):
             if expected(grp, level):
                 out[f"{grp}_{side}"] = _component_at(regions == lab + off, markers == lab + off)
-    out.update(_split_wall(regions == _WALL, depth, x, y, body, level, lm))
+    out.update(_split_wall(runs, depth, x, y, body, level))
     return {k: v for k, v in out.items() if v.any()}
 
 
 def _split_paraspinal(ps: np.ndarray, hs: np.ndarray, sx: np.ndarray, lm: Landmarks,
                       xt: float) -> tuple[np.ndarray, np.ndarray]:
+    """(transversospinalis, erector spinae) of one side's paraspinal region.
+
+    Where a fat plane separates the region into pieces, pieces whose centroid lies in the medial
+    half of the spinous-process-to-transverse-process span are transversospinalis. Otherwise a
+    watershed on the negated HU between markers in the medial 35 % and the lateral 30 % of that
+    span follows the faint fat plane between multifidus and longissimus.
+    """
     span = max(xt - lm.spinous_half_width_mm, 1.0)
     rel = (sx - lm.spinous_half_width_mm) / span
+    lab, n = ndi.label(ps)
+    if n >= 2:
+        sizes = np.bincount(lab.ravel())[1:]
+        big = [i + 1 for i in range(n) if sizes[i] >= 0.05 * sizes.max()]
+        med = [i for i in big if np.mean(rel[lab == i]) < 0.5]
+        lat = [i for i in big if i not in med]
+        if med and lat:
+            ts = np.isin(lab, med)
+            es = ps & ~ts
+            return ts, es
     m = np.zeros(ps.shape, np.int32)
     m[ps & (rel < 0.35)] = 1
     m[ps & (rel > 0.7)] = 2
@@ -167,24 +198,26 @@ def _split_paraspinal(ps: np.ndarray, hs: np.ndarray, sx: np.ndarray, lm: Landma
     return r == 1, r == 2
 
 
-#: angular sectors (deg from anterior, measured around the trunk centre) of the superficial groups
-_SECTORS_THORAX_UPPER = [("pectoralis_major", 0, 65), ("serratus_anterior", 65, 115),
-                         ("latissimus_dorsi", 115, 145), ("trapezius", 145, 181)]
-_SECTORS_THORAX_LOWER = [("rectus_abdominis", 0, 20), ("external_oblique", 20, 75),
-                         ("serratus_anterior", 75, 110), ("latissimus_dorsi", 110, 150),
-                         ("trapezius", 150, 181)]
-_SECTORS_ABDOMEN = [("rectus_abdominis", 0, 20), ("lateral_wall", 20, 115),
+#: angular sectors (deg from anterior, measured around the trunk centre) of the superficial
+#: groups, outer run of the wall (inner-run groups are listed separately)
+_SECTORS_THORAX_UPPER = [("pectoralis_major", 0, 65), ("serratus_anterior", 65, 110),
+                         ("latissimus_dorsi", 110, 140), ("trapezius", 140, 181)]
+_SECTORS_THORAX_LOWER = [("rectus_abdominis", 0, 20), ("external_oblique", 20, 95),
+                         ("latissimus_dorsi", 95, 150), ("trapezius", 150, 181)]
+_SECTORS_ABDOMEN = [("rectus_abdominis", 0, 20), ("external_oblique", 20, 115),
                     ("latissimus_dorsi", 115, 181)]
+#: inner run: serratus under latissimus/pectoralis on the lateral chest, internal oblique (with
+#: transversus) under the external oblique
+_INNER = [("serratus_anterior", 45, 125), ("internal_oblique", 20, 115)]
 
 
-def _split_wall(wall: np.ndarray, depth: np.ndarray, x: np.ndarray, y: np.ndarray, body: np.ndarray,
-                level: str, lm: Landmarks) -> dict[str, np.ndarray]:
-    if not wall.any():
+def _split_wall(runs: np.ndarray, depth: np.ndarray, x: np.ndarray, y: np.ndarray, body: np.ndarray,
+                level: str) -> dict[str, np.ndarray]:
+    if not runs.any():
         return {}
     by, bx = np.nonzero(body)
-    px_y = y[by, bx].mean()
-    px_x = x[by, bx].mean()
-    ang = np.degrees(np.arctan2(np.abs(x - px_x), -(y - px_y)))
+    cy, cx = y[by, bx].mean(), x[by, bx].mean()
+    ang = np.degrees(np.arctan2(np.abs(x - cx), -(y - cy)))
     i = anatomy.level_index(level)
     if i <= anatomy.level_index("T6"):
         sectors = _SECTORS_THORAX_UPPER
@@ -193,20 +226,31 @@ def _split_wall(wall: np.ndarray, depth: np.ndarray, x: np.ndarray, y: np.ndarra
     else:
         sectors = _SECTORS_ABDOMEN
     out: dict[str, np.ndarray] = {}
-    for grp, a0, a1 in sectors:
-        sec = wall & (ang >= a0) & (ang < a1)
-        for side, sm in (("left", x > px_x), ("right", x <= px_x)):
-            m = sec & sm
-            if grp == "lateral_wall":
-                outer = _outer_layer(m, depth, ang, 0.4)
-                if expected("external_oblique", level):
-                    out[f"external_oblique_{side}"] = outer
-                if expected("internal_oblique", level):
-                    out[f"internal_oblique_{side}"] = m & ~outer
-                continue
+    outer, inner = runs == 1, runs == 2
+    for side, sm in (("left", x > cx), ("right", x <= cx)):
+        for grp, a0, a1 in sectors:
+            m = outer & sm & (ang >= a0) & (ang < a1)
+            if grp == "external_oblique" and expected("internal_oblique", level):
+                # no fat plane seen between the layers: outer 40 % external, rest internal
+                single = m & ~_bins_with(inner & sm, ang, m)
+                eo_part = _outer_layer(single, depth, ang, 0.4)
+                out[f"internal_oblique_{side}"] = single & ~eo_part
+                m = (m & ~single) | eo_part
             if expected(grp, level):
-                out[f"{grp}_{side}"] = m
+                out[f"{grp}_{side}"] = out.get(f"{grp}_{side}", np.zeros_like(m)) | m
+        for grp, a0, a1 in _INNER:
+            if expected(grp, level):
+                m = inner & sm & (ang >= a0) & (ang < a1)
+                out[f"{grp}_{side}"] = out.get(f"{grp}_{side}", np.zeros_like(m)) | m
+                inner = inner & ~m
     return out
+
+
+def _bins_with(sel: np.ndarray, ang: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """Pixels of ``where`` whose 5-degree angular bin also holds pixels of ``sel``."""
+    bins = (ang // 5).astype(int)
+    have = np.unique(bins[sel])
+    return where & np.isin(bins, have)
 
 
 def _outer_layer(m: np.ndarray, depth: np.ndarray, ang: np.ndarray, frac: float) -> np.ndarray:
@@ -217,5 +261,6 @@ def _outer_layer(m: np.ndarray, depth: np.ndarray, ang: np.ndarray, frac: float)
     out = np.zeros_like(m)
     for b in np.unique(bins[m]):
         sel = m & (bins == b)
-        out |= sel & (depth <= frac * depth[sel].max() + 1e-6)
+        d = depth[sel]
+        out |= sel & (depth <= d.min() + frac * (d.max() - d.min()) + 1e-6)
     return out
