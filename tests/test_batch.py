@@ -49,7 +49,7 @@ def test_batch_isolates_failure_and_resumes(request, tmp_path):
     out = tmp_path / "out"
     cases = read_cohort(cohort)
     assert [c.case_id for c in cases] == [f"case{i}" for i in range(6)]
-    s1 = run_batch(cases, out, workers=2, progress=None)
+    s1 = run_batch(cases, out, workers=2, options={"fe": False}, progress=None)
     assert len(s1.ran) == 6
     failed = s1.failed
     assert [c["case_id"] for c in failed] == ["case3"]
@@ -67,7 +67,7 @@ def test_batch_isolates_failure_and_resumes(request, tmp_path):
     # fix the corrupted case and resume: only that case runs
     (cohort / "case3.nii.gz").unlink()
     (cohort / "case3.nii.gz").symlink_to(src)
-    s2 = run_batch(read_cohort(cohort), out, workers=2, progress=None)
+    s2 = run_batch(read_cohort(cohort), out, workers=2, options={"fe": False}, progress=None)
     assert s2.ran == ["case3"] and not s2.failed
     assert sorted(pd.read_parquet(out / "cohort.parquet")["case_id"].unique()) == [f"case{i}" for i in range(6)]
 

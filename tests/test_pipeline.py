@@ -133,7 +133,7 @@ def _small_ct(request, tmp_path_factory) -> Path:
 def test_run_end_to_end_with_cache(request, tmp_path_factory, tmp_path):
     ct = _small_ct(request, tmp_path_factory)
     out = tmp_path / "case"
-    opts = RunOptions(sex="male", weight_kg=70.0, height_cm=175.0, age_years=60.0, case_id="c1")
+    opts = RunOptions(sex="male", weight_kg=70.0, height_cm=175.0, age_years=60.0, case_id="c1", fe=False)
     r1 = run_case(ct, out, opts, progress=None)
     assert r1.steps["read"].status == "ok" and r1.steps["report"].status == "ok", r1.manifest["steps"]
     assert r1.exit_code == 0, r1.manifest["steps"]

@@ -143,15 +143,17 @@ def _read_csv(path: Path) -> list[CohortCase]:
 
 
 # --- one case (runs on a worker) -----------------------------------------------------------------
-def case_options(case: CohortCase, backend: str = "classic", force: bool = False) -> Any:
+def case_options(case: CohortCase, options: dict[str, Any] | None = None, force: bool = False) -> Any:
+    """RunOptions of one case: its demographics plus the cohort-wide ``options`` (backend, fe, ...)."""
     from .pipeline import RunOptions
 
     return RunOptions(sex=case.sex, age_years=case.age_years, weight_kg=case.weight_kg,
-                      height_cm=case.height_cm, backend=backend, case_id=case.case_id,
-                      timepoint=case.timepoint, force=force)
+                      height_cm=case.height_cm, case_id=case.case_id, timepoint=case.timepoint,
+                      force=force, **(options or {}))
 
 
-def run_one_case(case: CohortCase, out_root: str, backend: str = "classic", force: bool = False) -> dict[str, Any]:
+def run_one_case(case: CohortCase, out_root: str, options: dict[str, Any] | None = None,
+                 force: bool = False) -> dict[str, Any]:
     """Run one case; never raises: a failure is returned as ``status`` "failed" with its error."""
     from .pipeline import run_case
 
@@ -160,7 +162,7 @@ def run_one_case(case: CohortCase, out_root: str, backend: str = "classic", forc
     rec: dict[str, Any] = {"case_id": case.case_id, "timepoint": case.timepoint, "run_id": case.run_id,
                            "path": case.path, "ran": True}
     try:
-        res = run_case(case.path, out, case_options(case, backend, force), progress=None,
+        res = run_case(case.path, out, case_options(case, options, force), progress=None,
                        command=["spinemets", "batch"])
         rec["status"] = res.manifest["status"]
         rec["error"] = "; ".join(f"{n}: {res.steps[n].error}" for n in res.failed) or None
@@ -172,7 +174,7 @@ def run_one_case(case: CohortCase, out_root: str, backend: str = "classic", forc
     return rec
 
 
-def is_case_complete(case: CohortCase, out_root: Path, backend: str = "classic") -> bool:
+def is_case_complete(case: CohortCase, out_root: Path, options: dict[str, Any] | None = None) -> bool:
     """True when the case's run.json says complete for the same options and spinemets version."""
     from .pipeline import options_hash, read_manifest
 
@@ -180,7 +182,7 @@ def is_case_complete(case: CohortCase, out_root: Path, backend: str = "classic")
     if not m or not m.get("complete") or m.get("spinemets_version") != __version__:
         return False
     try:
-        return m.get("options_sha256") == options_hash(case_options(case, backend))
+        return m.get("options_sha256") == options_hash(case_options(case, options))
     except OSError:
         return False
 
@@ -206,15 +208,18 @@ def _client(workers: int, scheduler: str | None, threads_per_worker: int) -> tup
 
 
 def run_batch(cases: Iterable[CohortCase], out_dir: Path, workers: int = 2, scheduler: str | None = None,
-              threads_per_worker: int = 1, backend: str = "classic", force: bool = False,
+              threads_per_worker: int = 1, options: dict[str, Any] | None = None, force: bool = False,
               progress: TextIO | None = sys.stderr) -> BatchSummary:
-    """Run the cases that are not complete yet on Dask; write the cohort tables and summary page."""
+    """Run the cases that are not complete yet on Dask; write the cohort tables and summary page.
+
+    ``options``: RunOptions fields applied to every case (e.g. ``{"backend": "classic", "fe": False}``).
+    """
     cases = list(cases)
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     t0 = time.perf_counter()
-    todo = [c for c in cases if force or not is_case_complete(c, out_dir, backend)]
+    todo = [c for c in cases if force or not is_case_complete(c, out_dir, options)]
     done_before = {c.run_id for c in cases} - {c.run_id for c in todo}
     if progress:
         print(f"batch: {len(cases)} cases, {len(done_before)} already complete, {len(todo)} to run",
@@ -227,7 +232,7 @@ def run_batch(cases: Iterable[CohortCase], out_dir: Path, workers: int = 2, sche
 
             futures = {}
             for c in todo:
-                fut = client.submit(run_one_case, c, str(out_dir), backend, force, pure=False,
+                fut = client.submit(run_one_case, c, str(out_dir), options, force, pure=False,
                                     key=f"spinemets-case-{c.run_id}-{time.time_ns()}", retries=0)
                 futures[fut] = c
             for fut in as_completed(list(futures)):

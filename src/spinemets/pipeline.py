@@ -71,6 +71,8 @@ class RunOptions:
     muscles_backend: str = "classic"
     muscles_model_dir: str | None = None
     series_uid: str | None = None
+    fe: bool = True
+    fe_element_mm: float | None = None
     case_id: str | None = None
     timepoint: str | None = None
     force: bool = False
@@ -327,7 +329,17 @@ def _write_seg(ctx: CaseContext, labels: Any, name: str, description: str) -> No
 
 def _step_bone(ctx: CaseContext) -> None:
     assess = stage_function("spinemets.qct", "assess_bone")
-    bone = assess(ctx.ct, ctx.label_map("vertebrae.nii.gz"), ctx.label_map("vertebral_bodies.nii.gz"))
+    o = ctx.options
+    params = inspect.signature(assess).parameters
+    kwargs: dict[str, Any] = {}
+    if "fe" in params:
+        kwargs["fe"] = o.fe
+    elif not o.fe:
+        raise StepSkipped("this assess_bone has no option to leave out voxel FE")
+    if o.fe_element_mm is not None and "fe_element_mm" in params:
+        kwargs["fe_element_mm"] = o.fe_element_mm
+    bone = assess(ctx.ct, ctx.label_map("vertebrae.nii.gz"), ctx.label_map("vertebral_bodies.nii.gz"),
+                  **kwargs)
     write_json_atomic(ctx.out_dir / "bone.json", bone)
     ctx.memory["json:bone.json"] = bone
 
@@ -389,7 +401,7 @@ STEPS: tuple[Step, ...] = (
          "segment and label vertebrae T1-L5"),
     Step("muscles", ("read", "vertebrae"), (), ("series_uid", "muscles_backend", "muscles_model_dir"),
          _step_muscles, "segment trunk muscles per level"),
-    Step("bone", ("read", "vertebrae"), (), ("series_uid",), _step_bone,
+    Step("bone", ("read", "vertebrae"), (), ("series_uid", "fe", "fe_element_mm"), _step_bone,
          "QCT calibration, vBMD, shape, strength"),
     Step("loads", ("vertebrae", "muscles"), (), SUBJECT_OPTIONS, _step_loads,
          "spinal loads for daily activities"),
@@ -504,7 +516,8 @@ def run_case(input_path: str | os.PathLike[str], out_dir: str | os.PathLike[str]
             opt_values["activities_file"] = activities_sha
         upstream = {d: ctx.records[d].outputs for d in step.needs + step.uses if ctx.done(d)}
         payload = {"step": step.name, "spinemets_version": __version__, "options": opt_values,
-                   "upstream": upstream, "upstream_status": {d: ctx.records[d].status for d in step.uses}}
+                   "upstream": upstream, "upstream_status": {d: "done" if ctx.done(d) else ctx.records[d].status
+                                       for d in step.uses}}
         # every step may read the CT (lazily), so the input's content hash is part of every stamp
         payload["input_sha256"] = input_info["sha256"]
         rec.stamp = _stamp(payload)

@@ -31,6 +31,9 @@ def _add_case_options(p: argparse.ArgumentParser) -> None:
                    help="muscle segmentation backend (default: classic)")
     p.add_argument("--muscles-model", dest="muscles_model_dir", metavar="DIR",
                    help="model folder for the muscle backend")
+    p.add_argument("--no-fe", dest="fe", action="store_false",
+                   help="leave out the voxel finite-element strength (faster; density x area and CTRA remain)")
+    p.add_argument("--fe-element-mm", type=float, metavar="MM", help="FE element size in mm (default: the bone stage's)")
     p.add_argument("--force", action="store_true", help="re-run every step (ignore the cache)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
 
@@ -51,7 +54,8 @@ def options_from_args(args: argparse.Namespace) -> Any:
                       height_cm=args.height_cm, activities_file=args.activities_file,
                       backend=args.backend, model_dir=args.model_dir,
                       muscles_backend=args.muscles_backend, muscles_model_dir=args.muscles_model_dir,
-                      series_uid=getattr(args, "series_uid", None),
+                      series_uid=getattr(args, "series_uid", None), fe=args.fe,
+                      fe_element_mm=args.fe_element_mm,
                       case_id=getattr(args, "case_id", None), force=args.force)
 
 
@@ -168,7 +172,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
     cases = read_cohort(Path(args.cohort))
     summary = run_batch(cases, Path(args.output), workers=args.workers, scheduler=args.scheduler,
-                        threads_per_worker=args.threads_per_worker, backend=args.backend,
+                        threads_per_worker=args.threads_per_worker,
+                        options={"backend": args.backend, "fe": args.fe},
                         force=args.force, progress=None if args.quiet else sys.stderr)
     print(summary.summary_html)
     return 1 if summary.failed else 0
@@ -203,6 +208,7 @@ def register(sub: Any) -> None:
     g.add_argument("--scheduler", metavar="ADDRESS", help="address of a running Dask scheduler")
     b.add_argument("--threads-per-worker", type=int, default=1, help="threads per local worker (default 1)")
     b.add_argument("--backend", choices=["classic", "nnunet", "totalseg"], default="classic")
+    b.add_argument("--no-fe", dest="fe", action="store_false", help="leave out voxel FE strength")
     b.add_argument("--force", action="store_true", help="re-run cases that already completed")
     b.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     b.set_defaults(func=cmd_batch)
