@@ -8,7 +8,7 @@ For each vertebra, in physical (LPS mm) space:
   the ends of the chain, +z for a lone vertebra), later re-estimated from the body centroids;
 * anterior axis ``axis_ap``: from the centroid of the whole vertebra (pulled back by the posterior
   elements) towards the body centre, made orthogonal to ``axis_si``;
-* posterior wall: along ``-axis_ap`` from the body centre, the first gap (>= 2 mm) in the bone of
+* posterior wall: along ``-axis_ap`` from the body centre, the first gap (>= 4 mm, two voxels at least) in the bone of
   the midline strip is the spinal canal; the body is the part of the vertebra anterior to it, which
   removes pedicles, laminae and processes.
 """
@@ -24,7 +24,7 @@ from ..image import LabelMap
 
 #: Half width of the midline strip used to find the canal (mm) and minimum canal gap (mm).
 MIDLINE_HALF_WIDTH_MM = 5.0
-CANAL_GAP_MM = 2.0
+CANAL_GAP_MM = 4.0
 #: Fallback posterior-wall distance as a multiple of the inscribed body radius.
 FALLBACK_WALL_FACTOR = 1.1
 
@@ -98,13 +98,13 @@ def extract_bodies(vertebrae: LabelMap, ids: list[int] | None = None) -> tuple[L
         a = rel @ ap
         l = rel @ lat
         strip = np.abs(l) <= MIDLINE_HALF_WIDTH_MM
-        step = 1.0
+        step = float(sp_zyx.max())  # bins no finer than the voxels, or they show false gaps
         wall = None
         if strip.any():
             post = -a[strip]
             hist = np.bincount(np.clip(np.floor(post[post >= 0] / step).astype(int), 0, None),
                                minlength=1) if (post >= 0).any() else np.zeros(1, int)
-            need = int(np.ceil(CANAL_GAP_MM / step))
+            need = max(2, int(np.ceil(CANAL_GAP_MM / step)))
             run = 0
             for b in range(len(hist)):
                 if hist[b] == 0:

@@ -32,6 +32,10 @@ class SegmentFinding:
     rib_left: bool = False
     rib_right: bool = False
     lung_fraction: float | None = None
+    #: rib-like bone near (not touching) the vertebra: weak evidence, used only at the FOV edge
+    rib_near: bool = False
+    #: only a sliver of the vertebra is in the field of view
+    partial: bool = False
 
     @property
     def rib(self) -> bool:
@@ -81,8 +85,11 @@ def label_levels(findings: list[SegmentFinding]) -> Labelling:
     first_vert = top_sacral + 1
     ribs = [f.rib for f in findings]
     verts = list(range(first_vert, n))
-    last_rib = next((i for i in verts if ribs[i] and i - 1 >= first_vert and not ribs[i - 1]), None)
-    first_rib = next((i for i in reversed(verts) if ribs[i] and i + 1 < n and not ribs[i + 1]), None)
+    # a transition needs a rib-free neighbour that is mostly in view (a sliver at the edge of the
+    # field of view may have its rib outside it)
+    free = [not f.rib and not f.partial for f in findings]
+    last_rib = next((i for i in verts if ribs[i] and i - 1 >= first_vert and free[i - 1]), None)
+    first_rib = next((i for i in reversed(verts) if ribs[i] and i + 1 < n and free[i + 1]), None)
     anchors = []
     if top_sacral >= 0:
         anchors.append("sacrum")
@@ -136,13 +143,14 @@ def label_levels(findings: list[SegmentFinding]) -> Labelling:
         return finish(names, "last_rib", conf)
     if first_rib is not None:
         return finish(_names_from(first_rib, "T1", n, first_vert), "first_rib", 0.8)
-    if verts and ribs[verts[0]]:
+    if verts and (ribs[verts[0]] or findings[verts[0]].rib_near):
         lf = findings[verts[0]].lung_fraction
         if lf is not None and lf <= LUNG_BASE_FRACTION:
             warnings.append("no vertebra below the lowest rib-bearing one is in view; it is assumed to be T12 "
                             f"because it lies at the lung bases (lung fraction {lf:.2f})")
             uncertain.add(verts[0])
-            return finish(_names_from(verts[0], "T12", n, first_vert), "last_rib_at_fov_edge", 0.5)
+            conf = 0.5 if ribs[verts[0]] else 0.35
+            return finish(_names_from(verts[0], "T12", n, first_vert), "last_rib_at_fov_edge", conf)
     # no anchor: keep the segmentation, label counting up from L5 and mark everything uncertain
     warnings.append("no labelling anchor (sacrum or rib transition) in the field of view; "
                     "levels are a guess and marked uncertain_label")

@@ -64,13 +64,42 @@ def coverage_profile(filled: np.ndarray, cl: Centreline, step: float = 0.5) -> D
     return DiscProfile(zq, s, cov)
 
 
+#: Edge disc: the coverage ends below EDGE_LOW after reaching EDGE_HIGH within EDGE_RUN_MM.
+EDGE_LOW = 0.3
+EDGE_HIGH = 0.8
+EDGE_RUN_MM = 15.0
+
+
+def _edge_candidates(cov: np.ndarray, s: np.ndarray) -> list[tuple[int, float]]:
+    out = []
+    n = cov.size
+    for end in (0, n - 1):
+        if cov[end] > EDGE_LOW:
+            continue
+        near = np.abs(s - s[end]) <= EDGE_RUN_MM
+        if cov[near].max() < EDGE_HIGH:
+            continue
+        # disc centre: first sample (coming from the body) below EDGE_LOW
+        idx = np.nonzero(near & (cov <= EDGE_LOW))[0]
+        pos = int(idx.min()) if end == n - 1 else int(idx.max())
+        out.append((pos, float(cov[near].max() - cov[end])))
+    return out
+
+
 def select_discs(prof: DiscProfile) -> list[int]:
     """Indices (into the profile) of the disc centres, cranio-caudally ascending in z."""
     cov = ndi.gaussian_filter1d(prof.coverage, 1.0)
     peaks, props = find_peaks(-cov, prominence=MIN_PROMINENCE)
+    prom = props["prominences"]
+    # a disc at the edge of the field of view: coverage falls to nearly nothing at the end
+    edge = _edge_candidates(cov, prof.s_mm)
+    if edge:
+        peaks = np.concatenate([peaks, [e[0] for e in edge]]).astype(int)
+        prom = np.concatenate([prom, [e[1] for e in edge]])
+        order = np.argsort(peaks)
+        peaks, prom = peaks[order], prom[order]
     if peaks.size == 0:
         return []
-    prom = props["prominences"]
     # a disc empties the probe: weight the prominence by how low the minimum gets
     q = prom * (1.0 - 0.5 * cov[peaks]) - SCORE_OFFSET
     s = prof.s_mm[peaks]

@@ -42,8 +42,12 @@ ROI_POSTERIOR_MM = 120.0
 SACRUM_MIN_WIDTH_MM = 85.0
 SACRUM_WIDTH_RATIO = 1.7
 #: A rib must be within this distance (mm) of the vertebra and thinner than this half-thickness (mm).
-RIB_CONTACT_MM = 4.0
+RIB_CONTACT_MM = 5.0
+#: Rib-like bone this close (mm) behind the body plane is weaker evidence (used at the FOV edge).
+RIB_NEAR_MM = 40.0
 RIB_MAX_HALF_THICKNESS_MM = 8.0
+#: Distance from the vertebra (mm) within which a neighbouring bone's thickness is judged.
+RIB_LOCAL_MM = 30.0
 #: A partial end segment shorter than this fraction of the typical level height is dropped.
 MIN_END_FRACTION = 0.3
 LUNG_HU = -500.0
@@ -95,23 +99,35 @@ def _row_run_width(filled: np.ndarray, cl: Centreline, lo: float, hi: float, w: 
     return best
 
 
-def _adjacent_other(labels: np.ndarray, k: int, dil: int) -> dict[int, tuple[int, float]]:
-    """Other-bone regions within ``dil`` voxels of segment k: {label: (count, mean x index)}."""
+def _adjacent_other(labels: np.ndarray, k: int, dil: int, thick: np.ndarray, w: float
+                    ) -> dict[int, tuple[int, float, float, float, float]]:
+    """Other-bone regions within ``dil`` voxels of segment k.
+
+    Returns {label: (contact voxels, mean x and y index of the contact, local half-thickness mm,
+    closest distance mm)},
+    the half-thickness being the 95th percentile of ``thick`` (distance map, mm) over the region's
+    voxels within ``RIB_LOCAL_MM`` of the contact (a rib near the spine, not the whole rib cage).
+    """
     reg = labels == k
     if not reg.any():
         return {}
+    loc = int(np.ceil(RIB_LOCAL_MM / w))
     sl = ndi.find_objects(reg.astype(np.uint8))[0]
-    sl = tuple(slice(max(0, s.start - dil - 1), s.stop + dil + 1) for s in sl)
+    sl = tuple(slice(max(0, s.start - loc), s.stop + loc) for s in sl)
     sub = labels[sl]
-    near = ndi.binary_dilation(sub == k, iterations=dil) & (sub >= OTHER_OFFSET)
-    out: dict[int, tuple[int, float]] = {}
+    dist = ndi.distance_transform_edt(sub != k, sampling=w)
+    near = (dist <= dil * w) & (sub >= OTHER_OFFSET)
+    out: dict[int, tuple[int, float, float]] = {}
     if not near.any():
         return out
-    ids = sub[near]
-    xs = np.nonzero(near)[2] + sl[2].start
-    for j in np.unique(ids):
-        m = ids == j
-        out[int(j)] = (int(m.sum()), float(xs[m].mean()))
+    tsub = thick[sl]
+    for j in np.unique(sub[near]):
+        contact = near & (sub == j)
+        cz, cy, cx = (float(v.mean()) + s.start for v, s in zip(np.nonzero(contact), sl))
+        dloc = ndi.distance_transform_edt(~contact, sampling=w)
+        local = (sub == j) & (dloc <= RIB_LOCAL_MM)
+        out[int(j)] = (int(contact.sum()), cx, cy, float(np.percentile(tsub[local], 95)),
+                       float(dist[contact].min()))
     return out
 
 
@@ -173,11 +189,10 @@ def run_classic(ct: CTImage) -> ClassicOutput:
     o = np.asarray(coarse.image.GetOrigin())
     xs = o[0] + cl_c.x * coarse_w
     ys = o[1] + cl_c.y * coarse_w
-    zs = o[2] + cl_c.z * coarse_w
-    lo = np.array([xs.min() - ROI_LATERAL_MM, ys.min() - ROI_ANTERIOR_MM, zs.min() - 1.5 * coarse_w])
-    hi = np.array([xs.max() + ROI_LATERAL_MM, ys.max() + ROI_POSTERIOR_MM, zs.max() + 1.5 * coarse_w])
+    # (z: the whole field of view, so vertebrae cut by its edges are kept)
     cz = o[2] + np.array([-0.5, coarse.array.shape[0] - 0.5]) * coarse_w
-    lo[2], hi[2] = max(lo[2], cz[0]), min(hi[2], cz[1])
+    lo = np.array([xs.min() - ROI_LATERAL_MM, ys.min() - ROI_ANTERIOR_MM, cz[0]])
+    hi = np.array([xs.max() + ROI_LATERAL_MM, ys.max() + ROI_POSTERIOR_MM, cz[1]])
     w = float(np.clip(max(ct.geometry.spacing_mm), FINE_MIN_MM, coarse_w))
     fine = make_workgrid(img, w, np.stack([lo, hi]))
     body_f = labels_to_grid(body_c.astype(np.uint16), coarse.image, fine.image) > 0
@@ -192,7 +207,10 @@ def run_classic(ct: CTImage) -> ClassicOutput:
     cl = _extend_to_ends(cl, filled.shape[0])
     prof = coverage_profile(filled, cl)
     # cavities are filled only inside the vertebral bodies, never in the spinal canal
-    filled = bone | (filled & _body_cylinder(cl, filled.shape, w))
+    # (the outer layer of the filled mask is dropped unless it is bone: closing adds partial-volume
+    # soft tissue in concavities of the outline)
+    interior = filled & ndi.binary_erosion(filled, structure=masks._plane_structure(0))
+    filled = bone | (interior & _body_cylinder(cl, filled.shape, w))
     disc_idx = select_discs(prof)
     disc_z = [float(prof.z[i]) for i in disc_idx]
     if len(disc_z) >= 2:
@@ -200,9 +218,10 @@ def run_classic(ct: CTImage) -> ClassicOutput:
     else:
         typical_gap = 30.0 / w
     bounds = segment_bounds(disc_z, cl)
-    # drop slivers at the ends (a few slices of a vertebra cut by the field of view)
-    keep = [not (e and (hi_ - lo_) < MIN_END_FRACTION * typical_gap) for lo_, hi_, e in bounds]
-    bounds = [b for b, k in zip(bounds, keep) if k]
+    # drop a sliver at the bottom end (a few slices of a vertebra cut by the field of view); at the
+    # top a sliver is kept since its arch is seeded from the top slice
+    if len(bounds) > 1 and (bounds[0][1] - bounds[0][0]) < MIN_END_FRACTION * typical_gap:
+        bounds = bounds[1:]
     if not bounds:
         raise InputError("no vertebra found along the spinal column")
     labels, zone = separate(bone, filled, cl, disc_z, bounds, w, typical_gap)
@@ -215,29 +234,30 @@ def run_classic(ct: CTImage) -> ClassicOutput:
     for k, (lo_, hi_, _) in enumerate(bounds):
         width = _row_run_width(filled | bone, cl, lo_ + 0.15 * (hi_ - lo_), hi_ - 0.15 * (hi_ - lo_), w)
         widths.append(width)
-        findings.append(SegmentFinding(sacral=width >= sacral_width))
+        partial = bool(bounds[k][2] and (hi_ - lo_) < MIN_END_FRACTION * typical_gap)
+        findings.append(SegmentFinding(sacral=width >= sacral_width, partial=partial))
     # other-bone regions touching a sacral segment are pelvis, not ribs
-    dil = max(1, int(np.ceil(RIB_CONTACT_MM / w)))
-    adj = [_adjacent_other(labels, k + 1, dil) for k in range(len(bounds))]
+    dil = max(1, int(np.ceil(RIB_NEAR_MM / w)))
+    thick = ndi.distance_transform_edt(bone | filled, sampling=w)
+    adj = [_adjacent_other(labels, k + 1, dil, thick, w) for k in range(len(bounds))]
     pelvis = set()
     for k, f in enumerate(findings):
         if f.sacral:
             pelvis.update(adj[k].keys())
-    edt_all = None
-    thick_cache: dict[int, float] = {}
     for k, f in enumerate(findings):
         if f.sacral:
             continue
         yq, xq, rq = cl.at(np.array([0.5 * (bounds[k][0] + bounds[k][1])]))
-        for j, (cnt, mx) in adj[k].items():
-            if j in pelvis:
+        for j, (cnt, mx, my, th, dmin) in adj[k].items():
+            dy_mm = (my - yq[0]) * w
+            log.debug("segment %d: other %d contact %d at dy %.1f mm, local half-thickness %.1f mm",
+                      k, j, cnt, dy_mm, th)
+            # ribs articulate with the posterolateral body and the transverse processes; bright
+            # structures in front of the body (contrast-filled aorta) are not ribs
+            if j in pelvis or th > RIB_MAX_HALF_THICKNESS_MM or dy_mm < 0:
                 continue
-            if j not in thick_cache:
-                if edt_all is None:
-                    edt_all = ndi.distance_transform_edt(bone | filled, sampling=w)
-                vals = edt_all[labels == j]
-                thick_cache[j] = float(np.percentile(vals, 95)) if vals.size else 0.0
-            if thick_cache[j] > RIB_MAX_HALF_THICKNESS_MM:
+            if dmin > RIB_CONTACT_MM:
+                f.rib_near = True
                 continue
             if mx > xq[0]:
                 f.rib_left = True

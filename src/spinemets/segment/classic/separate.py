@@ -1,9 +1,9 @@
 """Per-vertebra separation on the working grid.
 
 Each vertebra grows from a seed in its body (the middle of the centreline between two discs) by
-marker-controlled watershed on the negated distance transform of the bone mask: thick bone
-floods first, so region borders settle in narrow necks (facet and costovertebral joints, pedicle
-bases). Thin planes at every disc cut the body column so two bodies cannot merge across a disc.
+marker-controlled watershed on a flat landscape, i.e. a geodesic Voronoi partition of the bone
+mask: every bone voxel joins the seed it can reach by the shortest path through bone, so the
+posterior elements follow their own pedicles. Thin planes at every disc cut the body column so two bodies cannot merge across a disc.
 Bone outside an anatomical "spine zone" around the centreline (ribs beyond the transverse
 processes, pelvis, shoulder girdle) seeds competing non-vertebral regions, which detaches ribs
 and the ilia from the vertebrae.
@@ -29,6 +29,8 @@ SEED_CENTRAL_FRACTION = 0.5
 BARRIER_RADIUS_FRACTION = 1.6
 #: Label offset of non-vertebral bone regions.
 OTHER_OFFSET = 1000
+#: An end segment shorter than this fraction of the level height has no usable body seed.
+MIN_BODY_FRACTION = 0.3
 
 
 def spine_zone(shape: tuple[int, int, int], cl: Centreline, w: float) -> np.ndarray:
@@ -60,7 +62,7 @@ def segment_bounds(disc_z: list[float], cl: Centreline) -> list[tuple[float, flo
 
 
 def seeds(filled: np.ndarray, cl: Centreline, bounds: list[tuple[float, float, bool]], w: float,
-          typical_gap_vox: float) -> np.ndarray:
+          typical_gap_vox: float, zone: np.ndarray | None = None) -> np.ndarray:
     """Marker array: segment k+1 in the central part of its body, 0 elsewhere."""
     shape = filled.shape
     pts = np.zeros(shape, np.int32)
@@ -88,6 +90,18 @@ def seeds(filled: np.ndarray, cl: Centreline, bounds: list[tuple[float, float, b
     dist, ind = ndi.distance_transform_edt(pts == 0, return_indices=True)
     nearest = pts[tuple(ind)]
     markers = np.where(filled & (dist <= rad[nearest]), nearest, 0).astype(np.int32)
+    # a vertebra whose body is (almost) outside the top of the field of view: its arch still shows
+    # above the disc (spinous processes slope caudally, so that bone belongs to it)
+    lo, hi, is_end = bounds[-1]
+    if len(bounds) > 1 and is_end and (hi - lo) < MIN_BODY_FRACTION * typical_gap_vox and zone is not None:
+        # seed its bone above the disc plane (extended backwards), at least one voxel clear of it
+        t = cl.tangent(np.array([lo]))[0]
+        yq, xq, _ = cl.at(np.array([lo]))
+        z0 = max(0, int(np.floor(lo)) - int(np.ceil(typical_gap_vox)))
+        g = np.mgrid[z0:shape[0], 0:shape[1], 0:shape[2]].astype(np.float32)
+        along = t[0] * (g[0] - lo) + t[1] * (g[1] - yq[0]) + t[2] * (g[2] - xq[0])
+        sub = markers[z0:]
+        sub[(along >= 1.5) & filled[z0:] & zone[z0:] & (sub == 0)] = len(bounds)
     return markers
 
 
@@ -122,14 +136,15 @@ def separate(bone: np.ndarray, filled: np.ndarray, cl: Centreline, disc_z: list[
     """
     mask = bone | filled
     zone = spine_zone(mask.shape, cl, w)
-    markers = seeds(filled, cl, bounds, w, typical_gap_vox)
+    markers = seeds(filled, cl, bounds, w, typical_gap_vox, zone)
     outside = mask & ~zone
     olab, nother = ndi.label(outside)
     markers = np.where(olab > 0, olab + OTHER_OFFSET, markers)
     cut = cut_discs(mask, cl, disc_z, w)
     markers = np.where(cut, markers, 0)
-    edt = ndi.distance_transform_edt(cut)
-    labels = watershed(-edt, markers=markers, mask=cut)
+    # flat landscape: every bone voxel goes to the seed it is geodesically closest to (through
+    # bone), so posterior elements follow their own pedicles rather than a neighbour's facet
+    labels = watershed(np.zeros(cut.shape, np.uint8), markers=markers, mask=cut)
     # keep, for every vertebral segment, the component that holds its seed
     for k in range(1, len(bounds) + 1):
         reg = labels == k

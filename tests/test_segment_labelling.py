@@ -1,0 +1,67 @@
+"""Level labelling from anchors (sacrum, last rib, first rib) and transitional anatomy."""
+
+from spinemets.segment.labelling import SegmentFinding as F
+from spinemets.segment.labelling import label_levels
+
+
+def chain(n_lumbar: int, n_thoracic: int, sacrum: bool = True, cervical: int = 0) -> list[F]:
+    out = [F(sacral=True)] if sacrum else []
+    out += [F() for _ in range(n_lumbar)]
+    out += [F(rib_left=True, rib_right=True) for _ in range(n_thoracic)]
+    out += [F() for _ in range(cervical)]
+    return out
+
+
+def test_sacrum_and_last_rib_agree():
+    lab = label_levels(chain(5, 3))
+    assert lab.names == ["sacrum", "L5", "L4", "L3", "L2", "L1", "T12", "T11", "T10"]
+    assert lab.anchor == "sacrum" and lab.confidence >= 0.9
+    assert set(lab.anchors_found) == {"sacrum", "last_rib"} and lab.transitional is None
+
+
+def test_six_lumbar_vertebrae_give_l6():
+    lab = label_levels(chain(6, 2))
+    assert lab.names[:8] == ["sacrum", "L6", "L5", "L4", "L3", "L2", "L1", "T12"]
+    assert lab.transitional and "L6" in lab.transitional
+    assert lab.confidence < 0.9
+
+
+def test_four_lumbar_vertebrae_are_flagged_not_relabelled_silently():
+    lab = label_levels(chain(4, 2))
+    assert lab.names[1] == "L5"
+    assert lab.transitional and "T13" in lab.transitional
+    assert lab.names[5] == "L1" and 5 in lab.uncertain  # the rib-bearing "L1"
+
+
+def test_last_rib_without_sacrum():
+    lab = label_levels(chain(3, 4, sacrum=False))
+    assert lab.names == ["L3", "L2", "L1", "T12", "T11", "T10", "T9"]
+    assert lab.anchor == "last_rib"
+
+
+def test_first_rib_with_cervical_above():
+    lab = label_levels(chain(0, 3, sacrum=False, cervical=2))
+    assert lab.names[:3] == ["T3", "T2", "T1"]
+    assert lab.names[3:] == [None, None] or lab.names[3:] == ["C7", "C6"]
+    assert lab.anchor == "first_rib"
+
+
+def test_full_thoracolumbar_chain_is_consistent():
+    lab = label_levels(chain(5, 12, cervical=1))
+    assert lab.names[1] == "L5" and lab.names[17] == "T1"
+    assert lab.confidence >= 0.9
+
+
+def test_rib_at_fov_edge_uses_lung_bases_with_low_confidence():
+    segs = [F(rib_right=True, lung_fraction=0.01), F(rib_near=True, lung_fraction=0.0, partial=True)]
+    lab = label_levels(segs)
+    assert lab.names == ["T12", "T11"]
+    assert lab.anchor == "last_rib_at_fov_edge" and lab.confidence <= 0.5
+    # mid-thoracic (much lung): no guess from the lung bases
+    lab = label_levels([F(rib_right=True, lung_fraction=0.4)])
+    assert lab.anchor == "none" and 0 in lab.uncertain
+
+
+def test_no_anchor_marks_everything_uncertain():
+    lab = label_levels([F(), F(), F()])
+    assert lab.anchor == "none" and lab.uncertain == {0, 1, 2} and lab.confidence < 0.2

@@ -1,0 +1,117 @@
+"""Classic backend on the real public CTs (TotalSegmentator test data) against TotalSegmentator's
+own output (a model output, not manual ground truth)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from spinemets import anatomy
+from spinemets.cli import main
+from spinemets.io import read_ct, read_label_map
+from spinemets.segment import evaluate_vertebrae, segment_vertebrae, write_vertebrae_outputs
+
+LEVELS = ["T12", "L1", "L2", "L3", "L4", "L5"]
+
+
+@pytest.fixture(scope="module")
+def real_ct(totalseg_dir):
+    return read_ct(totalseg_dir / "example_ct.nii.gz")
+
+
+@pytest.fixture(scope="module")
+def real_result(real_ct):
+    return segment_vertebrae(real_ct)
+
+
+@pytest.fixture(scope="module")
+def real_metrics(real_result, totalseg_dir):
+    ref = read_label_map(totalseg_dir / "example_seg_fast_force_split.nii.gz", labels={})
+    return evaluate_vertebrae(real_result.vertebrae, ref, ref_convention="totalseg")
+
+
+def test_real_ct_levels_present_and_labelled(real_metrics, real_result):
+    for lv in LEVELS:
+        entry = real_metrics["levels"][lv]
+        assert entry["in_prediction"], lv
+        assert entry["identified"], (lv, entry)
+    lab = real_result.summary["labelling"]
+    assert lab["anchor"] == "sacrum" and "last_rib" in lab["anchors_found"]
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_real_ct_dice(real_metrics, level):
+    assert real_metrics["levels"][level]["dice"] >= 0.85, real_metrics["levels"][level]
+
+
+def test_real_ct_summary_and_bodies(real_result):
+    s = real_result.summary
+    assert s["coordinate_system"] == "LPS" and s["disclaimer"] and s["spinemets_version"]
+    for lv in LEVELS:
+        e = s["levels"][lv]
+        assert e["label"] == anatomy.vertebra_id(lv)
+        assert e["status"] in ("ok", "touches_border", "uncertain_label")
+        # body is a large part of the vertebra, but not all of it
+        assert 0.35 * e["volume_mm3"] < e["body_volume_mm3"] < 0.9 * e["volume_mm3"], (lv, e)
+        assert np.linalg.norm(e["axis_si_lps"]) == pytest.approx(1.0, abs=1e-3)
+        assert e["axis_si_lps"][2] > 0.8  # cranial
+        assert e["axis_ap_lps"][1] < -0.8  # anterior is -y in LPS for a supine patient
+        # the body centroid lies in front of the whole-vertebra centroid
+        assert e["body_centroid_lps_mm"][1] < e["centroid_lps_mm"][1]
+    # bodies never extend beyond their vertebra
+    v, b = real_result.vertebrae.array, real_result.bodies.array
+    assert np.all((b == 0) | (b == v))
+    # L1 lies above L5
+    assert s["levels"]["L1"]["centroid_lps_mm"][2] > s["levels"]["L5"]["centroid_lps_mm"][2]
+
+
+def test_segment_cli_writes_outputs(tmp_path, totalseg_dir):
+    out = tmp_path / "out"
+    rc = main(["segment", str(totalseg_dir / "example_ct.nii.gz"), "-o", str(out)])
+    assert rc == 0
+    for name in ("vertebrae.nii.gz", "vertebral_bodies.nii.gz", "vertebrae.json", "vertebrae.labels.json"):
+        assert (out / name).exists(), name
+    j = json.loads((out / "vertebrae.json").read_text())
+    assert set(LEVELS) <= set(j["levels"]) and j["backend"] == "classic"
+    lm = read_label_map(out / "vertebrae.nii.gz")
+    assert lm.labels[anatomy.vertebra_id("L1")] == "vertebrae_L1"
+    rc = main(["evaluate", str(out / "vertebrae.nii.gz"), str(totalseg_dir / "example_seg_fast_force_split.nii.gz"),
+               "--ref-convention", "totalseg", "-o", str(tmp_path / "m.json")])
+    assert rc == 0
+    assert json.loads((tmp_path / "m.json").read_text())["levels"]["L3"]["identified"]
+
+
+def test_segment_cli_bad_input(tmp_path):
+    bad = tmp_path / "x.nii.gz"
+    bad.write_text("not an image")
+    assert main(["segment", str(bad), "-o", str(tmp_path / "o")]) == 2
+
+
+@pytest.fixture(scope="module")
+def dicom_case(totalseg_dir, tmp_path_factory):
+    ct = read_ct(totalseg_dir / "example_ct_dicom")
+    res = segment_vertebrae(ct)
+    ref = read_label_map(totalseg_dir / "example_seg_dicom.nii.gz", labels={})
+    return ct, res, evaluate_vertebrae(res.vertebrae, ref, ref_convention="totalseg")
+
+
+def test_dicom_slab_t12_label(dicom_case):
+    _, res, m = dicom_case
+    assert m["levels"]["T12"]["identified"], m["levels"]["T12"]
+    assert res.summary["labelling"]["anchor"] == "last_rib_at_fov_edge"
+    assert res.summary["labelling"]["confidence"] <= 0.5
+
+
+def test_dicom_slab_t12_dice(dicom_case):
+    _, _, m = dicom_case
+    assert m["levels"]["T12"]["dice"] >= 0.85, m["levels"]["T12"]
+
+
+def test_dicom_outputs_include_seg(dicom_case, tmp_path):
+    ct, res, _ = dicom_case
+    paths = write_vertebrae_outputs(res, ct, tmp_path)
+    assert paths["seg"].exists()
+    import pydicom
+
+    ds = pydicom.dcmread(paths["seg"])
+    assert ds.Modality == "SEG"
