@@ -91,8 +91,8 @@ def make_grid(model: Model, lay: SpineLayout) -> Grid:
     from .muscle_table import TORSO_A, TORSO_B
     a_max = float(TORSO_A.max()) * s + (f - 15) * 1.2 + 15.0
     yc = lay.centreline_lps[:, 1]
-    y_post = float(yc.max()) + max(posterior_depth(la, e, f) for e in np.linspace(0, 19, 40))
-    y_ant = float(yc.min()) + min(posterior_depth(la, e, f) for e in np.linspace(0, 19, 40)) - \
+    y_post = float(yc.max()) + max(posterior_depth(la, e, f, model.subject.muscle_scale) for e in np.linspace(0, 19, 40))
+    y_ant = float(yc.min()) + min(posterior_depth(la, e, f, model.subject.muscle_scale) for e in np.linspace(0, 19, 40)) - \
         2 * (float(TORSO_B.max()) * s + (f - 15) * 0.8) - 10.0
     y_bottom = y_post + (40.0 if cfg.calibration_rods else 0.0) + 45.0
     matrix = PRESETS[cfg.size].get("matrix") if cfg.pixel_mm == PRESETS[cfg.size]["pixel_mm"] else None
@@ -211,7 +211,8 @@ def render(model: Model, grid: Grid | None = None, t_start: float | None = None)
     grid = grid or make_grid(model, lay)
     cv = Canvas(grid.shape_fine, grid.spacing_fine, grid.origin_fine)
     rng = np.random.default_rng([cfg.seed, int(model.months * 100)])
-    geo_info = paint_soft_tissue(cv, lay, model.dims, model.subject, rng, x_mid=float(lay.centreline_lps[0, 0]))
+    geo_info = paint_soft_tissue(cv, lay, model.dims, model.subject, rng, x_mid=float(lay.centreline_lps[0, 0]),
+                                 step=grid.ns)
     levels = [lv for lv in SPINE_LEVELS if lv in lay.frames]
     for lv in levels:
         paint_canal(cv, lay.frames[lv], model.dims[lv])

@@ -51,8 +51,8 @@ CSA_CM2: dict[str, np.ndarray] = {
 #: 0 = left, +90 = posterior, -90 = anterior; layer 0 = under the subcutaneous fat, 1 = beneath)
 WALL_SECTORS: dict[str, tuple[float, float, int]] = {
     "rectus_abdominis": (-88.0, -62.0, 0),
-    "external_oblique": (-55.0, 15.0, 0),
-    "internal_oblique": (-50.0, 10.0, 1),
+    "external_oblique": (-50.0, 0.0, 0),
+    "internal_oblique": (-45.0, -5.0, 1),
     "latissimus_dorsi": (22.0, 62.0, 0),
     "trapezius": (66.0, 87.0, 0),
     "pectoralis_major": (-84.0, -28.0, 0),

@@ -42,14 +42,18 @@ def form_ct(cv: Canvas, table: MaterialTable, ns: int, rng: np.random.Generator,
     for k0 in range(0, nz * ns, chunk):
         k1 = min(k0 + chunk, nz * ns)
         m = cv.mat[k0:k1]
-        hu = hu_lut[m]
-        tex = _smooth_noise(rng, m.shape, (0.6 / sz * 1.0, 0.6 / sy, 0.6 / sx))
-        hu += sd_lut[m] * tex
+        n_out = (k1 - k0) // ns
+        hu = hu_lut[m].reshape(n_out, ns, ny, nx).mean(axis=1)
+        sd = sd_lut[m].reshape(n_out, ns, ny, nx).mean(axis=1) if ns > 1 else sd_lut[m]
+        # texture at the output resolution (the sub-slices are averaged anyway)
+        tex = _smooth_noise(rng, hu.shape, (0.6 / (sz * ns), 0.6 / sy, 0.6 / sx))
+        hu += sd * tex
         if streak.any():
-            st = _smooth_noise(rng, m.shape, (1.2 / sz, 0.8 / sy, 2.0 / sx))
-            fatty = streak[m] & (st > 1.55)
+            mc = m[ns // 2::ns]
+            st = _smooth_noise(rng, hu.shape, (1.2 / (sz * ns), 0.8 / sy, 2.0 / sx))
+            fatty = streak[mc] & (st > 1.55)
             hu[fatty] = 0.5 * hu[fatty] + 0.5 * fat_hu
-        out[k0 // ns:k1 // ns] = hu.reshape((k1 - k0) // ns, ns, ny, nx).mean(axis=1)
+        out[k0 // ns:k0 // ns + n_out] = hu
     if blur_fwhm_mm > 0:
         sig = blur_fwhm_mm / 2.3548
         # in-plane PSF; along z a narrow residual (the slab average is the main slice profile)

@@ -94,18 +94,36 @@ def _interp(arr: np.ndarray, ell: float) -> float:
     return float(np.interp(ell, np.arange(len(arr)), arr))
 
 
-def posterior_depth(la: dict[str, np.ndarray], ell: float, sc_fat: float) -> float:
+def posterior_depth(la: dict[str, np.ndarray], ell: float, sc_fat: float, ms: float = 1.0) -> float:
     """Body centre -> posterior skin distance (mm): body, canal, lamina, spinous process, muscle
     cover, subcutaneous fat."""
     D, CD, SP, ang = (_interp(la[c], ell) for c in ("D", "CD", "SP", "SPang"))
-    return D / 2 + CD + 6.0 + SP * np.cos(np.radians(ang)) + 8.0 + sc_fat
+    sp_tip = D / 2 + CD + 6.0 + SP * np.cos(np.radians(ang))
+    return max(sp_tip + 6.0, es_posterior_edge(la, ell, ms) + 4.0) + sc_fat
+
+
+def es_geometry(la: dict[str, np.ndarray], ell: float, ms: float) -> tuple[float, float, float]:
+    """Erector spinae half-width a, half-depth b and centre v (mm from the body centre, posterior)."""
+    D, CD = _interp(la["D"], ell), _interp(la["CD"], ell)
+    csa = _interp(CSA_CM2["erector_spinae"], ell) * 100.0 * ms
+    ar = 1.05 if ell >= _L.index("L1") else 1.3  # width / depth
+    a = np.sqrt(csa * ar / np.pi)
+    b = a / ar
+    return a, b, D / 2 + CD / 2 + 2.0 + b
+
+
+def es_posterior_edge(la: dict[str, np.ndarray], ell: float, ms: float) -> float:
+    a, b, v = es_geometry(la, ell, ms)
+    return v + b
 
 
 def paint_soft_tissue(cv: Canvas, layout: SpineLayout, dims: dict[str, LevelDims], subj: Subject,
-                      rng: np.random.Generator, x_mid: float = 0.0) -> dict:
+                      rng: np.random.Generator, x_mid: float = 0.0, step: int = 1) -> dict:
     """Paint every soft tissue; returns geometry facts used later (table height, aorta centres).
 
-    ``x_mid`` is the patient's mid-sagittal plane (LPS x, mm)."""
+    ``x_mid`` is the patient's mid-sagittal plane (LPS x, mm). With ``step`` > 1 only the central
+    slice of each block of ``step`` fine slices is computed and copied to the block (soft tissue
+    varies slowly along z; bone is painted at full resolution)."""
     xs, ys, zs = cv.axis_coords()
     xs = xs - x_mid
     px = cv.spacing[0]
@@ -123,11 +141,11 @@ def paint_soft_tissue(cv: Canvas, layout: SpineLayout, dims: dict[str, LevelDims
     n_bowel = 7
     bowel = rng.uniform([-0.55, -0.85, 0, 0.02], [0.55, -0.35, 2 * np.pi, 0.05], size=(n_bowel, 4))
     bowel_r = rng.uniform(11, 17, n_bowel) * s
-    y_post_all = np.array([ycs[k] + posterior_depth(la, ells[k], f) for k in range(len(zs))])
+    y_post_all = np.array([ycs[k] + posterior_depth(la, ells[k], f, ms) for k in range(len(zs))])
     in_spine = (ells >= iT["T1"]) & (ells <= iT["L5"])
     table_top = float(y_post_all[in_spine].max() if in_spine.any() else y_post_all.max()) + 0.5
     aorta_centres = []
-    for k in range(len(zs)):
+    for k in range(step // 2, len(zs), step):
         ell, yc, z = float(ells[k]), float(ycs[k]), float(zs[k])
         lab2, mat2 = cv.lab[k], cv.mat[k]
         y_post = float(y_post_all[k])
@@ -159,6 +177,7 @@ def paint_soft_tissue(cv: Canvas, layout: SpineLayout, dims: dict[str, LevelDims
         # --- wall muscles (sheets under the subcutaneous fat) ---------------------------------
         layer_depth = [f, f]
         th_deg = np.degrees(theta)
+        th_deg_r = np.degrees(np.arctan2(dy, -dx))
         for group, (a0, a1, layer) in WALL_SECTORS.items():
             csa = _interp(CSA_CM2[group], ell) * 100.0 * ms
             if csa <= 1.0:
@@ -170,7 +189,7 @@ def paint_soft_tissue(cv: Canvas, layout: SpineLayout, dims: dict[str, LevelDims
             d0 = f if layer == 0 else f + 1.5 + 7.0 * ms
             band = (depth >= d0) & (depth < d0 + t) & torso
             for side in ("left", "right"):
-                th = th_deg if side == "left" else np.degrees(np.arctan2(dy, -dx))
+                th = th_deg if side == "left" else th_deg_r
                 m = band & (th >= a0) & (th <= a1)
                 lid = anatomy.BY_NAME[f"{group}_{side}"].id
                 lab2[m] = lid
@@ -188,7 +207,7 @@ def paint_soft_tissue(cv: Canvas, layout: SpineLayout, dims: dict[str, LevelDims
             ex = X / Ar
             ey = (Y - cyr) / Br
             rr = np.sqrt(ex * ex + ey * ey)
-            wall = (rr <= 1.12) & (rr >= 0.94) & inner
+            wall = (rr <= 1.07) & (rr >= 0.95) & inner
             lab2[wall] = LAB["soft_tissue"]
             mat2[wall] = C.MUSCLE
             # lungs: inside the rib cage, outside the mediastinum, above the diaphragm dome
@@ -246,12 +265,9 @@ def paint_soft_tissue(cv: Canvas, layout: SpineLayout, dims: dict[str, LevelDims
             x_ts = sgn * (5.0 + a_ts)
             _ellipse(lab2, mat2, X0, Y0, px, x_ts, y_lam + b_ts, a_ts, b_ts, 0.0,
                      anatomy.BY_NAME[f"transversospinalis_{side}"].id, C.MUSCLE)
-            csa_es = _interp(CSA_CM2["erector_spinae"], ell) * 100.0 * ms
-            ar = 1.5 if ell >= iT["L1"] else 1.3
-            a_es = np.sqrt(csa_es * ar / np.pi)
-            b_es = a_es / ar
+            a_es, b_es, v_es = es_geometry(la, ell, ms)
             x_es = sgn * (5.0 + 2 * a_ts + 1.5 + a_es)
-            _ellipse(lab2, mat2, X0, Y0, px, x_es, yc + D / 2 + CD / 2 + 6.0 + b_es, a_es, b_es,
+            _ellipse(lab2, mat2, X0, Y0, px, x_es, yc + v_es, a_es, b_es,
                      -sgn * 0.15, anatomy.BY_NAME[f"erector_spinae_{side}"].id, C.MUSCLE)
             csa_ql = _interp(CSA_CM2["quadratus_lumborum"], ell) * 100.0 * ms
             if csa_ql > 1:
@@ -267,4 +283,10 @@ def paint_soft_tissue(cv: Canvas, layout: SpineLayout, dims: dict[str, LevelDims
                 _ellipse(lab2, mat2, X0, Y0, px, sgn * (W / 2 + 2.0 + a_ps * (0.9 + 0.2 * frac)),
                          yc + (0.15 - 0.3 * frac) * D, a_ps, b_ps, 0.0,
                          anatomy.BY_NAME[f"psoas_major_{side}"].id, C.MUSCLE)
+    if step > 1:
+        for k in range(step // 2, len(zs), step):
+            for kk in range(k - step // 2, min(k - step // 2 + step, len(zs))):
+                if kk != k:
+                    cv.lab[kk] = cv.lab[k]
+                    cv.mat[kk] = cv.mat[k]
     return {"table_top_y_mm": table_top, "aorta_centres": aorta_centres}

@@ -41,8 +41,16 @@ NOTES = [
 ]
 
 
+def _to_index(geo: Geometry, pts_lps: np.ndarray) -> np.ndarray:
+    """LPS (n, 3) -> continuous (3, n) zyx indices (elementwise; avoids a slow (n,3)@(3,3))."""
+    inv = np.linalg.inv(geo.affine_lps)
+    p = np.asarray(pts_lps, dtype=np.float64)
+    ijk = [inv[r, 0] * p[:, 0] + inv[r, 1] * p[:, 1] + inv[r, 2] * p[:, 2] + inv[r, 3] for r in range(3)]
+    return np.stack(ijk[::-1])
+
+
 def _sample(arr: np.ndarray, geo: Geometry, pts_lps: np.ndarray, order: int = 0) -> np.ndarray:
-    idx = geo.lps_to_index_zyx(pts_lps.reshape(-1, 3)).T
+    idx = _to_index(geo, pts_lps.reshape(-1, 3))
     out = ndimage.map_coordinates(arr, idx, order=order, mode="constant", cval=0, prefilter=False)
     return out.reshape(pts_lps.shape[:-1])
 
@@ -168,8 +176,8 @@ def measure_truth(ph, model: Model, lay: SpineLayout, rods: list[dict], table: M
         f = lay.frames[lv]
         pts = f.to_lps(plane_local)
         # inside the image only
-        idx = geo.lps_to_index_zyx(pts.reshape(-1, 3))
-        if idx[:, 0].min() > mus.shape[0] - 1 or idx[:, 0].max() < 0:
+        idx = _to_index(geo, pts.reshape(-1, 3))
+        if idx[0].min() > mus.shape[0] - 1 or idx[0].max() < 0:
             continue
         vals = _sample(mus, geo, pts).ravel()
         present = np.unique(vals)
@@ -181,7 +189,7 @@ def measure_truth(ph, model: Model, lay: SpineLayout, rods: list[dict], table: M
                 continue
             sel = vals == mid
             p = flat[sel]
-            hu = _sample(ct32, geo, p, order=1) if len(p) else np.array([np.nan])
+            hu = _sample(ct32, geo, p, order=0) if len(p) else np.array([np.nan])
             lvl[anatomy.BY_ID[int(mid)].name] = {"csa_mm2": round(float(sel.sum()) * hstep * hstep, 1),
                                                 "centroid_lps_mm": [round(float(v), 3) for v in p.mean(0)],
                                                 "hu_mean": round(float(np.mean(hu)), 1)}

@@ -39,7 +39,9 @@ def _body_section(u, v, w, d: LevelDims, shrink: float, waist_frac: float = 0.05
     b = d.D / 2 - shrink
     h = max(d.H, 1.0)
     waist = 1.0 - waist_frac * (1.0 - np.clip((2.0 * w / h) ** 2, 0, 1))
-    inside = (u / (a * waist)) ** 2 + (v / (b * waist)) ** 2 <= 1.0
+    # super-elliptic section: lumbar end plates are fuller than an ellipse (area ~0.85 W x D)
+    n = 3.0 if d.level.startswith(("L", "S")) else 2.4
+    inside = np.abs(u / (a * waist)) ** n + np.abs(v / (b * waist)) ** n <= 1.0
     # concave posterior wall (where the canal sits): the midline depth is 0.96 D
     cu = 0.33 * d.W + shrink
     cv = 0.18 * d.D + shrink
