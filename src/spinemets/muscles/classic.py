@@ -43,6 +43,8 @@ BONE_HU = 200.0
 WALL_MAX_MM = 25.0
 #: muscle-window tissue thicker than this radius away from the spine is an organ (mm)
 ORGAN_MIN_RADIUS_MM = 12.0
+#: lateral extent of the paraspinal compartment in vertebral-body half-widths
+PS_REACH_HALF_WIDTHS = 4.0
 
 _PS, _PSOAS, _QL, _WALL, _OTHER = 1, 3, 5, 7, 8
 
@@ -105,17 +107,19 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
     runs = wall_layers(body, sat, muscle, px, max_depth_mm=WALL_MAX_MM)
     # posterior compartment of the paraspinal muscles: not wall, except the sheet over it
     # (trapezius/rhomboids at T1-T10, at most 8 mm thick; lower down only lateral to the mass)
-    # lateral limit: two body radii beyond the transverse processes, or the medial half of the
-    # back (the paraspinal mass never reaches further), whichever is wider
-    half_trunk = 0.5 * float(np.ptp(x[body])) if body.any() else 2 * xtp
-    ps_reach = max(xtp + 2.0 * r_b, 0.5 * half_trunk)
+    # lateral limit of the paraspinal mass: 4 vertebral-body half-widths from the midline (the
+    # erector spinae's lateral edge lies at about 3-4 half-widths from T1 to L5; the half-width is
+    # bounded by 1.5 equivalent radii where transverse processes merge with the body)
+    ps_reach = max(PS_REACH_HALF_WIDTHS * min(lm.body_half_width_mm, 1.5 * r_b), xtp + r_b)
     post_zone = (np.abs(x) < ps_reach) & (y > ytp - 0.3 * r_b)
     # the sheet is thicker at the upper thoracic levels (trapezius, rhomboids)
     sheet_mm = 15.0 if anatomy.level_index(level) <= anatomy.level_index("T6") else 8.0
     sheet = (runs == 1) & post_zone & (depth < sheet_mm) if upper else np.zeros_like(post_zone)
     runs[post_zone & ~sheet] = 0
-    gutter = (np.abs(x) - lm.body_half_width_mm < 3.0 + 1.2 * r_b) & (y > lm.body_anterior_mm - 0.5 * r_b)
-    ql_zone = (np.abs(x) - xtp < 1.2 * r_b) & (y > lm.body_posterior_mm - 0.3 * r_b)
+    gutter = (np.abs(x) - lm.body_half_width_mm < 3.0 + 1.2 * r_b) & \
+        (y > lm.body_anterior_mm - 0.5 * r_b) & (y < ytp)
+    ql_zone = (np.abs(x) > xtp - 0.2 * r_b) & (np.abs(x) - xtp < 1.2 * r_b) & \
+        (y > lm.body_posterior_mm - 0.6 * r_b) & (y < ytp + 0.5 * r_b)
     runs[gutter | ql_zone] = 0  # psoas and quadratus lumborum are deep muscles
     wall = runs > 0
     # --- deep muscles: marker watershed on the opened mask (thin bridges cut) -------------------
@@ -156,14 +160,19 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
 
     out: dict[str, np.ndarray] = {}
     for s, side, off in ((1, "left", 0), (-1, "right", 1)):
-        ps = _component_at(regions == _PS + off, markers == _PS + off) & (s * x < ps_reach)
+        # lateral to the transverse-process tip the paraspinal mass lies behind the tip's level
+        xt_s, yt_s = abs(tp[s][0]), tp[s][1]
+        ps = (regions == _PS + off) & (s * x < ps_reach) & ~((s * x > xt_s) & (y < yt_s - 0.2 * r_b))
+        ps = _component_at(ps, markers == _PS + off)
         if ps.any():
             ts, es = _split_paraspinal(ps, hs, x * s, lm, abs(tp[s][0]))
             out[f"transversospinalis_{side}"] = ts
             out[f"erector_spinae_{side}"] = es
         for grp, lab in (("psoas_major", _PSOAS), ("quadratus_lumborum", _QL)):
             if expected(grp, level):
-                out[f"{grp}_{side}"] = _component_at(regions == lab + off, markers == lab + off)
+                # both lie on their own side, psoas lateral to the body's midline half
+                keep = (regions == lab + off) & (s * x > 0.5 * lm.body_half_width_mm)
+                out[f"{grp}_{side}"] = _component_at(keep, markers == lab + off)
     out.update(_split_wall(runs, depth, x, y, body, level))
     return {k: v for k, v in out.items() if v.any()}
 
@@ -172,8 +181,8 @@ def _split_paraspinal(ps: np.ndarray, hs: np.ndarray, sx: np.ndarray, lm: Landma
                       xt: float) -> tuple[np.ndarray, np.ndarray]:
     """(transversospinalis, erector spinae) of one side's paraspinal region.
 
-    Where a fat plane separates the region into pieces, pieces whose centroid lies in the medial
-    half of the spinous-process-to-transverse-process span are transversospinalis. Otherwise a
+    Where a fat plane separates the region into pieces, the most medial piece is
+    transversospinalis and the rest erector spinae. Otherwise a
     watershed on the negated HU between markers in the medial 35 % and the lateral 30 % of that
     span follows the faint fat plane between multifidus and longissimus.
     """
@@ -183,12 +192,11 @@ def _split_paraspinal(ps: np.ndarray, hs: np.ndarray, sx: np.ndarray, lm: Landma
     if n >= 2:
         sizes = np.bincount(lab.ravel())[1:]
         big = [i + 1 for i in range(n) if sizes[i] >= 0.05 * sizes.max()]
-        med = [i for i in big if np.mean(rel[lab == i]) < 0.5]
-        lat = [i for i in big if i not in med]
-        if med and lat:
-            ts = np.isin(lab, med)
-            es = ps & ~ts
-            return ts, es
+        if len(big) >= 2:
+            # the most medial piece (against spinous process and laminae) is transversospinalis
+            med = min(big, key=lambda i: float(np.mean(rel[lab == i])))
+            ts = lab == med
+            return ts, ps & ~ts
     m = np.zeros(ps.shape, np.int32)
     m[ps & (rel < 0.35)] = 1
     m[ps & (rel > 0.7)] = 2
