@@ -1,0 +1,87 @@
+"""Spinal loads per level and activity: cut-plane equilibrium + static optimisation (scipy), or the
+same subject in OpenSim. Public entry point: :func:`compute_loads` (content of loads.json)."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from spinemets import DISCLAIMER, __version__
+from spinemets.errors import InputError
+
+from ..activities import Activity, load_activities
+from ..subject import SubjectModel
+from .cutplane import STRESS_SENSITIVITY_N_CM2, LevelResult, solve_activity
+
+CUT_DEFINITION = (
+    "Each level's load is taken at the plane through its vertebral-body centroid (mid-height of the "
+    "body), normal to the vertebra's superior axis e_z, for the body above that plane. "
+    "compression_N > 0 pushes the upper body onto the lower; shear_ap_N > 0: the upper body pushes "
+    "the lower one anteriorly; shear_lat_N > 0: towards the patient's left. Muscles crossing the "
+    "cut balance the flexion-extension and lateral-bending moments (static optimisation, "
+    "min sum (f/CSA)^p, 0 <= f <= sigma_max*CSA); the axial-torsion moment is left to passive "
+    "tissues (reported as torsion_passive_Nm). Not modelled: rib cage load sharing, "
+    "intra-abdominal pressure, passive ligament/disc moments, co-contraction beyond the optimum."
+)
+
+
+def _round(v: float | None, nd: int = 1) -> float | None:
+    return None if v is None else round(float(v), nd)
+
+
+def level_dict(r: LevelResult) -> dict[str, Any]:
+    d: dict[str, Any] = {
+        "compression_N": _round(r.compression_N), "shear_ap_N": _round(r.shear_ap_N),
+        "shear_lat_N": _round(r.shear_lat_N),
+        "muscle_forces_N": {k: round(v, 1) for k, v in r.forces_N.items()},
+        "status": r.status,
+        "gravity_above_N": round(r.gravity_N, 1),
+        "external_moment_Nm": {"flexion": round(r.moment_ext_Nm[0], 2),
+                               "lateral_bending_left": round(r.moment_ext_Nm[1], 2),
+                               "torsion": round(r.moment_ext_Nm[2], 2)},
+        "torsion_passive_Nm": _round(r.torsion_passive_Nm, 2),
+        "max_activation": _round(r.max_activation, 3),
+        "compression_N_by_muscle_stress": r.by_stress,
+    }
+    if r.reason:
+        d["reason"] = r.reason
+    return d
+
+
+def compute_loads(subject: SubjectModel, activities: Iterable[Activity] | None = None,
+                  solver: str = "scipy", exponent: int = 2) -> dict[str, Any]:
+    """Loads of every activity at every level T1-L5 (the content of loads.json)."""
+    if not isinstance(subject, SubjectModel):
+        raise InputError("compute_loads needs a SubjectModel.")
+    if exponent not in (2, 3):
+        raise InputError(f"the static-optimisation exponent must be 2 or 3, got {exponent}.")
+    acts = list(load_activities() if activities is None else activities)
+    if not acts:
+        raise InputError("no activity to compute.")
+    out: dict[str, Any] = {
+        "disclaimer": DISCLAIMER, "spinemets_version": __version__,
+        "subject": subject.summary(), "solver": solver, "exponent": exponent,
+        "muscle_stress_sensitivity_N_cm2": list(STRESS_SENSITIVITY_N_CM2),
+        "cut_definition": CUT_DEFINITION,
+        "activity_definitions": {a.id: a.to_dict() for a in acts},
+        "activities": {},
+    }
+    if solver == "scipy":
+        for a in acts:
+            res = solve_activity(subject, a, exponent)
+            out["activities"][a.id] = {"levels": {r.level: level_dict(r) for r in res}}
+    elif solver == "opensim":
+        from ..opensim_model import solve_activity_opensim
+
+        for a in acts:
+            res = solve_activity_opensim(subject, a, exponent)
+            out["activities"][a.id] = {"levels": {r.level: level_dict(r) for r in res}}
+        out["solver_note"] = ("OpenSim 4 model of the same subject (a body per level between cut "
+                              "planes, CustomJoints at the cuts, PathActuators = muscles): "
+                              "InverseDynamics-free StaticOptimization + JointReaction via "
+                              "AnalyzeTool.")
+    else:
+        raise InputError(f"unknown solver {solver!r} (use 'scipy' or 'opensim').")
+    return out
+
+
+__all__ = ["compute_loads", "CUT_DEFINITION"]
