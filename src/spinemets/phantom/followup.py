@@ -59,7 +59,7 @@ def followup_models(base: Model) -> list[Model]:
                         fractures[le.level] = Fracture(0.3, 0.15, 2.5)
                         changes.append({"lesion_id": le.id, "change": "collapse", "level": le.level})
         pose = Pose(phi_scale_thoracic=float(rng.uniform(0.85, 1.15)), phi_scale_lumbar=float(rng.uniform(0.85, 1.15)),
-                    phi_offset_deg=float(rng.uniform(-3, 3)), yaw_deg=0.0,
+                    phi_offset_deg=float(rng.uniform(-3, 3)), roll_deg=float(rng.uniform(-4, 4)),
                     shift_mm=(float(rng.uniform(-8, 8)), float(rng.uniform(-6, 6)), float(rng.uniform(-10, 10))))
         out.append(replace(base, lesions=lesions, fractures=fractures, pose=pose, months=float(months),
                            lesion_changes=changes))

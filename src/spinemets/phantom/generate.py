@@ -58,15 +58,16 @@ class Grid:
     ns: int
 
 
-def _layout(model: Model) -> SpineLayout:
+def _layout(model: Model, rigid: bool = True) -> SpineLayout:
+    """Spine layout of the model; ``rigid=False``: in body coordinates (no roll, no shift)."""
     heights = {lv: central_height(model.dims[lv], fr) for lv, fr in model.fractures.items()}
     p = model.pose
     lay = layout_spine(model.dims, p.phi_scale_thoracic, p.phi_scale_lumbar, 0.0, heights=heights,
                        phi_offset_deg=p.phi_offset_deg)
     t = np.asarray(p.shift_mm, float)
-    if np.any(t != 0) or p.yaw_deg != 0:
-        yaw = np.radians(p.yaw_deg)
-        Rz = np.array([[np.cos(yaw), -np.sin(yaw), 0], [np.sin(yaw), np.cos(yaw), 0], [0, 0, 1.0]])
+    if rigid and (np.any(t != 0) or p.roll_deg != 0):
+        roll = np.radians(p.roll_deg)
+        Rz = np.array([[np.cos(roll), -np.sin(roll), 0], [np.sin(roll), np.cos(roll), 0], [0, 0, 1.0]])
         c = np.array([0.0, 0.0, 0.0])
 
         def mv(f: Frame) -> Frame:
@@ -211,8 +212,8 @@ def render(model: Model, grid: Grid | None = None, t_start: float | None = None)
     grid = grid or make_grid(model, lay)
     cv = Canvas(grid.shape_fine, grid.spacing_fine, grid.origin_fine)
     rng = np.random.default_rng([cfg.seed, int(model.months * 100)])
-    geo_info = paint_soft_tissue(cv, lay, model.dims, model.subject, rng, x_mid=float(lay.centreline_lps[0, 0]),
-                                 step=grid.ns)
+    geo_info = paint_soft_tissue(cv, _layout(model, rigid=False), model.dims, model.subject, rng, step=grid.ns,
+                                 rot_rad=float(np.radians(model.pose.roll_deg)), shift_mm=model.pose.shift_mm)
     levels = [lv for lv in SPINE_LEVELS if lv in lay.frames]
     for lv in levels:
         paint_canal(cv, lay.frames[lv], model.dims[lv])
@@ -300,7 +301,7 @@ def generate_phantom(config: PhantomConfig | None = None) -> Phantom:
             entry = {"months": fm.months, "transforms_lps": tr, "lesion_changes": fm.lesion_changes,
                      "pose": {"phi_scale_thoracic": fm.pose.phi_scale_thoracic,
                               "phi_scale_lumbar": fm.pose.phi_scale_lumbar,
-                              "phi_offset_deg": fm.pose.phi_offset_deg, "yaw_deg": fm.pose.yaw_deg,
+                              "phi_offset_deg": fm.pose.phi_offset_deg, "roll_deg": fm.pose.roll_deg,
                               "shift_mm": list(fm.pose.shift_mm)}}
             fp.truth["baseline_transform"] = entry
             base.followups.append(fp)

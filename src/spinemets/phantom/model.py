@@ -29,7 +29,7 @@ class Pose:
     phi_scale_thoracic: float = 1.0
     phi_scale_lumbar: float = 1.0
     phi_offset_deg: float = 0.0
-    yaw_deg: float = 0.0
+    roll_deg: float = 0.0  # rotation about the scanner z axis (patient axial rotation on the table)
     shift_mm: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
 

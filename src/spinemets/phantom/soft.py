@@ -32,18 +32,43 @@ class Subject:
     visceral_fat_factor: float
 
 
-def _ellipse(lab2, mat2, X0, Y0, px, cx, cy, a, b, ang, lid, mid, where=None):
-    """Paint an (a, b, rotation ang rad) ellipse at (cx, cy) mm into 2-D slices (bounding box)."""
+@dataclass(frozen=True)
+class SliceGrid:
+    """In-plane grid (origin X0, Y0, pixel px) and the patient pose in it: body coordinates are
+    rotated by ``rot`` (rad, about the scanner z axis) and shifted by (tx, ty) into the grid."""
+
+    X0: float
+    Y0: float
+    px: float
+    rot: float = 0.0
+    tx: float = 0.0
+    ty: float = 0.0
+
+    def to_grid(self, x: float, y: float) -> tuple[float, float]:
+        c, s = np.cos(self.rot), np.sin(self.rot)
+        return c * x - s * y + self.tx, s * x + c * y + self.ty
+
+    def to_body(self, X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        c, s = np.float32(np.cos(self.rot)), np.float32(np.sin(self.rot))
+        dx, dy = X - np.float32(self.tx), Y - np.float32(self.ty)
+        return c * dx + s * dy, -s * dx + c * dy
+
+
+def _ellipse(lab2, mat2, G: SliceGrid, cx, cy, a, b, ang, lid, mid, where=None):
+    """Paint an (a, b, rotation ang rad) ellipse centred at body coordinates (cx, cy) mm."""
     if a <= 0.3 or b <= 0.3:
         return None
+    px = G.px
+    cx, cy = G.to_grid(cx, cy)
+    ang = ang + G.rot
     r = max(a, b) + px
     ny, nx = lab2.shape
-    i0, i1 = max(int((cx - r - X0) / px), 0), min(int((cx + r - X0) / px) + 2, nx)
-    j0, j1 = max(int((cy - r - Y0) / px), 0), min(int((cy + r - Y0) / px) + 2, ny)
+    i0, i1 = max(int((cx - r - G.X0) / px), 0), min(int((cx + r - G.X0) / px) + 2, nx)
+    j0, j1 = max(int((cy - r - G.Y0) / px), 0), min(int((cy + r - G.Y0) / px) + 2, ny)
     if i0 >= i1 or j0 >= j1:
         return None
-    x = (X0 + px * np.arange(i0, i1, dtype=np.float32))[None, :] - cx
-    y = (Y0 + px * np.arange(j0, j1, dtype=np.float32))[:, None] - cy
+    x = (G.X0 + px * np.arange(i0, i1, dtype=np.float32))[None, :] - cx
+    y = (G.Y0 + px * np.arange(j0, j1, dtype=np.float32))[:, None] - cy
     ca, sa = np.cos(ang), np.sin(ang)
     xr = x * ca + y * sa
     yr = -x * sa + y * ca
@@ -118,20 +143,27 @@ def es_posterior_edge(la: dict[str, np.ndarray], ell: float, ms: float) -> float
 
 
 def paint_soft_tissue(cv: Canvas, layout: SpineLayout, dims: dict[str, LevelDims], subj: Subject,
-                      rng: np.random.Generator, x_mid: float = 0.0, step: int = 1) -> dict:
+                      rng: np.random.Generator, step: int = 1, rot_rad: float = 0.0,
+                      shift_mm: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> dict:
     """Paint every soft tissue; returns geometry facts used later (table height, aorta centres).
 
-    ``x_mid`` is the patient's mid-sagittal plane (LPS x, mm). With ``step`` > 1 only the central
-    slice of each block of ``step`` fine slices is computed and copied to the block (soft tissue
-    varies slowly along z; bone is painted at full resolution)."""
+    ``layout`` is the spine in body coordinates (mid-sagittal plane x = 0); the patient is
+    rotated by ``rot_rad`` about the scanner z axis and shifted by ``shift_mm`` (LPS) in the grid.
+    With ``step`` > 1 only the central slice of each block of ``step`` fine slices is computed and
+    copied to the block (soft tissue varies slowly along z; bone is painted at full resolution)."""
     xs, ys, zs = cv.axis_coords()
-    xs = xs - x_mid
     px = cv.spacing[0]
-    X0, Y0 = float(xs[0]), float(ys[0])
-    X = xs[None, :].astype(np.float32)
-    Y = ys[:, None].astype(np.float32)
-    ells = level_coordinate(layout, zs)
-    ycs = centreline_y(layout, zs)
+    G = SliceGrid(float(xs[0]), float(ys[0]), px, rot_rad, shift_mm[0], shift_mm[1])
+    Xg = np.broadcast_to(xs[None, :].astype(np.float32), (len(ys), len(xs)))
+    Yg = np.broadcast_to(ys[:, None].astype(np.float32), (len(ys), len(xs)))
+    if rot_rad == 0.0:
+        X = xs[None, :].astype(np.float32) - np.float32(shift_mm[0])
+        Y = ys[:, None].astype(np.float32) - np.float32(shift_mm[1])
+    else:
+        X, Y = G.to_body(Xg, Yg)
+    zb = zs - shift_mm[2]
+    ells = level_coordinate(layout, zb)
+    ycs = centreline_y(layout, zb)
     la = level_arrays(dims)
     s = subj.skeletal_scale
     f = subj.sc_fat_mm
@@ -146,7 +178,7 @@ def paint_soft_tissue(cv: Canvas, layout: SpineLayout, dims: dict[str, LevelDims
     table_top = float(y_post_all[in_spine].max() if in_spine.any() else y_post_all.max()) + 0.5
     aorta_centres = []
     for k in range(step // 2, len(zs), step):
-        ell, yc, z = float(ells[k]), float(ycs[k]), float(zs[k])
+        ell, yc, z = float(ells[k]), float(ycs[k]), float(zb[k])
         lab2, mat2 = cv.lab[k], cv.mat[k]
         y_post = float(y_post_all[k])
         A = _interp(TORSO_A, ell) * s + (f - 15.0) * 1.2
@@ -223,7 +255,7 @@ def paint_soft_tissue(cv: Canvas, layout: SpineLayout, dims: dict[str, LevelDims
             mat2[lung] = C.LUNG
             if iT["T5"] - 0.5 <= ell <= iT["T10"] + 0.3:
                 hs = np.clip(min(ell - iT["T5"] + 1.0, iT["T10"] + 0.8 - ell) / 1.5, 0.2, 1.0)
-                _ellipse(lab2, mat2, X0, Y0, px, 22.0 * s, cyr - 0.38 * Br, 0.42 * Ar * hs, 0.5 * Br * hs,
+                _ellipse(lab2, mat2, G, 22.0 * s, cyr - 0.38 * Br, 0.42 * Ar * hs, 0.5 * Br * hs,
                          0.5, LAB["soft_tissue"], C.HEART)
             below = (rr <= 0.93) & (ell >= ell_dia) & ~post_med
             liver = below & (X < 10.0)
@@ -234,27 +266,27 @@ def paint_soft_tissue(cv: Canvas, layout: SpineLayout, dims: dict[str, LevelDims
             mat2[spleen] = C.SPLEEN
         if iT["T11"] <= ell <= iT["L2"] + 0.8:  # liver continues below the ribs (right)
             hs = np.clip(iT["L2"] + 0.8 - ell, 0.2, 1.0)
-            _ellipse(lab2, mat2, X0, Y0, px, -0.45 * A, cy + 0.05 * B, 0.38 * A * hs, 0.55 * B * hs, 0.2,
+            _ellipse(lab2, mat2, G, -0.45 * A, cy + 0.05 * B, 0.38 * A * hs, 0.55 * B * hs, 0.2,
                      LAB["soft_tissue"], C.LIVER, where=lambda l: l == LAB["visceral_fat"])
         for sgn, top, bot in ((1, iT["T12"] - 0.2, iT["L2"] + 0.6), (-1, iT["T12"] + 0.3, iT["L3"])):
             if top <= ell <= bot:
                 hs = np.clip(min(ell - top, bot - ell) / 0.6, 0.3, 1.0)
-                _ellipse(lab2, mat2, X0, Y0, px, sgn * (W / 2 + 42.0 * s), yc + 12.0 * s, 30.0 * s * hs,
+                _ellipse(lab2, mat2, G, sgn * (W / 2 + 42.0 * s), yc + 12.0 * s, 30.0 * s * hs,
                          22.0 * s * hs, sgn * 0.6, LAB["soft_tissue"], C.KIDNEY)
         if ell >= iT["L1"]:  # bowel loops
             for (bx, by, ph, fr), br in zip(bowel, bowel_r):
                 cxb = (bx + 0.08 * np.sin(z * fr + ph)) * (A - f)
                 cyb = cy + (by + 0.06 * np.cos(z * fr * 1.3 + ph)) * (B - f)
-                _ellipse(lab2, mat2, X0, Y0, px, cxb, cyb, br, br * 0.85, ph, LAB["soft_tissue"], C.BOWEL,
+                _ellipse(lab2, mat2, G, cxb, cyb, br, br * 0.85, ph, LAB["soft_tissue"], C.BOWEL,
                          where=lambda l: l == LAB["visceral_fat"])
         # --- great vessels ---------------------------------------------------------------------
         if iT["T4"] <= ell <= iT["L4"] + 0.3:
             ra = (12.5 if ell < iT["T12"] else 10.5) * s
             acx, acy = 0.4 * W + 2.0, yc - D / 2 - ra - 2.0
-            _ellipse(lab2, mat2, X0, Y0, px, acx, acy, ra, ra, 0.0, LAB["aorta"], C.BLOOD)
-            aorta_centres.append((acx + x_mid, acy, z))
+            _ellipse(lab2, mat2, G, acx, acy, ra, ra, 0.0, LAB["aorta"], C.BLOOD)
+            aorta_centres.append((*G.to_grid(acx, acy), zs[k]))
         if iT["T11"] <= ell <= iT["L4"] + 0.3:
-            _ellipse(lab2, mat2, X0, Y0, px, -0.45 * W - 8.0, yc - D / 2 - 13.0 * s, 13.0 * s, 9.0 * s, 0.3,
+            _ellipse(lab2, mat2, G, -0.45 * W - 8.0, yc - D / 2 - 13.0 * s, 13.0 * s, 9.0 * s, 0.3,
                      LAB["soft_tissue"], C.BLOOD)
         # --- deep back and posterior abdominal wall muscles -----------------------------------
         y_lam = yc + D / 2 + CD + 4.0
@@ -263,24 +295,24 @@ def paint_soft_tissue(cv: Canvas, layout: SpineLayout, dims: dict[str, LevelDims
             a_ts = np.sqrt(csa_ts * 0.8 / np.pi)
             b_ts = a_ts / 0.8
             x_ts = sgn * (5.0 + a_ts)
-            _ellipse(lab2, mat2, X0, Y0, px, x_ts, y_lam + b_ts, a_ts, b_ts, 0.0,
+            _ellipse(lab2, mat2, G, x_ts, y_lam + b_ts, a_ts, b_ts, 0.0,
                      anatomy.BY_NAME[f"transversospinalis_{side}"].id, C.MUSCLE)
             a_es, b_es, v_es = es_geometry(la, ell, ms)
             x_es = sgn * (5.0 + 2 * a_ts + 1.5 + a_es)
-            _ellipse(lab2, mat2, X0, Y0, px, x_es, yc + v_es, a_es, b_es,
+            _ellipse(lab2, mat2, G, x_es, yc + v_es, a_es, b_es,
                      -sgn * 0.15, anatomy.BY_NAME[f"erector_spinae_{side}"].id, C.MUSCLE)
             csa_ql = _interp(CSA_CM2["quadratus_lumborum"], ell) * 100.0 * ms
             if csa_ql > 1:
                 a_ql = np.sqrt(csa_ql * 1.7 / np.pi)
                 b_ql = a_ql / 1.7
-                _ellipse(lab2, mat2, X0, Y0, px, sgn * (TP + 6.0 + 0.5 * a_ql), yc + D / 2 + 2.0,
+                _ellipse(lab2, mat2, G, sgn * (TP + 6.0 + 0.5 * a_ql), yc + D / 2 + 2.0,
                          a_ql, b_ql, sgn * 0.35, anatomy.BY_NAME[f"quadratus_lumborum_{side}"].id, C.MUSCLE)
             csa_ps = _interp(CSA_CM2["psoas_major"], ell) * 100.0 * ms
             if csa_ps > 1:
                 a_ps = np.sqrt(csa_ps * 0.95 / np.pi)
                 b_ps = a_ps / 0.95
                 frac = np.clip((ell - iT["L1"]) / 4.0, 0, 1)
-                _ellipse(lab2, mat2, X0, Y0, px, sgn * (W / 2 + 2.0 + a_ps * (0.9 + 0.2 * frac)),
+                _ellipse(lab2, mat2, G, sgn * (W / 2 + 2.0 + a_ps * (0.9 + 0.2 * frac)),
                          yc + (0.15 - 0.3 * frac) * D, a_ps, b_ps, 0.0,
                          anatomy.BY_NAME[f"psoas_major_{side}"].id, C.MUSCLE)
     if step > 1:
@@ -289,4 +321,4 @@ def paint_soft_tissue(cv: Canvas, layout: SpineLayout, dims: dict[str, LevelDims
                 if kk != k:
                     cv.lab[kk] = cv.lab[k]
                     cv.mat[kk] = cv.mat[k]
-    return {"table_top_y_mm": table_top, "aorta_centres": aorta_centres}
+    return {"table_top_y_mm": table_top + shift_mm[1], "aorta_centres": aorta_centres}
