@@ -13,43 +13,51 @@ import SimpleITK as sitk
 from spinemets import anatomy
 from spinemets.dl import (TINY_TRAINER, NnUNetFolders, export_nnunet_dataset, plan_and_preprocess,
                           predict_with_nnunet, train)
-from spinemets.image import CTImage, Geometry, LabelMap
+from spinemets.image import CTImage, LabelMap
 from spinemets.segment.backends import run_nnunet_vertebrae
 
 pytestmark = pytest.mark.slow
 
-LEVELS = ["L2", "L3", "L4"]
+LEVELS = ["L1", "L2", "L3", "L4", "L5"]  # L2-L4 in full, L1/L5 partly, in every phantom below
 DATASET_ID = 901
 
 
-def _blob_case(seed: int) -> tuple[CTImage, LabelMap]:
-    rng = np.random.default_rng(seed)
-    shape = (36, 36, 36)
-    ct = rng.normal(40, 20, shape).astype(np.float32)
-    lab = np.zeros(shape, np.uint16)
-    zz, yy, xx = np.indices(shape)
-    for k, lv in enumerate(reversed(LEVELS)):
-        m = (zz >= 3 + 11 * k) & (zz < 11 + 11 * k) & ((yy - 18) ** 2 + (xx - 18) ** 2 < 40)
-        lab[m] = anatomy.vertebra_id(lv)
-        ct[m] += 300
-    g = Geometry(shape, (4.0, 4.0, 4.0), (-70.0, -70.0, -60.0 + 3 * seed))
-    return CTImage(np.round(ct).astype(np.int16), g), LabelMap(lab, g, anatomy.label_table(np.unique(lab)))
+def _phantom(seed: int) -> tuple[CTImage, LabelMap]:
+    """A small phantom: 4 mm voxels, field of view L2-L4, random lesions (~33 x 97 x 93)."""
+    from spinemets.phantom import PhantomConfig, generate_phantom
+
+    ph = generate_phantom(PhantomConfig(seed=seed, size="small", pixel_mm=4.0, slice_mm=4.0,
+                                        fov_levels=("L2", "L4"), lesions="random"))
+    return ph.ct, ph.labels
 
 
-def _cases(n: int) -> list[tuple[CTImage, LabelMap]]:
-    return [_blob_case(s) for s in range(n)]
+def _test_ct() -> CTImage:
+    """An unseen phantom cropped around the spine with 50 mm of tissue and air (~32 x 49 x 48),
+    larger than the model's patch so that nnU-Net's sliding window is exercised."""
+    from spinemets.dl import crop_case
+
+    ct, labels = _phantom(5)
+    return crop_case(ct, labels, [anatomy.vertebra_id(lv) for lv in LEVELS], margin_mm=50.0)[0]
+
+
+def _training_cases(n: int) -> list[tuple[CTImage, LabelMap]]:
+    """Phantoms cropped around the vertebrae with 15 mm of tissue: ~33 x 36 x 35 voxels each."""
+    from spinemets.dl import crop_case
+
+    ids = [anatomy.vertebra_id(lv) for lv in LEVELS]
+    return [crop_case(*_phantom(seed), ids, margin_mm=15.0) for seed in range(n)]
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("nnunet")
-    cases = _cases(6)
     folders = NnUNetFolders.under(root)
-    ds = export_nnunet_dataset(cases[:5], folders.raw, DATASET_ID, "SpinemetsTest",
+    # vertebrae only: the phantoms' muscles and tissues become background
+    ds = export_nnunet_dataset(_training_cases(5), folders.raw, DATASET_ID, "SpinemetsTest",
                                [f"vertebrae_{lv}" for lv in LEVELS])
     plan_and_preprocess(DATASET_ID, folders, num_processes=1, timeout_s=400)
     model = train(DATASET_ID, folders, fold=0, n_proc_da=0, timeout_s=500)
-    return {"model": model, "dataset": ds, "test_case": cases[5], "root": root}
+    return {"model": model, "dataset": ds, "test_case": _test_ct(), "root": root}
 
 
 def test_trained_model_folder(trained):
@@ -59,47 +67,49 @@ def test_trained_model_folder(trained):
     assert model.name == f"{TINY_TRAINER}__nnUNetPlans__3d_fullres"
     ckpt = torch.load(model / "fold_0" / "checkpoint_final.pth", map_location="cpu", weights_only=False)
     assert ckpt["trainer_name"] == TINY_TRAINER  # nnU-Net found our trainer through nnUNet_extTrainer
+    assert ckpt["inference_allowed_mirroring_axes"] is None
     dj = json.loads((model / "dataset.json").read_text())
-    assert dj["labels"] == {"background": 0, "vertebrae_L2": 1, "vertebrae_L3": 2, "vertebrae_L4": 3}
+    assert dj["labels"] == {"background": 0, **{f"vertebrae_{lv}": k for k, lv in enumerate(LEVELS, 1)}}
+    assert (model / "fold_0" / "validation" / "summary.json").is_file()  # nnU-Net's own validation ran
 
 
-def test_predict_and_map_labels(trained):
-    ct, _ = trained["test_case"]
+@pytest.fixture(scope="module")
+def predicted(trained):
+    ct = trained["test_case"]
     raw, names = predict_with_nnunet(ct, trained["model"], device="cpu")
+    return raw, names, run_nnunet_vertebrae(ct, trained["model"], device="cpu")
+
+
+def test_predict_and_map_labels(trained, predicted):
+    ct = trained["test_case"]
+    raw, names, lm = predicted
     assert raw.shape == ct.geometry.shape_zyx
-    assert names == {0: "background", 1: "vertebrae_L2", 2: "vertebrae_L3", 3: "vertebrae_L4"}
-    assert set(np.unique(raw)) <= {0, 1, 2, 3}
+    assert names == {0: "background", **{k: f"vertebrae_{lv}" for k, lv in enumerate(LEVELS, 1)}}
+    assert set(np.unique(raw)) <= set(range(len(LEVELS) + 1))
     assert np.count_nonzero(raw) > 0, "the tiny model predicted no foreground at all"
 
-    lm = run_nnunet_vertebrae(ct, trained["model"], device="cpu")
     assert lm.geometry.is_same_grid(ct.geometry)
     verse = {k: anatomy.vertebra_id(lv) for k, lv in enumerate(LEVELS, start=1)}
     assert set(lm.present_ids()) <= set(verse.values())
-    for k, vid in verse.items():  # same prediction, our ids (nnU-Net inference is deterministic)
+    for k, vid in verse.items():  # the same prediction in our ids (nnU-Net inference is deterministic)
         np.testing.assert_array_equal(lm.array == vid, raw == k)
     assert lm.labels == {v: f"vertebrae_{anatomy.level_of(v)}" for v in lm.present_ids()}
 
 
-def test_reoriented_ct_comes_back_on_its_grid(trained):
-    ct, _ = trained["test_case"]
-    img = sitk.DICOMOrient(ct.to_sitk(), "RAS")  # same voxels, stored in another axis order
-    ct_ras = CTImage.from_sitk(img)
+def test_reoriented_ct_comes_back_on_its_grid(trained, predicted):
+    ct = trained["test_case"]
+    ct_ras = CTImage.from_sitk(sitk.DICOMOrient(ct.to_sitk(), "RAS"))  # same voxels, other axis order
     lm = run_nnunet_vertebrae(ct_ras, trained["model"], orientation="LPS")
     assert lm.geometry.is_same_grid(ct_ras.geometry)
-    ref = run_nnunet_vertebrae(ct, trained["model"])
     back = sitk.GetArrayFromImage(sitk.DICOMOrient(lm.to_sitk(), "LPS"))
-    np.testing.assert_array_equal(back, ref.array)
+    np.testing.assert_array_equal(back, predicted[2].array)
 
 
-def test_segment_verb_with_nnunet_backend(trained, tmp_path):
+def test_segment_verb_with_nnunet_backend(trained, predicted, tmp_path):
     from spinemets import cli
     from spinemets.io import read_label_map, write_image
 
-    parser = cli.build_parser()
-    verbs = parser._subparsers._group_actions[0].choices if parser._subparsers else {}
-    if "segment" not in verbs:
-        pytest.skip("the 'segment' verb is not registered yet (spinemets.segment.cli)")
-    ct, _ = trained["test_case"]
+    ct = trained["test_case"]
     ct_path = write_image(ct, tmp_path / "ct.nii.gz")
     out = tmp_path / "out"
     rc = cli.main(["segment", str(ct_path), "-o", str(out), "--backend", "nnunet",
@@ -108,5 +118,6 @@ def test_segment_verb_with_nnunet_backend(trained, tmp_path):
     lm = read_label_map(out / "vertebrae.nii.gz")
     assert lm.geometry.is_same_grid(ct.geometry)
     assert set(lm.present_ids()) <= {anatomy.vertebra_id(lv) for lv in LEVELS}
-    ref = run_nnunet_vertebrae(ct, trained["model"])
-    np.testing.assert_array_equal(lm.array, ref.array)
+    np.testing.assert_array_equal(lm.array, predicted[2].array)
+    summary = json.loads((out / "vertebrae.json").read_text())
+    assert set(summary["levels"]) <= set(LEVELS)

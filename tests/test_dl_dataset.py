@@ -68,3 +68,35 @@ def test_export_errors(tmp_path):
     with pytest.raises(InputError, match="not empty"):
         export_nnunet_dataset([(ct, lm)], tmp_path, 9, "X")
     export_nnunet_dataset([(ct, lm)], tmp_path, 9, "X", overwrite=True)
+
+
+def test_resample_and_crop_keep_geometry_exact():
+    from spinemets.dl.prepare import crop_case, resample_case
+
+    ct, lm = _case(3, shape=(20, 24, 28))
+    r_ct, r_lm = resample_case(ct, lm, 2.0)
+    assert r_ct.geometry.spacing_mm == (2.0, 2.0, 2.0)
+    assert r_ct.geometry.is_same_grid(r_lm.geometry)
+    # the image extent (outer voxel corners) is unchanged along every axis
+    def corners(g):
+        half = np.asarray(g.spacing_mm) / 2
+        lo = np.asarray(g.origin_lps_mm) - g.direction_matrix @ half
+        hi = g.index_zyx_to_lps(np.asarray(g.shape_zyx, float) - 1) + g.direction_matrix @ half
+        return np.sort(np.c_[lo, hi], axis=1)
+    np.testing.assert_allclose(corners(r_ct.geometry), corners(ct.geometry), atol=1.3)
+    # nearest-neighbour labels keep their ids and roughly their volume
+    assert set(r_lm.present_ids()) == {L1, L2, ES_L}
+    assert r_lm.volume_mm3(L1) == pytest.approx(lm.volume_mm3(L1), rel=0.3)
+
+    c_ct, c_lm = crop_case(ct, lm, [L1], margin_mm=2.5)
+    assert c_lm.volume_mm3(L1) == lm.volume_mm3(L1)
+    assert c_ct.geometry.shape_zyx[0] < ct.geometry.shape_zyx[0]
+    # physical positions survive the crop: L1's centroid in LPS is the same
+    def centroid(lab):
+        return lab.geometry.index_zyx_to_lps(np.argwhere(lab.array == L1).mean(axis=0))
+    np.testing.assert_allclose(centroid(c_lm), centroid(lm), atol=1e-6)
+    start = np.round(ct.geometry.lps_to_index_zyx(np.asarray(c_ct.geometry.origin_lps_mm))).astype(int)
+    sl = tuple(slice(a, a + n) for a, n in zip(start, c_ct.geometry.shape_zyx))
+    np.testing.assert_array_equal(c_ct.array, ct.array[sl])
+    with pytest.raises(InputError, match="nothing to crop"):
+        crop_case(ct, lm, [999])

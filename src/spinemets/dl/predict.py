@@ -11,6 +11,7 @@ stored the way its training images were stored (``orientation`` can reorient fir
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
 import tempfile
@@ -137,7 +138,8 @@ def predict_with_nnunet(ct: CTImage, model_dir: str | Path,
     from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor
 
     dev = torch.device(device)
-    with _spinemets_trainer_lookup():
+    chatter = io.StringIO()  # nnU-Net prints progress/info to stdout; keep the CLI's stdout clean
+    with _spinemets_trainer_lookup(), contextlib.redirect_stdout(chatter):
         predictor = nnUNetPredictor(tile_step_size=tile_step_size, use_gaussian=True,
                                     use_mirroring=bool(tta),
                                     perform_everything_on_device=dev.type == "cuda", device=dev,
@@ -150,11 +152,14 @@ def predict_with_nnunet(ct: CTImage, model_dir: str | Path,
         img_in = _reorient(ct, orientation)
         in_path = Path(tmp) / f"case_0000{ending}"
         sitk.WriteImage(img_in, str(in_path), useCompression=True)
-        data, props = rw.read_images([str(in_path)])
-        seg = predictor.predict_single_npy_array(data, props, None, None, False)
-        out_path = Path(tmp) / f"case{ending}"
-        rw.write_seg(np.asarray(seg), str(out_path), props)
+        with contextlib.redirect_stdout(chatter):
+            data, props = rw.read_images([str(in_path)])
+            seg = predictor.predict_single_npy_array(data, props, None, None, False)
+            out_path = Path(tmp) / f"case{ending}"
+            rw.write_seg(np.asarray(seg), str(out_path), props)
         seg_img = sitk.ReadImage(str(out_path))
+    if chatter.getvalue().strip():
+        log.debug("nnU-Net: %s", chatter.getvalue().strip())
     if not Geometry.from_sitk(seg_img).is_same_grid(ct.geometry):
         # after reorientation (or a writer that changed the header): back onto the CT grid,
         # nearest neighbour so labels stay labels
