@@ -103,31 +103,41 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
     ytp = min(tp[1][1], tp[-1][1])
     xtp = max(abs(tp[1][0]), abs(tp[-1][0]))
     upper = anatomy.level_index(level) <= anatomy.level_index("T10")
-    # --- superficial wall layers (thin sheets: found on the unopened muscle mask) ----------------
-    runs = wall_layers(body, sat, muscle, px, max_depth_mm=WALL_MAX_MM)
-    # posterior compartment of the paraspinal muscles: not wall, except the sheet over it
-    # (trapezius/rhomboids at T1-T10, at most 8 mm thick; lower down only lateral to the mass)
+    hw = min(lm.body_half_width_mm, 1.5 * r_b)  # body half-width, bounded where TPs merge with it
     # lateral limit of the paraspinal mass: 4 vertebral-body half-widths from the midline (the
-    # erector spinae's lateral edge lies at about 3-4 half-widths from T1 to L5; the half-width is
-    # bounded by 1.5 equivalent radii where transverse processes merge with the body)
-    ps_reach = max(PS_REACH_HALF_WIDTHS * min(lm.body_half_width_mm, 1.5 * r_b), xtp + r_b)
+    # erector spinae's lateral edge lies at about 3-4 half-widths from T1 to L5)
+    ps_reach = max(PS_REACH_HALF_WIDTHS * hw, xtp + r_b)
     post_zone = (np.abs(x) < ps_reach) & (y > ytp - 0.3 * r_b)
-    # the sheet is thicker at the upper thoracic levels (trapezius, rhomboids)
-    sheet_mm = 15.0 if anatomy.level_index(level) <= anatomy.level_index("T6") else 8.0
-    sheet = (runs == 1) & post_zone & (depth < sheet_mm) if upper else np.zeros_like(post_zone)
-    runs[post_zone & ~sheet] = 0
-    gutter = (np.abs(x) - lm.body_half_width_mm < 3.0 + 1.2 * r_b) & \
-        (y > lm.body_anterior_mm - 0.5 * r_b) & (y < ytp)
-    ql_zone = (np.abs(x) > xtp - 0.2 * r_b) & (np.abs(x) - xtp < 1.2 * r_b) & \
-        (y > lm.body_posterior_mm - 0.6 * r_b) & (y < ytp + 0.5 * r_b)
-    runs[gutter | ql_zone] = 0  # psoas and quadratus lumborum are deep muscles
+    # psoas gutter beside the body (psoas reaches ~2.5 half-widths beyond the body's side) and the
+    # quadratus lumborum bed lateral to the transverse-process tips
+    gutter = (np.abs(x) - lm.body_half_width_mm < 2.5 * hw) & \
+        (y > lm.body_anterior_mm - 0.5 * hw) & (y < ytp)
+    ql_zone = (np.abs(x) > xtp - 0.2 * hw) & (np.abs(x) - xtp < 2.0 * hw) & \
+        (y > lm.body_posterior_mm - 1.0 * hw) & (y < ytp + 0.5 * hw)
+    # --- superficial wall layers (thin sheets: found on the unopened muscle mask); the deep
+    # compartments are barriers the rays do not enter
+    runs = wall_layers(body, sat, muscle & ~(post_zone | gutter | ql_zone), px, max_depth_mm=WALL_MAX_MM)
+    if upper:  # the sheet over the paraspinal mass (trapezius, rhomboids; thicker at T1-T6)
+        sheet_mm = 15.0 if anatomy.level_index(level) <= anatomy.level_index("T6") else 8.0
+        over = wall_layers(body, sat, muscle, px, max_depth_mm=sheet_mm)
+        sheet = (over == 1) & post_zone & (depth < sheet_mm)
+        runs[sheet] = 1
     wall = runs > 0
     # --- deep muscles: marker watershed on the opened mask (thin bridges cut) -------------------
     deep = ndi.binary_opening(muscle & ~wall, structure=_disk(1.0 / px))
     markers = np.zeros(hu.shape, np.int32)
     # organs (liver, kidneys, spleen, bowel, heart): thick muscle-window tissue away from the spine
-    thick = ndi.distance_transform_edt(deep) * px >= ORGAN_MIN_RADIUS_MM
-    markers[thick & ~gutter & ~ql_zone & ~post_zone] = _OTHER
+    # a thick blob is an organ unless its deepest point lies in the psoas seed band beside the
+    # body or in the posterior compartment
+    edt = ndi.distance_transform_edt(deep) * px
+    blobs, n_blobs = ndi.label(edt >= ORGAN_MIN_RADIUS_MM)
+    if n_blobs:
+        deepest = ndi.maximum_position(edt, blobs, index=np.arange(1, n_blobs + 1))
+        for i, (r, c) in enumerate(deepest, start=1):
+            gap_c = abs(x[r, c]) - lm.body_half_width_mm
+            in_seed_band = gap_c < 3.0 + 1.2 * hw and y[r, c] > lm.body_anterior_mm - 0.5 * hw and y[r, c] < ytp
+            if not in_seed_band and not post_zone[r, c]:
+                markers[(blobs == i) & ~post_zone] = _OTHER
     for s, off in ((1, 0), (-1, 1)):
         xt, yt = abs(tp[s][0]), tp[s][1]
         sx = s * x
@@ -171,7 +181,8 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
         for grp, lab in (("psoas_major", _PSOAS), ("quadratus_lumborum", _QL)):
             if expected(grp, level):
                 # both lie on their own side, psoas lateral to the body's midline half
-                keep = (regions == lab + off) & (s * x > 0.5 * lm.body_half_width_mm)
+                keep = (regions == lab + off) & (s * x > 0.5 * lm.body_half_width_mm) & \
+                    (gutter if grp == "psoas_major" else ql_zone)
                 out[f"{grp}_{side}"] = _component_at(keep, markers == lab + off)
     out.update(_split_wall(runs, depth, x, y, body, level))
     return {k: v for k, v in out.items() if v.any()}

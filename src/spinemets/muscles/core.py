@@ -85,7 +85,7 @@ def segment_muscles(ct: CTImage, vertebrae: LabelMap, backend: str = "classic",
                               "reason": "vertebra cut by the field of view; no reliable mid-plane"}
             continue
         fr = frames[lv]
-        plane = Plane.for_frame(fr, ct.geometry)
+        plane = Plane.for_frame(fr, ct.geometry, volume=hu_vol)
         hu, inside = plane.sample(hu_vol, ct.geometry, order=1, cval=-1024.0)
         if model_labels is None:
             vert, _ = plane.sample(vertebrae.array, ct.geometry, order=0)

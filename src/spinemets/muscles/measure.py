@@ -22,9 +22,15 @@ from .plane import Plane
 
 def measure_group(mask: np.ndarray, hu: np.ndarray, plane: Plane) -> dict:
     px = plane.pixel_mm
-    outline = ndi.binary_fill_holes(ndi.binary_closing(mask, structure=_disk(2.0 / px)) | mask)
+    outline = np.zeros_like(mask)
+    rows, cols = np.nonzero(mask)
+    m = int(np.ceil(3.0 / px)) + 1
+    box = (slice(max(rows.min() - m, 0), rows.max() + m + 1), slice(max(cols.min() - m, 0), cols.max() + m + 1))
+    sub = mask[box]
+    closed = ndi.binary_fill_holes(ndi.binary_closing(sub, structure=_disk(2.0 / px)) | sub)
     # closing must not bridge into other tissue: keep only enclosed fat, not neighbouring bone etc.
-    outline &= mask | ((hu >= FAT_HU[0]) & (hu <= MUSCLE_HU[1]))
+    hb = hu[box]
+    outline[box] = closed & (sub | ((hb >= FAT_HU[0]) & (hb <= MUSCLE_HU[1])))
     n = int(outline.sum())
     lean = outline & (hu >= MUSCLE_HU[0]) & (hu <= MUSCLE_HU[1])
     vals = hu[lean if lean.any() else mask].astype(float)

@@ -29,13 +29,14 @@ class Plane:
 
     @classmethod
     def for_frame(cls, frame: VertebraFrame, geometry: Geometry, pixel_mm: float | None = None,
-                  half_width_mm: float | None = None) -> "Plane":
+                  half_width_mm: float | None = None, volume: np.ndarray | None = None) -> "Plane":
         """Plane through the body centroid perpendicular to the local spine axis.
 
         ``pixel_mm`` defaults to the CT's in-plane pixel size, but not coarser than 1 mm (the plane
         is oversampled on coarse scans so that areas are not quantised to 9 mm^2 pixels);
         ``half_width_mm`` defaults to the largest distance from the centroid to a corner of the
-        CT volume (the whole field of view is covered), at most 320 mm.
+        CT volume (the whole field of view is covered), at most 320 mm, shrunk to the extent of
+        tissue (> -400 HU) plus 12 mm when the CT ``volume`` is given.
         """
         if pixel_mm is None:
             pixel_mm = min(float(np.mean(geometry.spacing_mm[:2])), 1.0)
@@ -46,6 +47,16 @@ class Plane:
             d = lps - frame.origin_lps_mm
             d -= np.outer(d @ frame.superior, frame.superior)
             half_width_mm = float(min(np.linalg.norm(d, axis=1).max(), 320.0))
+            if volume is not None:  # shrink to the patient: a coarse 4 mm look for tissue > -400 HU
+                coarse = cls(np.asarray(frame.origin_lps_mm, float), np.asarray(frame.left, float),
+                             -np.asarray(frame.anterior, float), np.asarray(frame.superior, float),
+                             4.0, (int(2 * half_width_mm / 4.0) | 1,) * 2)
+                img, inside = coarse.sample(volume, geometry, order=0, cval=-1024.0)
+                tissue = (img > -400) & inside
+                if tissue.any():
+                    xx, yy = coarse.grid_mm()
+                    half_width_mm = min(half_width_mm,
+                                        float(max(np.abs(xx[tissue]).max(), np.abs(yy[tissue]).max())) + 12.0)
         n = int(np.ceil(2 * half_width_mm / pixel_mm)) | 1
         return cls(np.asarray(frame.origin_lps_mm, float), np.asarray(frame.left, float),
                    -np.asarray(frame.anterior, float), np.asarray(frame.superior, float),
