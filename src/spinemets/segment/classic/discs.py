@@ -28,7 +28,7 @@ GAP_MAX_MM = 60.0
 #: A coverage dip must reach this prominence to count as a candidate.
 MIN_PROMINENCE = 0.15
 #: Prominence below which a candidate costs rather than earns (evidence threshold).
-SCORE_OFFSET = 0.3
+SCORE_OFFSET = 0.1
 #: Weight of the smooth-spacing prior.
 SPACING_LAMBDA = 0.7
 
@@ -40,7 +40,13 @@ class DiscProfile:
     coverage: np.ndarray   # bone coverage of the probe, 0..1
 
 
-def coverage_profile(filled: np.ndarray, cl: Centreline, step: float = 0.5) -> DiscProfile:
+#: Intensity normalisation of the profile: a disc (~80 HU) maps to 0, HU >= BODY_HU_REF to 1.
+DISC_HU = 80.0
+BODY_HU_REF = 250.0
+
+
+def coverage_profile(filled: np.ndarray, cl: Centreline, step: float = 0.5,
+                     hu: np.ndarray | None = None) -> DiscProfile:
     zq = np.arange(cl.z[0], cl.z[-1] + 1e-6, step)
     yq, xq, rq = cl.at(zq)
     t = cl.tangent(zq)
@@ -59,30 +65,36 @@ def coverage_profile(filled: np.ndarray, cl: Centreline, step: float = 0.5) -> D
            (offs[None, :, 0, None] * u[:, None, :] + offs[None, :, 1, None] * v[:, None, :]))
     vals = ndi.map_coordinates(filled.astype(np.float32), pts.reshape(-1, 3).T, order=1, mode="nearest")
     cov = vals.reshape(pts.shape[:2]).mean(1)
+    if hu is not None:
+        # the intensity profile does not depend on any bone threshold: discs (soft tissue) are
+        # darker than the bodies between their bright endplates
+        h = ndi.map_coordinates(hu, pts.reshape(-1, 3).T, order=1, mode="nearest").reshape(pts.shape[:2])
+        hn = np.clip((h.mean(1) - DISC_HU) / (BODY_HU_REF - DISC_HU), 0.0, 1.0)
+        cov = 0.5 * (cov + hn)
     ds = np.linalg.norm(np.diff(p, axis=0), axis=1) * cl.spacing_mm
     s = np.concatenate([[0.0], np.cumsum(ds)])
     return DiscProfile(zq, s, cov)
 
 
-#: Edge disc: the coverage ends below EDGE_LOW after reaching EDGE_HIGH within EDGE_RUN_MM.
-EDGE_LOW = 0.3
-EDGE_HIGH = 0.8
+#: Edge disc: the profile falls by at least EDGE_DEPTH within EDGE_RUN_MM of its end.
+EDGE_DEPTH = 0.4
 EDGE_RUN_MM = 15.0
 
 
 def _edge_candidates(cov: np.ndarray, s: np.ndarray) -> list[tuple[int, float]]:
+    """Minima at the ends of the profile (a disc cut by the field of view), with their depth."""
     out = []
     n = cov.size
     for end in (0, n - 1):
-        if cov[end] > EDGE_LOW:
-            continue
         near = np.abs(s - s[end]) <= EDGE_RUN_MM
-        if cov[near].max() < EDGE_HIGH:
+        depth = float(cov[near].max() - cov[end])
+        if depth < EDGE_DEPTH:
             continue
-        # disc centre: first sample (coming from the body) below EDGE_LOW
-        idx = np.nonzero(near & (cov <= EDGE_LOW))[0]
+        # disc centre: first sample (coming from the body) below the middle of the drop
+        mid = cov[end] + 0.5 * depth
+        idx = np.nonzero(near & (cov <= mid))[0]
         pos = int(idx.min()) if end == n - 1 else int(idx.max())
-        out.append((pos, float(cov[near].max() - cov[end])))
+        out.append((pos, depth))
     return out
 
 

@@ -18,7 +18,8 @@ from skimage.filters import apply_hysteresis_threshold
 BODY_HU = -300.0
 #: Bone seeds: cortical bone and endplates remain above this even at 3 mm partial volume (HU).
 BONE_HIGH_HU = 250.0
-#: Bone growth limit: trabecular bone of normal density is above it (HU).
+#: Bone growth limit (HU): above soft tissue and discs (~40-100 HU); trabecular bone of older
+#: adults (~100-200 HU) is partly below it and is recovered by cavity filling.
 BONE_LOW_HU = 110.0
 #: Cortical gaps up to about twice this size (mm) are bridged before cavities are filled.
 CLOSING_MM = 2.0
@@ -81,3 +82,4 @@ def fill_enclosed(bone: np.ndarray, lid: tuple[np.ndarray, np.ndarray] | None = 
     cor = ndi.binary_fill_holes(pad, structure=_plane_structure(1))
     out = sag | cor
     return out[1:-1] if lid is not None else out
+

@@ -205,12 +205,13 @@ def run_classic(ct: CTImage) -> ClassicOutput:
     filled = masks.fill_enclosed(bone, _lids(cl, filled.shape, w), spacing_mm=w) & body_f
     cl = find_centreline(filled, body_f, w, prior=cl) or cl
     cl = _extend_to_ends(cl, filled.shape[0])
-    prof = coverage_profile(filled, cl)
+    prof = coverage_profile(filled, cl, hu=fine.array)
     # cavities are filled only inside the vertebral bodies, never in the spinal canal
     # (the outer layer of the filled mask is dropped unless it is bone: closing adds partial-volume
     # soft tissue in concavities of the outline)
-    interior = filled & ndi.binary_erosion(filled, structure=masks._plane_structure(0))
-    filled = bone | (interior & _body_cylinder(cl, filled.shape, w))
+    cyl = _body_cylinder(cl, filled.shape, w)
+    interior = filled & ndi.binary_erosion(filled, structure=masks._plane_structure(0)) & cyl
+    filled = bone | interior
     disc_idx = select_discs(prof)
     disc_z = [float(prof.z[i]) for i in disc_idx]
     if len(disc_z) >= 2:
