@@ -14,11 +14,16 @@ from spinemets import anatomy
 from spinemets.dl import (TINY_TRAINER, NnUNetFolders, export_nnunet_dataset, plan_and_preprocess,
                           predict_with_nnunet, train)
 from spinemets.image import CTImage, LabelMap
-from spinemets.segment.backends import run_nnunet_vertebrae
+from spinemets.segment.backends import run_nnunet_muscles, run_nnunet_vertebrae
 
 pytestmark = pytest.mark.slow
 
 LEVELS = ["L1", "L2", "L3", "L4", "L5"]  # L2-L4 in full, L1/L5 partly, in every phantom below
+#: muscle groups next to the spine (mostly inside the training crops)
+MUSCLES = [f"{g}_{side}" for g in ("erector_spinae", "transversospinalis", "psoas_major",
+                                   "quadratus_lumborum") for side in ("left", "right")]
+#: one model for both issues: vertebrae (training ids 1-5) and muscles (6-13)
+CLASSES = [f"vertebrae_{lv}" for lv in LEVELS] + MUSCLES
 DATASET_ID = 901
 
 
@@ -52,9 +57,8 @@ def _training_cases(n: int) -> list[tuple[CTImage, LabelMap]]:
 def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("nnunet")
     folders = NnUNetFolders.under(root)
-    # vertebrae only: the phantoms' muscles and tissues become background
-    ds = export_nnunet_dataset(_training_cases(5), folders.raw, DATASET_ID, "SpinemetsTest",
-                               [f"vertebrae_{lv}" for lv in LEVELS])
+    # the phantoms' other tissues become background
+    ds = export_nnunet_dataset(_training_cases(5), folders.raw, DATASET_ID, "SpinemetsTest", CLASSES)
     plan_and_preprocess(DATASET_ID, folders, num_processes=1, timeout_s=400)
     model = train(DATASET_ID, folders, fold=0, n_proc_da=0, timeout_s=500)
     return {"model": model, "dataset": ds, "test_case": _test_ct(), "root": root}
@@ -69,7 +73,7 @@ def test_trained_model_folder(trained):
     assert ckpt["trainer_name"] == TINY_TRAINER  # nnU-Net found our trainer through nnUNet_extTrainer
     assert ckpt["inference_allowed_mirroring_axes"] is None
     dj = json.loads((model / "dataset.json").read_text())
-    assert dj["labels"] == {"background": 0, **{f"vertebrae_{lv}": k for k, lv in enumerate(LEVELS, 1)}}
+    assert dj["labels"] == {"background": 0, **{n: k for k, n in enumerate(CLASSES, 1)}}
     assert (model / "fold_0" / "validation" / "summary.json").is_file()  # nnU-Net's own validation ran
 
 
@@ -77,15 +81,16 @@ def test_trained_model_folder(trained):
 def predicted(trained):
     ct = trained["test_case"]
     raw, names = predict_with_nnunet(ct, trained["model"], device="cpu")
-    return raw, names, run_nnunet_vertebrae(ct, trained["model"], device="cpu")
+    return (raw, names, run_nnunet_vertebrae(ct, trained["model"], device="cpu"),
+            run_nnunet_muscles(ct, trained["model"], device="cpu"))
 
 
 def test_predict_and_map_labels(trained, predicted):
     ct = trained["test_case"]
-    raw, names, lm = predicted
+    raw, names, lm, _ = predicted
     assert raw.shape == ct.geometry.shape_zyx
-    assert names == {0: "background", **{k: f"vertebrae_{lv}" for k, lv in enumerate(LEVELS, 1)}}
-    assert set(np.unique(raw)) <= set(range(len(LEVELS) + 1))
+    assert names == {0: "background", **{k: n for k, n in enumerate(CLASSES, 1)}}
+    assert set(np.unique(raw)) <= set(range(len(CLASSES) + 1))
     assert np.count_nonzero(raw) > 0, "the tiny model predicted no foreground at all"
 
     assert lm.geometry.is_same_grid(ct.geometry)
@@ -121,3 +126,38 @@ def test_segment_verb_with_nnunet_backend(trained, predicted, tmp_path):
     np.testing.assert_array_equal(lm.array, predicted[2].array)
     summary = json.loads((out / "vertebrae.json").read_text())
     assert set(summary["levels"]) <= set(LEVELS)
+
+
+def test_muscle_classes_of_the_same_model(trained, predicted):
+    ct = trained["test_case"]
+    raw, _, vert, mus = predicted
+    assert mus.geometry.is_same_grid(ct.geometry)
+    ids = {k: anatomy.BY_NAME[n].id for k, n in enumerate(CLASSES, 1) if n in MUSCLES}
+    assert set(mus.present_ids()) <= set(ids.values())
+    for k, mid in ids.items():
+        np.testing.assert_array_equal(mus.array == mid, raw == k)
+    assert not np.any((mus.array > 0) & (vert.array > 0))  # each backend keeps only its group
+
+
+def test_muscles_verb_with_nnunet_backend(trained, predicted, tmp_path):
+    from spinemets import cli
+    from spinemets.dl import crop_case
+    from spinemets.io import read_label_map, write_image, write_label_map
+
+    ct = trained["test_case"]
+    ct_path = write_image(ct, tmp_path / "ct.nii.gz")
+    # the phantom's true vertebrae on the test CT's grid: the verb under test is the muscle one
+    full_ct, labels = _phantom(5)
+    _, truth = crop_case(full_ct, labels, [anatomy.vertebra_id(lv) for lv in LEVELS], margin_mm=50.0)
+    keep = np.isin(truth.array, [anatomy.vertebra_id(lv) for lv in LEVELS])
+    vert = LabelMap(np.where(keep, truth.array, 0).astype(np.uint16), truth.geometry,
+                    anatomy.label_table(np.unique(truth.array[keep])))
+    vert_path = write_label_map(vert, tmp_path / "vertebrae.nii.gz")
+    out = tmp_path / "out"
+    rc = cli.main(["muscles", str(ct_path), "--vertebrae", str(vert_path), "-o", str(out),
+                   "--backend", "nnunet", "--model", str(trained["model"])])
+    assert rc == 0
+    lm = read_label_map(out / "muscles.nii.gz")
+    assert lm.geometry.is_same_grid(ct.geometry)
+    assert set(lm.present_ids()) <= {anatomy.BY_NAME[m].id for m in MUSCLES}
+    assert (out / "muscles.json").is_file()
