@@ -118,7 +118,9 @@ def _materials(model: Model) -> MaterialTable:
     t.set(C.FAT_SC, "subcutaneous_fat", h["fat"], 6)
     t.set(C.FAT_VISC, "visceral_fat", h["fat"] + 5, 8)
     t.set(C.FAT_INTER, "intermuscular_fat", h["fat"] + 10, 6)
-    t.set(C.MUSCLE, "muscle", h["muscle"] - 0.25 * (model.subject.age_years - 45), 7)
+    # muscle attenuation: lower in women (~ -8 HU) and with age (~ -0.25 HU/year; science.md 6)
+    sex_off = -4.0 if model.subject.sex == "F" else 4.0
+    t.set(C.MUSCLE, "muscle", h["muscle"] + sex_off - 0.25 * (model.subject.age_years - 45), 7)
     t.set(C.SOFT, "soft_tissue", h["soft_tissue"], 8)
     t.set(C.BLOOD, "blood", h["blood"], 3)
     t.set(C.LUNG, "lung", h["lung"], 35)

@@ -41,6 +41,12 @@ def paint_canal(cv: Canvas, frame: Frame, d: LevelDims) -> None:
     m &= ~np.isin(lab, list(VERTEBRA_IDS))
     lab[m] = anatomy.BY_NAME["spinal_canal"].id
     cv.mat[sl][m] = C.CSF
+    # spinal cord (to ~L1) / cauda equina: a soft-tissue core inside the canal, same canal label
+    vc = canal_centre_v(d)
+    r_u, r_v = (0.22 * d.CW, 0.28 * d.CD) if not d.level.startswith("L") or d.level == "L1" else \
+        (0.3 * d.CW, 0.25 * d.CD)
+    cord = m & ((u / r_u) ** 2 + ((v - vc) / r_v) ** 2 <= 1.0)
+    cv.mat[sl][cord] = C.SOFT
 
 
 def paint_vertebra(cv: Canvas, level: str, frame: Frame, d: LevelDims, fracture: Fracture | None,
@@ -52,10 +58,23 @@ def paint_vertebra(cv: Canvas, level: str, frame: Frame, d: LevelDims, fracture:
         return
     sl, co = b
     u, v, w = cv.local_coords(co, frame.origin, frame.R)
-    bo = body_mask(u, v, w, d, fracture)
-    bi = body_mask(u, v, w, d, fracture, shrink=CORTEX_MM, shrink_w=CORTEX_MM)
-    po = posterior_mask(u, v, w, d) & ~bo
-    pi = posterior_mask(u, v, w, d, shrink=POST_CORTEX_MM) & po
+    shape = u.shape
+    # evaluate the shapes only on candidate voxels (flat subsets) - much cheaper than the box
+    cb = np.flatnonzero((np.abs(u) <= d.W / 2 + 1) & (np.abs(v) <= d.D / 2 + 1) & (np.abs(w) <= d.H / 2 + abs(d.Ha - d.Hp) / 2 + 1))
+    cp = np.flatnonzero(v.ravel() >= d.D / 2 - 6.0)
+    bo = np.zeros(u.size, bool)
+    bi = np.zeros(u.size, bool)
+    po = np.zeros(u.size, bool)
+    pi = np.zeros(u.size, bool)
+    ub, vb, wb = u.ravel()[cb], v.ravel()[cb], w.ravel()[cb]
+    bo[cb] = body_mask(ub, vb, wb, d, fracture)
+    bi[cb] = body_mask(ub, vb, wb, d, fracture, shrink=CORTEX_MM, shrink_w=CORTEX_MM)
+    up, vp, wp = u.ravel()[cp], v.ravel()[cp], w.ravel()[cp]
+    po[cp] = posterior_mask(up, vp, wp, d)
+    po &= ~bo
+    pi[cp] = posterior_mask(up, vp, wp, d, shrink=POST_CORTEX_MM)
+    pi &= po
+    bo, bi, po, pi = (a.reshape(shape) for a in (bo, bi, po, pi))
     vid = _vid(level)
     bone = bo | po
     cv.lab[sl][bone] = vid

@@ -245,7 +245,10 @@ def paint_soft_tissue(cv: Canvas, layout: SpineLayout, dims: dict[str, LevelDims
             # lungs: inside the rib cage, outside the mediastinum, above the diaphragm dome
             apex = np.clip((ell - iT["T1"] + 0.8) / 2.5, 0.25, 1.0)
             yfrac = np.clip((Y - (cyr - Br)) / (2 * Br), 0, 1)
-            ell_dia = iT["T9"] + 3.2 * yfrac
+            # diaphragm: two domes (highest anteriorly-centrally under each lung, right a bit higher),
+            # deepest in the posterior costophrenic recesses
+            xfrac = np.clip((np.abs(X) - 0.45 * Ar) / (0.55 * Ar), -1, 1)
+            ell_dia = iT["T9"] - 0.4 * (X < 0) + 2.4 * yfrac ** 1.5 + 1.2 * xfrac ** 2
             lung = (rr <= 0.93) & (np.abs(X) > 18.0 * s) & (ell < ell_dia)
             if apex < 1.0:
                 lung &= ((np.abs(X) - 0.5 * Ar) / (0.5 * Ar * apex)) ** 2 + ((Y - (cyr + 0.25 * Br)) / (0.7 * Br * apex)) ** 2 <= 1
