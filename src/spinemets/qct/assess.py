@@ -70,11 +70,15 @@ def resolve_calibration(ct: CTImage, vert_mask: np.ndarray, body_mask: np.ndarra
         if len(dens) < 2 or len(rods) != len(dens):
             raise InputError(f"found {len(rods)} calibration rods in the scan but {len(spec['rods'])} "
                              "were described; give their positions in the rods JSON")
-        return cal_mod.from_rods([r.hu_mean for r in rods], dens,
+        c = cal_mod.from_rods([r.hu_mean for r in rods], dens,
                                  {"rod_positions": [{"center_lps_mm": list(r.center_lps_mm),
                                                      "radius_mm": r.radius_mm,
                                                      "hu_sd_between_slices": r.hu_sd_between_slices}
                                                     for r in rods]})
+        if len(rods) < len(spec["rods"]):
+            c.warnings.append(f"only {len(rods)} of {len(spec['rods'])} rods detected; densities matched "
+                              "by best linear fit")
+        return c
     if method not in ("phantomless", "phantomless_physics", "phantomless_linear", "auto"):
         raise InputError(f"unknown calibration {method!r}; use phantom, phantomless or fixed")
     return phantomless_calibration(ct, vert_mask, body_mask, force_linear=method == "phantomless_linear")
@@ -154,7 +158,8 @@ def assess_bone(ct: CTImage, vertebrae: LabelMap, bodies: LabelMap, lesions: Lab
     all_bodies = np.zeros(varr.shape, bool)
     for lv in levels:
         all_bodies |= body_of(lv)
-    cal = resolve_calibration(ct, varr > 0, all_bodies, calibration)
+    vert_mask = np.isin(varr, [anatomy.vertebra_id(lv) for lv in levels])
+    cal = resolve_calibration(ct, vert_mask, all_bodies, calibration)
     # centroids for the cranio-caudal axis of each body
     cents: dict[str, np.ndarray] = {}
     for lv in levels:

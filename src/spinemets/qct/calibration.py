@@ -11,9 +11,9 @@ Methods (``Calibration.method``):
   K2HPO4 + triglyceride two-material decomposition
   ``BMD = 1000*rho(HU)*((mu/rho)(HU) - mu_TG)/(mu_K2HPO4 - mu_TG)``. The map is quadratic in
   HU; ``slope``/``intercept`` report its least-squares line over 0-400 HU (trabecular range).
-* ``phantomless_linear``: fallback with fewer than 3 usable tissues: each sampled tissue gets
-  its K2HPO4-equivalent density from the same two-material model at a nominal effective energy
-  (95 keV, science.md §7: 90-100 keV at 120 kVp) and ICRU-44 density; straight-line fit.
+* ``phantomless_linear``: fallback when no cortical-bone reference is available (then the
+  effective energy of the physics fit is not identifiable): K2HPO4-in-water model at a nominal
+  effective energy (70 keV for 120 kVp), HU gain checked with air (``linear_internal``).
 * ``fixed_law``: a user-given scanner law (default the Alkalay-lab default 0.7*HU + 5.1),
   always with a warning.
 """
@@ -147,43 +147,38 @@ def physics_internal(tissue_hu: Mapping[str, float], samples: dict[str, Any] | N
     return cal
 
 
-def _nominal_physics(energy_kev: float) -> dict[str, float]:
-    """Physics model (as in ``physics_internal``) built from ideal ICRU-44 tissue HU at one energy."""
-    names = ["air", "adipose", "blood", "muscle", "cortical_bone"]
-    hu = np.array([att.ideal_hu(t, energy_kev) for t in names])
-    mu = np.array([float(att.mass_attenuation(t, energy_kev)) for t in names])
-    a, b = np.polyfit(hu, mu, 1)
-    mu_w = float(att.mass_attenuation("water", energy_kev))
-    c, d = np.polyfit(hu, mu_w * (1.0 + hu / 1000.0) / mu, 1)
-    return {"mu_rho_slope": float(a), "mu_rho_intercept": float(b),
-            "density_slope_g_cm3_per_hu": float(c), "density_intercept_g_cm3": float(d),
-            "mu_rho_k2hpo4": float(att.mass_attenuation("k2hpo4", energy_kev)),
-            "mu_rho_triglyceride": float(att.mass_attenuation("triglyceride", energy_kev))}
+K2HPO4_DENSITY_G_CM3 = 2.44  # crystalline K2HPO4, for the volume it displaces in solution
+NOMINAL_SOLUTION_ENERGY_KEV = 70.0
 
 
-def linear_internal(tissue_hu: Mapping[str, float], energy_kev: float = NOMINAL_EFFECTIVE_ENERGY_KEV,
+def k2hpo4_solution_hu_per_mg(energy_kev: float = NOMINAL_SOLUTION_ENERGY_KEV) -> float:
+    """HU per mg/cm3 of K2HPO4 dissolved in water (the material of QCT reference phantoms).
+
+    ``mu = mu_w*(1 - c/2.44) + mu_K*c`` for ``c`` g/cm3 K2HPO4, so
+    ``dHU/dc = 1000*((mu/rho)_K/(mu/rho)_w - 1/2.44)`` per g/cm3 (NIST mu/rho at ``energy_kev``)."""
+    ratio = float(att.mass_attenuation("k2hpo4", energy_kev) / att.mass_attenuation("water", energy_kev))
+    return ratio - 1.0 / K2HPO4_DENSITY_G_CM3
+
+
+def linear_internal(tissue_hu: Mapping[str, float], energy_kev: float = NOMINAL_SOLUTION_ENERGY_KEV,
                     samples: dict[str, Any] | None = None) -> Calibration:
-    """Linear internal calibration (fallback, >= 2 tissues).
+    """Linear internal calibration (fallback when the physics fit is not identifiable).
 
-    The scan's HU scale is corrected with a straight line ``HU = g*HU_ideal + o`` fitted through
-    the sampled tissues against their ideal HU (ICRU-44 composition and density, NIST mu/rho at a
-    nominal effective energy); BMD then follows the two-material model at that energy, and its
-    least-squares line over 0-400 HU is the calibration.
+    Model: trabecular bone as K2HPO4 in water (the definition of a K2HPO4 reference phantom),
+    at a nominal effective energy of 70 keV for 120 kVp; water at 0 HU (scanner water
+    calibration) and the HU gain checked by air: ``HU_corr = 1000*HU/(-HU_air)``.
+    ``BMD = HU_corr / (dHU/dc)``. Other sampled tissues are reported, not fitted (their HU
+    depends on composition more than on the scanner).
     """
-    names = [t for t in att.TISSUES if tissue_hu.get(t) is not None]
-    if len(names) < 2:
-        raise ValueError("linear internal calibration needs at least two tissues")
-    hu = np.array([tissue_hu[t] for t in names], float)
-    ideal = np.array([att.ideal_hu(t, energy_kev) for t in names])
-    g, o = np.polyfit(ideal, hu, 1)
-    model = Calibration("tmp", 0.0, 0.0, physics=_nominal_physics(energy_kev))
-    hh = np.linspace(*LINEARISATION_HU, 81)
-    slope, intercept = np.polyfit(hh, model.bmd((hh - o) / g), 1)
-    s = {"tissue_hu": {t: float(tissue_hu[t]) for t in names},
-         "tissue_ideal_hu": {t: float(v) for t, v in zip(names, ideal)},
-         "hu_scale_gain": float(g), "hu_scale_offset": float(o),
+    air = tissue_hu.get("air")
+    if air is None or not (-1100.0 < air < -850.0):
+        raise ValueError("linear internal calibration needs an air sample between -1100 and -850 HU")
+    gain = -air / 1000.0
+    per_mg = k2hpo4_solution_hu_per_mg(energy_kev)
+    slope = 1.0 / (gain * per_mg)
+    s = {"tissue_hu": {t: float(v) for t, v in tissue_hu.items() if v is not None},
+         "hu_gain_from_air": gain, "k2hpo4_solution_hu_per_mg_cm3": per_mg,
          "nominal_effective_energy_kev": energy_kev, **(samples or {})}
-    return Calibration("phantomless_linear", float(slope), float(intercept), _r2(ideal, hu), s,
-                       [f"linear internal calibration ({len(names)} tissues, HU scale corrected, "
-                        f"nominal {energy_kev:g} keV); less accurate than phantom or physics-based "
-                        "calibration"])
+    return Calibration("phantomless_linear", float(slope), 0.0, None, s,
+                       [f"linear internal calibration (K2HPO4-in-water model at a nominal {energy_kev:g} keV, "
+                        "HU gain from air); expect errors of 10-20 % against phantom calibration"])
