@@ -75,13 +75,9 @@ def _names_from(anchor_idx: int, anchor_level: str, n: int, lowest: int) -> list
 def label_levels(findings: list[SegmentFinding]) -> Labelling:
     n = len(findings)
     warnings: list[str] = []
-    # sacrum: a run of sacrum-like segments starting within the two lowest segments
-    top_sacral = -1
-    start = next((i for i in range(min(2, n)) if findings[i].sacral), None)
-    if start is not None:
-        top_sacral = start
-        while top_sacral + 1 < n and findings[top_sacral + 1].sacral:
-            top_sacral += 1
+    # sacrum: the highest sacrum-like segment (wide, fused with the alae); everything below it is
+    # sacrum or coccyx (remnant sacral discs split it into narrower pieces)
+    top_sacral = max((i for i in range(n) if findings[i].sacral), default=-1)
     first_vert = top_sacral + 1
     ribs = [f.rib for f in findings]
     verts = list(range(first_vert, n))

@@ -50,12 +50,28 @@ def canonical_resample(img: sitk.Image, spacing_mm: float, bounds_lps: np.ndarra
         lo, hi = np.asarray(bounds_lps[0], float), np.asarray(bounds_lps[1], float)
     n = np.maximum(1, np.round((hi - lo) / spacing_mm).astype(int))
     origin = lo + spacing_mm / 2.0
+    origin = _snap_to_lattice(img, origin, spacing_mm)
     ref = sitk.Image([int(v) for v in n], sitk.sitkFloat32)
     ref.SetSpacing([spacing_mm] * 3)
     ref.SetOrigin([float(v) for v in origin])
     ref.SetDirection((1.0, 0, 0, 0, 1.0, 0, 0, 0, 1.0))
     return sitk.Resample(img, ref, sitk.Transform(), interpolator, default,
                          sitk.sitkFloat32 if interpolator != sitk.sitkNearestNeighbor else img.GetPixelID())
+
+
+def _snap_to_lattice(img: sitk.Image, origin: np.ndarray, spacing_mm: float) -> np.ndarray:
+    """Move ``origin`` onto the image's voxel centres along every LPS axis where the image axis
+    is aligned with it and has the working spacing, so that resampling there is exact (no
+    interpolation blur, no half-voxel shift of the labels brought back)."""
+    d = np.asarray(img.GetDirection()).reshape(3, 3)
+    sp = np.asarray(img.GetSpacing())
+    c0 = np.asarray(img.GetOrigin())
+    out = np.array(origin, float)
+    for a in range(3):
+        col = int(np.argmax(np.abs(d[a, :])))
+        if abs(abs(d[a, col]) - 1.0) < 1e-6 and abs(sp[col] - spacing_mm) <= 0.01 * spacing_mm:
+            out[a] = c0[a] + np.round((out[a] - c0[a]) / spacing_mm) * spacing_mm
+    return out
 
 
 def make_workgrid(img: sitk.Image, spacing_mm: float, bounds_lps: np.ndarray | None = None) -> WorkGrid:

@@ -210,7 +210,16 @@ def run_classic(ct: CTImage) -> ClassicOutput:
     # (the outer layer of the filled mask is dropped unless it is bone: closing adds partial-volume
     # soft tissue in concavities of the outline)
     cyl = _body_cylinder(cl, filled.shape, w)
-    interior = filled & ndi.binary_erosion(filled, structure=masks._plane_structure(0)) & cyl
+    import os
+    mode = os.environ.get("IM", "0")
+    if mode == "none":
+        interior = np.zeros_like(filled)
+    elif mode == "e2":
+        interior = filled & ndi.binary_erosion(filled, structure=masks._plane_structure(0), iterations=2) & cyl
+    elif mode == "e3d":
+        interior = filled & ndi.binary_erosion(filled) & cyl
+    else:
+        interior = filled & ndi.binary_erosion(filled, structure=masks._plane_structure(0)) & cyl
     filled = bone | interior
     disc_idx = select_discs(prof)
     disc_z = [float(prof.z[i]) for i in disc_idx]
@@ -225,8 +234,7 @@ def run_classic(ct: CTImage) -> ClassicOutput:
         bounds = bounds[1:]
     if not bounds:
         raise InputError("no vertebra found along the spinal column")
-    labels, zone = separate(bone, filled, cl, disc_z, bounds, w, typical_gap)
-    # --- findings per segment
+    # --- sacrum-like segments (wide continuous bone across the body row)
     med_r = float(np.median(cl.radius_mm))
     body_width = 2.6 * med_r
     sacral_width = max(SACRUM_MIN_WIDTH_MM, SACRUM_WIDTH_RATIO * body_width)
@@ -237,6 +245,8 @@ def run_classic(ct: CTImage) -> ClassicOutput:
         widths.append(width)
         partial = bool(bounds[k][2] and (hi_ - lo_) < MIN_END_FRACTION * typical_gap)
         findings.append(SegmentFinding(sacral=width >= sacral_width, partial=partial))
+    labels, zone = separate(bone, filled, cl, disc_z, bounds, w, typical_gap,
+                            no_arch=set())
     # other-bone regions touching a sacral segment are pelvis, not ribs
     dil = max(1, int(np.ceil(RIB_NEAR_MM / w)))
     thick = ndi.distance_transform_edt(bone | filled, sampling=w)

@@ -25,6 +25,11 @@ ZONE_POSTERIOR_MM = 105.0
 #: Seed radius as a fraction of the body radius, and the central fraction of each segment seeded.
 SEED_RADIUS_FRACTION = 0.5
 SEED_CENTRAL_FRACTION = 0.5
+#: Arch seeds (mm / multiples of the body radius behind the body centre).
+ARCH_SEEDS = True
+ARCH_FROM_FACTOR = 0.9
+ARCH_REACH_MM = 22.0
+ARCH_HALF_WIDTH_MM = 15.0
 #: Disc barrier: radius as a fraction of the body radius.
 BARRIER_RADIUS_FRACTION = 1.6
 #: Label offset of non-vertebral bone regions.
@@ -62,11 +67,12 @@ def segment_bounds(disc_z: list[float], cl: Centreline) -> list[tuple[float, flo
 
 
 def seeds(filled: np.ndarray, cl: Centreline, bounds: list[tuple[float, float, bool]], w: float,
-          typical_gap_vox: float, zone: np.ndarray | None = None) -> np.ndarray:
+          typical_gap_vox: float, zone: np.ndarray | None = None, no_arch: set[int] = frozenset()) -> np.ndarray:
     """Marker array: segment k+1 in the central part of its body, 0 elsewhere."""
     shape = filled.shape
     pts = np.zeros(shape, np.int32)
     rad = np.zeros(len(bounds) + 1)
+    arch: list[tuple[int, float, float]] = []
     for k, (lo, hi, is_end) in enumerate(bounds):
         length = hi - lo
         if is_end and len(bounds) > 1:
@@ -87,9 +93,36 @@ def seeds(filled: np.ndarray, cl: Centreline, bounds: list[tuple[float, float, b
         for z, y, x in zip(zz.astype(int), np.round(yq).astype(int), np.round(xq).astype(int)):
             if 0 <= z < shape[0] and 0 <= y < shape[1] and 0 <= x < shape[2]:
                 pts[z, y, x] = k + 1
+        if ARCH_SEEDS and k not in no_arch and not (is_end and (hi - lo) < MIN_BODY_FRACTION * typical_gap_vox):
+            arch.append((k + 1, 0.5 * (a + b), 0.5 * (b - a)))
     dist, ind = ndi.distance_transform_edt(pts == 0, return_indices=True)
     nearest = pts[tuple(ind)]
     markers = np.where(filled & (dist <= rad[nearest]), nearest, 0).astype(np.int32)
+    # neural arch at mid-body height, in the vertebra's own plane (normal = centreline tangent):
+    # pedicles and the laminae next to the canal, right behind the body, belong to this vertebra
+    # (seeding them keeps spinous and articular processes with their own arch, not a neighbour's)
+    for lab, zmid, half in arch:
+        yq, xq, rq = cl.at(np.array([zmid]))
+        t = cl.tangent(np.array([zmid]))[0]
+        p = np.array([zmid, yq[0], xq[0]])
+        post = np.array([0.0, 1.0, 0.0]) - t[1] * t
+        post /= np.linalg.norm(post)
+        lat = np.cross(t, post)
+        r = rq[0] / w
+        reach = r + ARCH_REACH_MM / w
+        ext = int(np.ceil(max(reach, half) + 2))
+        lo = np.maximum(np.floor(p).astype(int) - ext, 0)
+        hi = np.minimum(np.floor(p).astype(int) + ext + 1, shape)
+        g = np.mgrid[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]].astype(np.float32)
+        d = g - p[:, None, None, None].astype(np.float32)
+        a_t = np.tensordot(t, d, axes=1)
+        a_p = np.tensordot(post, d, axes=1)
+        a_l = np.tensordot(lat, d, axes=1)
+        sel = (np.abs(a_t) <= half) & (a_p >= ARCH_FROM_FACTOR * r) & (a_p <= reach) & \
+            (np.abs(a_l) <= ARCH_HALF_WIDTH_MM / w)
+        sub_m = markers[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
+        sub_f = filled[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
+        sub_m[sel & sub_f & (sub_m == 0)] = lab
     # a vertebra whose body is (almost) outside the top of the field of view: its arch still shows
     # above the disc (spinous processes slope caudally, so that bone belongs to it)
     lo, hi, is_end = bounds[-1]
@@ -129,14 +162,15 @@ def cut_discs(mask: np.ndarray, cl: Centreline, disc_z: list[float], w: float) -
 
 
 def separate(bone: np.ndarray, filled: np.ndarray, cl: Centreline, disc_z: list[float],
-             bounds: list[tuple[float, float, bool]], w: float, typical_gap_vox: float) -> tuple[np.ndarray, np.ndarray]:
+             bounds: list[tuple[float, float, bool]], w: float, typical_gap_vox: float,
+             no_arch: set[int] = frozenset()) -> tuple[np.ndarray, np.ndarray]:
     """Watershed labels: 1..n vertebral segments (index+1 of ``bounds``), OTHER_OFFSET+j other bone.
 
     Returns (labels, zone).
     """
     mask = bone | filled
     zone = spine_zone(mask.shape, cl, w)
-    markers = seeds(filled, cl, bounds, w, typical_gap_vox, zone)
+    markers = seeds(filled, cl, bounds, w, typical_gap_vox, zone, no_arch)
     outside = mask & ~zone
     olab, nother = ndi.label(outside)
     markers = np.where(olab > 0, olab + OTHER_OFFSET, markers)
