@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from spinemets.anatomy import MUSCLE_GROUPS
 from spinemets.errors import InputError
 
 from . import default_anatomy as da
@@ -213,6 +214,9 @@ def build_from_ct(cls, vsum: dict, msum: dict | None, sex: str, weight_kg: float
     for lv in LEVELS:
         got: dict[str, Muscle] = {}
         for name, e in (mentries.get(lv) or {}).items():
+            group, _, side = name.rpartition("_")
+            if group not in MUSCLE_GROUPS or side not in ("left", "right"):
+                continue  # level-level keys (status, vertebra_frame, ...)
             m = _measured_muscle(name, e, sex, raw_frames.get(lv))
             if m is not None:
                 got[name] = m

@@ -21,7 +21,9 @@ Sources and what was taken from them
   Biomech 45:66 and the Bruno 2015 muscle set). They are rounded, *generic* values: with a CT the
   measured values replace them. Offsets are from the vertebral-body centroid in the vertebra's frame
   (``anterior`` > 0 towards the front, ``lateral`` > 0 away from the midline) for upright standing
-  (supine-to-standing correction is applied only to CT values, see subject.py).
+  (supine-to-standing correction is applied only to CT values, see subject.py). A group crosses a
+  level's cut only if its attachments lie on both sides of it; the shoulder girdle (and so the arm
+  ends of pectoralis, serratus, latissimus and trapezius) belongs to SHOULDER_LEVEL.
 """
 
 from __future__ import annotations
@@ -157,14 +159,21 @@ MUSCLES: dict[str, dict[str, dict[str, float]]] = {
                             None, None, None, None, None, None]),
     },
     "pectoralis_major": {
-        "csa_cm2": _row([None, 6, 7, 6, 5, 3] + [None] * 11),
-        "anterior_cm": _row([None, 12.0, 12.0, 12.0, 12.0, 12.0] + [None] * 11),
-        "lateral_cm": _row([None, 8.0, 8.0, 8.0, 8.0, 8.0] + [None] * 11),
+        "csa_cm2": _row([None, None, None, 7, 6, 4] + [None] * 11),
+        "anterior_cm": _row([None, None, None, 12.0, 12.0, 12.0] + [None] * 11),
+        "lateral_cm": _row([None, None, None, 8.0, 8.0, 8.0] + [None] * 11),
+    },
+    # not one of the CT muscle groups: neck flexors crossing the upper thoracic cuts, lumped
+    # (sternocleidomastoid to the manubrium at about T2, longus colli to T3); default only.
+    "neck_flexors": {
+        "csa_cm2": _row([4, 3, 1.5] + [None] * 14),
+        "anterior_cm": _row([4.0, 4.0, 1.5] + [None] * 14),
+        "lateral_cm": _row([2.5, 2.5, 1.2] + [None] * 14),
     },
     "serratus_anterior": {
-        "csa_cm2": _row([None, 3, 4, 5, 6, 6, 5, 4, 2] + [None] * 8),
-        "anterior_cm": _row([None, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0] + [None] * 8),
-        "lateral_cm": _row([None, 11.0, 11.0, 11.0, 11.0, 11.0, 11.0, 11.0, 11.0] + [None] * 8),
+        "csa_cm2": _row([None, None, None, 5, 6, 6, 5, 4, 2] + [None] * 8),
+        "anterior_cm": _row([None, None, None, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0] + [None] * 8),
+        "lateral_cm": _row([None, None, None, 11.0, 11.0, 11.0, 11.0, 11.0, 11.0] + [None] * 8),
     },
 }
 

@@ -7,8 +7,8 @@ Monte Carlo (``monte_carlo`` = number of samples, seeded):
 * muscle stress: sigma_max ~ U(40, 130) N/cm2 (Burkhart 2017), compression interpolated in the
   per-level ``compression_N_by_muscle_stress`` table of loads.json;
 * calibration: strength x LogNormal(0, cv) with cv = 0.12 (phantomless calibration RMS error
-  ~7.8 % in BMD, Kaesmacher 2017, through a strength ~ BMD^1.5 law) or 0.06 when bone.json says
-  the calibration was phantom-based;
+  ~7.8 % in BMD, Kaesmacher 2017, through a strength ~ BMD^1.5 law), 0.06 when bone.json says
+  the calibration was phantom-based, 0.20 for a fixed (uncalibrated, scanner-generic) law;
 * strength method: each sample picks one of the level's non-null strength estimates at random.
 """
 
@@ -25,7 +25,7 @@ METHODS = ("fe", "rigidity", "density_area")
 BANDS = ((0.8, "low", "below_0.8"), (1.2, "uncertain", "uncertain_0.8_1.2"),
          (float("inf"), "high", "above_1.2"))
 STRESS_RANGE_N_CM2 = (40.0, 130.0)
-CALIBRATION_CV = {"phantom": 0.06, "default": 0.12}
+CALIBRATION_CV = {"phantom": 0.06, "default": 0.12, "fixed": 0.20}
 RESEARCH_NOTE = ("Research output: LSR bands use the theoretical failure at LSR = 1 with a +/-20 % "
                  "transition zone; no validated fracture threshold exists for metastatic vertebrae.")
 
@@ -56,8 +56,11 @@ def _strength(entry: dict, method: str) -> tuple[float | None, str | None, str |
 def _calibration_cv(bone: dict) -> float:
     cal = bone.get("calibration") or {}
     kind = str(cal.get("method", cal.get("type", "")) if isinstance(cal, dict) else cal).lower()
-    return CALIBRATION_CV["phantom"] if "phantom" in kind and "phantomless" not in kind \
-        else CALIBRATION_CV["default"]
+    if "phantomless" in kind or not kind:
+        return CALIBRATION_CV["default"]
+    if "phantom" in kind:
+        return CALIBRATION_CV["phantom"]
+    return CALIBRATION_CV["fixed"] if "fixed" in kind else CALIBRATION_CV["default"]
 
 
 def _interp_stress(table: dict | None, s: np.ndarray, fallback: float) -> np.ndarray:

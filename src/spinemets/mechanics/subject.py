@@ -34,7 +34,8 @@ SEXES = ("male", "female")
 SUPINE_TO_STANDING = {"abdominal": 1.30, "erector_spinae": {"male": 1.03, "female": 1.12}}
 ABDOMINAL = ("rectus_abdominis", "external_oblique", "internal_oblique")
 NOMINAL_BMI = 25.0  # kg/m2, used only when the body mass is unknown
-_BAD_STATUS = {"missing", "absent", "failed", "error", "not_found", "not_segmented", "excluded"}
+_BAD_STATUS = {"missing", "absent", "failed", "error", "not_found", "not_segmented", "excluded",
+               "not_present", "outside_fov", "partly_outside_fov"}
 
 
 @dataclass
@@ -240,7 +241,7 @@ def _default_muscles(level: str, sex: str, weight_kg: float, height_cm: float,
                      age: float | None) -> list[Muscle]:
     fc, fo = muscle_scale_factors(sex, weight_kg, height_cm, age)
     out = []
-    for group in MUSCLE_GROUPS:
+    for group in list(MUSCLE_GROUPS) + [g for g in da.MUSCLES if g not in MUSCLE_GROUPS]:
         row = da.MUSCLES.get(group)
         if not row or level not in row["csa_cm2"]:
             continue
