@@ -239,7 +239,8 @@ def paint_soft_tissue(cv: Canvas, layout: SpineLayout, dims: dict[str, LevelDims
             ex = X / Ar
             ey = (Y - cyr) / Br
             rr = np.sqrt(ex * ex + ey * ey)
-            wall = (rr <= 1.07) & (rr >= 0.95) & inner
+            # chest wall (intercostal muscles) from the rib cage out to the wall muscle sheets
+            wall = (rr >= 0.95) & inner & (lab2 == LAB["visceral_fat"])
             lab2[wall] = LAB["soft_tissue"]
             mat2[wall] = C.MUSCLE
             # lungs: inside the rib cage, outside the mediastinum, above the diaphragm dome
@@ -267,6 +268,10 @@ def paint_soft_tissue(cv: Canvas, layout: SpineLayout, dims: dict[str, LevelDims
             spleen = below & (X > 35.0 * s) & (Y > cyr) & (ell >= iT["T10"])
             lab2[spleen] = LAB["soft_tissue"]
             mat2[spleen] = C.SPLEEN
+            if iT["T10"] - 0.5 <= ell <= iT["L1"]:  # stomach, left upper quadrant
+                hs = np.clip(min(ell - iT["T10"] + 1.0, iT["L1"] - ell) / 1.0, 0.3, 1.0)
+                _ellipse(lab2, mat2, G, 0.3 * Ar, cyr - 0.3 * Br, 0.28 * Ar * hs, 0.32 * Br * hs, -0.4,
+                         LAB["soft_tissue"], C.BOWEL, where=lambda l: l == LAB["visceral_fat"])
         if iT["T11"] <= ell <= iT["L2"] + 0.8:  # liver continues below the ribs (right)
             hs = np.clip(iT["L2"] + 0.8 - ell, 0.2, 1.0)
             _ellipse(lab2, mat2, G, -0.45 * A, cy + 0.05 * B, 0.38 * A * hs, 0.55 * B * hs, 0.2,
