@@ -28,7 +28,7 @@ SLICE_DEFINITION = (
     "(the body separated from the posterior elements by a morphological opening of the vertebra "
     "label), perpendicular to the local spine axis (direction between the neighbouring body "
     "centroids; the body's smallest principal axis for an isolated vertebra), resampled with linear "
-    "interpolation at the CT's in-plane pixel size (at most 1 mm). The 3-D label map assigns each "
+    "interpolation on a 1 mm grid. The 3-D label map assigns each "
     "muscle-window voxel the label of its projection onto the nearest such plane."
 )
 OFFSET_CONVENTION = (

@@ -40,6 +40,7 @@ class VertebraFrame:
     vertebra_centroid_lps_mm: np.ndarray
     touches_fov_edge: bool
     body_points_lps: np.ndarray  # LPS mm of the body voxels, (n, 3)
+    points_lps: np.ndarray  # LPS mm of all voxels of the vertebra, (n, 3)
 
     def to_local(self, lps: np.ndarray) -> np.ndarray:
         """LPS mm ``(..., 3)`` -> (anterior, left, superior) mm relative to the body centroid."""
@@ -47,8 +48,19 @@ class VertebraFrame:
         return np.stack([d @ self.anterior, d @ self.left, d @ self.superior], axis=-1)
 
 
-def _body_mask(mask: np.ndarray, spacing_zyx: np.ndarray) -> np.ndarray:
-    """Vertebral body of one cropped vertebra mask: opening with half the max inscribed radius."""
+def _body_mask(mask: np.ndarray, spacing_zyx: np.ndarray, coarse_mm: float = 1.5) -> np.ndarray:
+    """Vertebral body of one cropped vertebra mask: opening with half the max inscribed radius.
+
+    Computed on a grid subsampled to about ``coarse_mm`` (the opening radius is several mm), then
+    brought back to the full grid and intersected with the mask."""
+    step = np.maximum(1, np.floor(coarse_mm / spacing_zyx)).astype(int)
+    if np.any(step > 1):
+        sub = mask[::step[0], ::step[1], ::step[2]]
+        body = _body_mask(sub, spacing_zyx * step, coarse_mm=0.0)
+        up = body.repeat(step[0], 0).repeat(step[1], 1).repeat(step[2], 2)
+        up = up[: mask.shape[0], : mask.shape[1], : mask.shape[2]]
+        pad = [(0, mask.shape[i] - up.shape[i]) for i in range(3)]
+        return np.pad(up, pad, mode="edge") & mask
     edt = ndi.distance_transform_edt(mask, sampling=spacing_zyx)
     r = 0.5 * float(edt.max())
     if r <= float(spacing_zyx.max()):
@@ -90,6 +102,7 @@ def vertebra_frames(vertebrae: LabelMap, levels: list[str] | None = None,
         bidx = np.argwhere(body) + offs
         vidx = np.argwhere(m) + offs
         b_lps = geo.index_zyx_to_lps(bidx)
+        v_lps = geo.index_zyx_to_lps(vidx)
         c_body = b_lps.mean(axis=0)
         summ = ((vertebrae_summary or {}).get("levels", {}) or {}).get(lv, {}) or {}
         if summ.get("body_centroid_lps_mm") is not None:
@@ -101,8 +114,8 @@ def vertebra_frames(vertebrae: LabelMap, levels: list[str] | None = None,
         touches = any(s.start == 0 or s.stop == n for s, n in zip(sl, arr.shape))
         vol = body.sum() * float(np.prod(spacing_zyx))
         height = 2.0 * np.sqrt(max(w[0], 1e-6) * 3.0)  # uniform slab: var = h^2/12
-        raw[lv] = {"c": c_body, "axis": ax, "vc": geo.index_zyx_to_lps(vidx).mean(axis=0),
-                   "touch": touches, "n": int(m.sum()), "bp": b_lps, "r": float(np.sqrt(vol / max(height, 1e-3) / np.pi))}
+        raw[lv] = {"c": c_body, "axis": ax, "vc": v_lps.mean(axis=0),
+                   "touch": touches, "n": int(m.sum()), "bp": b_lps, "vp": v_lps, "r": float(np.sqrt(vol / max(height, 1e-3) / np.pi))}
     # a vertebra cut by the field of view and much smaller than its neighbours is unusable
     vols = {lv: r["n"] for lv, r in raw.items()}
     for lv in [lv for lv in raw if raw[lv]["touch"]]:
@@ -132,7 +145,7 @@ def vertebra_frames(vertebrae: LabelMap, levels: list[str] | None = None,
         left = np.cross(sup, ant)
         left /= np.linalg.norm(left)
         frames[lv] = VertebraFrame(lv, c, sup, ant, left, raw[lv]["r"], raw[lv]["vc"], raw[lv]["touch"],
-                                    raw[lv]["bp"])
+                                    raw[lv]["bp"], raw[lv]["vp"])
     return frames
 
 

@@ -42,9 +42,11 @@ def _shadow(points_xy: np.ndarray, plane: Plane) -> np.ndarray:
 def vertebra_landmarks(frame: VertebraFrame, plane: Plane, vertebrae: LabelMap,
                        vertebra_id: int, body_points_lps: np.ndarray | None = None) -> Landmarks:
     """Landmarks from the projection of the vertebra's voxels onto the plane."""
-    geo = vertebrae.geometry
-    idx = np.argwhere(vertebrae.array == vertebra_id)
-    xy = plane.project_lps(geo.index_zyx_to_lps(idx))
+    if len(frame.points_lps):
+        pts = frame.points_lps
+    else:
+        pts = vertebrae.geometry.index_zyx_to_lps(np.argwhere(vertebrae.array == vertebra_id))
+    xy = plane.project_lps(pts)
     x, y = xy[:, 0], xy[:, 1]
     if body_points_lps is not None and len(body_points_lps):
         bxy = plane.project_lps(body_points_lps)

@@ -18,6 +18,10 @@ from ..image import Geometry
 from .frames import VertebraFrame
 
 
+#: pixel size of the mid-vertebral planes (mm)
+PLANE_PIXEL_MM = 1.0
+
+
 @dataclass(frozen=True)
 class Plane:
     origin_lps_mm: np.ndarray
@@ -32,14 +36,14 @@ class Plane:
                   half_width_mm: float | None = None, volume: np.ndarray | None = None) -> "Plane":
         """Plane through the body centroid perpendicular to the local spine axis.
 
-        ``pixel_mm`` defaults to the CT's in-plane pixel size, but not coarser than 1 mm (the plane
-        is oversampled on coarse scans so that areas are not quantised to 9 mm^2 pixels);
+        ``pixel_mm`` defaults to 1 mm whatever the CT's pixel size (clinical scans have 0.6-1 mm;
+        coarse scans are oversampled so that areas are not quantised to 9 mm^2 pixels);
         ``half_width_mm`` defaults to the largest distance from the centroid to a corner of the
         CT volume (the whole field of view is covered), at most 320 mm, shrunk to the extent of
         tissue (> -400 HU) plus 12 mm when the CT ``volume`` is given.
         """
         if pixel_mm is None:
-            pixel_mm = min(float(np.mean(geometry.spacing_mm[:2])), 1.0)
+            pixel_mm = PLANE_PIXEL_MM
         if half_width_mm is None:
             nz, ny, nx = geometry.shape_zyx
             corners = np.array([[z, y, x] for z in (0, nz - 1) for y in (0, ny - 1) for x in (0, nx - 1)], float)
