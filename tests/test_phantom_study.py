@@ -171,3 +171,19 @@ def test_preview_png(phantom_small, tmp_path):
     img = mpimg.imread(p)
     assert img.shape[0] > 300 and img.shape[1] > 600
     assert img[..., :3].std() > 0.05  # not blank
+
+
+def test_followup_studies_written(phantom_factory, tmp_path):
+    from spinemets.phantom import write_study
+
+    ph = phantom_factory(5, followup_months=(3, 12), lesions=[("L2", "lytic", "body", 9.0), ("T9", "blastic", "body", 6.0)])
+    out = write_study(ph, tmp_path / "s", dicom=False)
+    base = json.loads((out / "truth.json").read_text())
+    assert [f["months"] for f in base["followups"]] == [3.0, 12.0]
+    for m in (3, 12):
+        fu = json.loads((out / f"followup_{m:02d}m" / "truth.json").read_text())
+        assert fu["months"] == float(m) and fu["seed"] == base["seed"]
+        assert fu["subject"] == base["subject"]
+        assert (out / f"followup_{m:02d}m" / "vertebrae.nii.gz").is_file()
+        clin = json.loads((out / f"followup_{m:02d}m" / "clinical.json").read_text())
+        assert clin["months_from_baseline"] == float(m) and clin["patient_id"] == f"PHANTOM-{base['seed']:05d}"
