@@ -11,56 +11,27 @@ import pytest
 import SimpleITK as sitk
 
 from spinemets import anatomy
-from spinemets.dl import (TINY_TRAINER, NnUNetFolders, export_nnunet_dataset, plan_and_preprocess,
-                          predict_with_nnunet, train)
+from spinemets.dl import TINY_TRAINER, predict_with_nnunet
+from spinemets.dl.testbed import CLASSES, LEVELS, MUSCLES, build_phantom_testbed, phantom_case
 from spinemets.image import CTImage, LabelMap
 from spinemets.segment.backends import run_nnunet_muscles, run_nnunet_vertebrae
 
 pytestmark = pytest.mark.slow
 
-LEVELS = ["L1", "L2", "L3", "L4", "L5"]  # L2-L4 in full, L1/L5 partly, in every phantom below
-#: muscle groups next to the spine (mostly inside the training crops)
-MUSCLES = [f"{g}_{side}" for g in ("erector_spinae", "transversospinalis", "psoas_major",
-                                   "quadratus_lumborum") for side in ("left", "right")]
-#: one model for both issues: vertebrae (training ids 1-5) and muscles (6-13)
-CLASSES = [f"vertebrae_{lv}" for lv in LEVELS] + MUSCLES
 DATASET_ID = 901
-
-
-def _phantom(seed: int) -> tuple[CTImage, LabelMap]:
-    """A small phantom: 4 mm voxels, field of view L2-L4, random lesions (~33 x 97 x 93)."""
-    from spinemets.phantom import PhantomConfig, generate_phantom
-
-    ph = generate_phantom(PhantomConfig(seed=seed, size="small", pixel_mm=4.0, slice_mm=4.0,
-                                        fov_levels=("L2", "L4"), lesions="random"))
-    return ph.ct, ph.labels
 
 
 def _test_ct() -> CTImage:
     """An unseen phantom cropped around the spine with 50 mm of tissue and air (~32 x 49 x 48),
     larger than the model's patch so that nnU-Net's sliding window is exercised."""
-    from spinemets.dl import crop_case
-
-    ct, labels = _phantom(5)
-    return crop_case(ct, labels, [anatomy.vertebra_id(lv) for lv in LEVELS], margin_mm=50.0)[0]
-
-
-def _training_cases(n: int) -> list[tuple[CTImage, LabelMap]]:
-    """Phantoms cropped around the vertebrae with 15 mm of tissue: ~33 x 36 x 35 voxels each."""
-    from spinemets.dl import crop_case
-
-    ids = [anatomy.vertebra_id(lv) for lv in LEVELS]
-    return [crop_case(*_phantom(seed), ids, margin_mm=15.0) for seed in range(n)]
+    return phantom_case(5, margin_mm=50.0)[0]
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("nnunet")
-    folders = NnUNetFolders.under(root)
-    # the phantoms' other tissues become background
-    ds = export_nnunet_dataset(_training_cases(5), folders.raw, DATASET_ID, "SpinemetsTest", CLASSES)
-    plan_and_preprocess(DATASET_ID, folders, num_processes=1, timeout_s=400)
-    model = train(DATASET_ID, folders, fold=0, n_proc_da=0, timeout_s=500)
+    model = build_phantom_testbed(root, range(5), DATASET_ID, timeout_s=500)
+    ds = root / "nnUNet_raw" / "Dataset901_SpinemetsPhantoms"
     return {"model": model, "dataset": ds, "test_case": _test_ct(), "root": root}
 
 
@@ -75,6 +46,7 @@ def test_trained_model_folder(trained):
     dj = json.loads((model / "dataset.json").read_text())
     assert dj["labels"] == {"background": 0, **{n: k for k, n in enumerate(CLASSES, 1)}}
     assert (model / "fold_0" / "validation" / "summary.json").is_file()  # nnU-Net's own validation ran
+    assert len(list((trained["dataset"] / "imagesTr").glob("case_*_0000.nii.gz"))) == 5
 
 
 @pytest.fixture(scope="module")
@@ -141,14 +113,12 @@ def test_muscle_classes_of_the_same_model(trained, predicted):
 
 def test_muscles_verb_with_nnunet_backend(trained, predicted, tmp_path):
     from spinemets import cli
-    from spinemets.dl import crop_case
     from spinemets.io import read_label_map, write_image, write_label_map
 
     ct = trained["test_case"]
     ct_path = write_image(ct, tmp_path / "ct.nii.gz")
     # the phantom's true vertebrae on the test CT's grid: the verb under test is the muscle one
-    full_ct, labels = _phantom(5)
-    _, truth = crop_case(full_ct, labels, [anatomy.vertebra_id(lv) for lv in LEVELS], margin_mm=50.0)
+    _, truth = phantom_case(5, margin_mm=50.0)
     keep = np.isin(truth.array, [anatomy.vertebra_id(lv) for lv in LEVELS])
     vert = LabelMap(np.where(keep, truth.array, 0).astype(np.uint16), truth.geometry,
                     anatomy.label_table(np.unique(truth.array[keep])))
