@@ -155,3 +155,14 @@ def test_run_muscles_with_weights(ct, monkeypatch, tmp_path):
     np.testing.assert_array_equal(lm.array == es_r, arr == 15)
     np.testing.assert_array_equal(lm.array == es_l, arr == 16)
     assert lm.labels == {es_l: "erector_spinae_left", es_r: "erector_spinae_right"}
+
+
+def test_segment_verb_reports_missing_totalsegmentator_in_one_line(totalseg_dir, tmp_path, monkeypatch, capsys):
+    from spinemets import cli
+
+    monkeypatch.setitem(sys.modules, "totalsegmentator", None)
+    rc = cli.main(["segment", str(totalseg_dir / "example_ct.nii.gz"), "-o", str(tmp_path / "o"),
+                   "--backend", "totalseg"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 3
+    assert err == "spinemets: missing dependency: TotalSegmentator is not installed: pip install TotalSegmentator"

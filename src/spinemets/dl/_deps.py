@@ -11,8 +11,9 @@ NNUNET_INSTALL_HINT = 'pip install -c constraints.txt "spinemets[dl]"'
 
 
 def require_nnunet() -> ModuleType:
-    """Import ``nnunetv2`` or raise :class:`MissingDependencyError` with one line."""
+    """Import ``torch`` and ``nnunetv2`` or raise :class:`MissingDependencyError` with one line."""
     try:
+        importlib.import_module("torch")
         return importlib.import_module("nnunetv2")
     except ImportError as exc:  # nnunetv2 itself or torch missing
         missing = getattr(exc, "name", None) or "nnunetv2"
