@@ -120,7 +120,8 @@ def test_weights_missing_home_dir(ct, monkeypatch, tmp_path):
     FakeTotalSegmentator(monkeypatch)
     monkeypatch.delenv("TOTALSEG_WEIGHTS_PATH", raising=False)
     monkeypatch.setenv("TOTALSEG_HOME_DIR", str(tmp_path / "tshome"))
-    with pytest.raises(MissingDependencyError, match=r"abdominal_muscles.*Dataset952_.*tshome/nnunet/results"):
+    with pytest.raises(MissingDependencyError,
+                       match=r"abdominal_muscles.*Dataset952_\*, Dataset300_\* in .*tshome/nnunet/results"):
         run_totalseg_muscles(ct)
 
 
@@ -148,6 +149,7 @@ def test_run_muscles_with_weights(ct, monkeypatch, tmp_path):
     sitk.WriteImage(ct.geometry.apply_to_sitk(sitk.GetImageFromArray(arr)), str(res))
     fake = FakeTotalSegmentator(monkeypatch, res, class_map={"abdominal_muscles": ts_names})
     (tmp_path / "w" / "Dataset952_TotalSegmentator_abdominal_muscles").mkdir(parents=True)
+    (tmp_path / "w" / "Dataset300_body_6mm_1559subj").mkdir(parents=True)
     monkeypatch.setenv("TOTALSEG_WEIGHTS_PATH", str(tmp_path / "w"))
     lm = run_totalseg_muscles(ct)
     assert fake.calls[0]["task"] == "abdominal_muscles" and fake.calls[0]["device"] == "cpu"

@@ -56,8 +56,9 @@ def test_multichannel_model_is_refused(ct, tmp_path):
         predict_with_nnunet(ct, m)
 
 
-def test_nnunet_not_installed(ct, tmp_path, monkeypatch):
+@pytest.mark.parametrize("module", ["nnunetv2", "torch"])
+def test_nnunet_not_installed(ct, tmp_path, monkeypatch, module):
     m = _model_folder(tmp_path / "m")
-    monkeypatch.setitem(sys.modules, "nnunetv2", None)  # makes `import nnunetv2` fail
-    with pytest.raises(MissingDependencyError, match="nnU-Net v2 is not usable .*pip install"):
+    monkeypatch.setitem(sys.modules, module, None)  # makes `import MODULE` fail
+    with pytest.raises(MissingDependencyError, match=f"nnU-Net v2 is not usable \\({module} is not installed\\): pip install"):
         predict_with_nnunet(ct, m)

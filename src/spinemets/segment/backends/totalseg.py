@@ -44,11 +44,12 @@ log = logging.getLogger(__name__)
 
 TOTALSEG_INSTALL_HINT = "pip install TotalSegmentator"
 
-#: nnU-Net dataset ids of TotalSegmentator's models: (task, fast) -> ids.
+#: nnU-Net dataset ids of the TotalSegmentator models a run needs: (task, fast) -> ids.
+#: ``abdominal_muscles`` crops to the body trunk first, with the fast ``body`` model (300).
 TASK_DATASETS: dict[tuple[str, bool], tuple[int, ...]] = {
     ("total", False): (291, 292, 293, 294, 295),
     ("total", True): (297,),
-    ("abdominal_muscles", False): (952,),
+    ("abdominal_muscles", False): (952, 300),
 }
 
 Structures = Literal["all", "vertebrae", "muscles"]
