@@ -62,3 +62,14 @@ def test_nnunet_not_installed(ct, tmp_path, monkeypatch, module):
     monkeypatch.setitem(sys.modules, module, None)  # makes `import MODULE` fail
     with pytest.raises(MissingDependencyError, match=f"nnU-Net v2 is not usable \\({module} is not installed\\): pip install"):
         predict_with_nnunet(ct, m)
+
+
+def test_bad_device(ct, tmp_path):
+    m = _model_folder(tmp_path / "m")
+    with pytest.raises(InputError, match="unknown torch device"):
+        predict_with_nnunet(ct, m, device="gpu0")
+    import torch
+
+    if not torch.cuda.is_available():
+        with pytest.raises(MissingDependencyError, match="no CUDA GPU"):
+            predict_with_nnunet(ct, m, device="cuda")

@@ -20,7 +20,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, MissingDependencyError
 from ..image import CTImage, Geometry
 from ._deps import require_nnunet
 from .labels import dataset_label_names
@@ -137,7 +137,12 @@ def predict_with_nnunet(ct: CTImage, model_dir: str | Path,
     import torch
     from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor
 
-    dev = torch.device(device)
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise InputError(f"unknown torch device {device!r} (use cpu, cuda or cuda:N)") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise MissingDependencyError(f"device {device!r} requested but torch sees no CUDA GPU; use --device cpu")
     chatter = io.StringIO()  # nnU-Net prints progress/info to stdout; keep the CLI's stdout clean
     with _spinemets_trainer_lookup(), contextlib.redirect_stdout(chatter):
         predictor = nnUNetPredictor(tile_step_size=tile_step_size, use_gaussian=True,
