@@ -61,20 +61,26 @@ def _inertia(osim, mass: float):
     return osim.Inertia(i, i, i)
 
 
-def _tonic_per_level(subject: SubjectModel, act: Activity) -> list[float]:
-    """The tonic lower bound each level can carry (same rule as the scipy solver)."""
+def _level_feasibility(subject: SubjectModel, act: Activity) -> tuple[list[float], list[bool]]:
+    """Per level: the tonic lower bound it can carry and whether its muscles can balance it at
+    all (same rule and LP check as the scipy solver)."""
     _, systems = level_systems(subject, act)
-    out = []
+    tonic, feasible = [], []
     for s in systems:
         fmax = subject.muscle_stress_N_cm2 * s.muscles.csa_mm2 / 100.0
-        r = solve_level(s.arm_local[:2] * fmax[None, :], -s.moment_local[:2], 2,
-                        subject.tonic_activation)
-        out.append(subject.tonic_activation if r.feasible else 0.0)
-    return out
+        a_eq, b_eq = s.arm_local[:2] * fmax[None, :], -s.moment_local[:2]
+        r = solve_level(a_eq, b_eq, 2, subject.tonic_activation)
+        tonic.append(subject.tonic_activation if r.feasible else 0.0)
+        feasible.append(r.feasible or solve_level(a_eq, b_eq, 2, 0.0).feasible)
+    return tonic, feasible
 
 
-def build_model(subject: SubjectModel, act: Activity, tonic: list[float] | None = None):
-    """OpenSim ``Model`` of ``subject`` for ``act`` plus the coordinate values of the posture."""
+def build_model(subject: SubjectModel, act: Activity, tonic: list[float] | None = None,
+                feasible: list[bool] | None = None):
+    """OpenSim ``Model`` of ``subject`` for ``act`` plus the coordinate values of the posture.
+
+    Levels marked infeasible get reserve actuators on flexion and lateral bending too, so that
+    OpenSim can solve the other levels (those levels are reported infeasible)."""
     osim = _osim()
     post = pose(subject, act)
     n = len(subject.levels)
@@ -145,12 +151,14 @@ def build_model(subject: SubjectModel, act: Activity, tonic: list[float] | None 
             pa.addNewPathPoint(f"{lv}_{mu.name}_lo", lower_body,
                                _vec3(osim, to_os(lo0[j] - lower_origin)))
             m.addForce(pa)
-        ca = osim.CoordinateActuator(f"{lv}_AR")
-        ca.setName(f"reserve_{lv}_AR")
-        ca.setOptimalForce(1000.0)
-        ca.setMinControl(-1e6)
-        ca.setMaxControl(1e6)
-        m.addForce(ca)
+        dofs = ["AR"] if feasible is None or feasible[k] else ["AR", "FE", "LB"]
+        for dof in dofs:
+            ca = osim.CoordinateActuator(f"{lv}_{dof}")
+            ca.setName(f"reserve_{lv}_{dof}")
+            ca.setOptimalForce(1000.0 if dof == "AR" else 10.0)
+            ca.setMinControl(-1e6)
+            ca.setMaxControl(1e6)
+            m.addForce(ca)
     m.finalizeConnections()
     return m, coords
 
@@ -193,8 +201,8 @@ def solve_activity_opensim(subject: SubjectModel, act: Activity, p: int = 2,
                            workdir: str | Path | None = None) -> list[LevelResult]:
     """Loads at every level from OpenSim StaticOptimization + JointReaction."""
     osim = _osim()
-    tonic = _tonic_per_level(subject, act)
-    model, coords = build_model(subject, act, tonic)
+    tonic, feasible = _level_feasibility(subject, act)
+    model, coords = build_model(subject, act, tonic, feasible)
     with tempfile.TemporaryDirectory(prefix="spinemets_osim_") as tmp:
         out = Path(workdir) if workdir else Path(tmp)
         out.mkdir(parents=True, exist_ok=True)
@@ -244,13 +252,16 @@ def solve_activity_opensim(subject: SubjectModel, act: Activity, p: int = 2,
         fv = np.array(list(f.values())) if f else np.zeros(0)
         s = systems[k]
         resid = (s.arm_local[:2] @ fv + s.moment_local[:2]) if len(fv) else s.moment_local[:2]
-        ok = bool(np.all(np.abs(resid) <= 0.02 * (1 + np.abs(s.moment_local[:2]).max())))
+        ok = feasible[k] and bool(np.all(np.abs(resid) <= 0.02 * (1 + np.abs(s.moment_local[:2]).max())))
         if len(fv):
             ok = ok and bool(np.all(fv <= fmax * 1.001))
         grav = float(-s.force_ext @ s.frame[:, 2])
         if not ok:
-            results.append(LevelResult(lv, "infeasible", "OpenSim static optimisation did not "
-                                       "balance the moments with muscle forces within bounds",
+            results.append(LevelResult(lv, "infeasible", "the muscles crossing this cut cannot "
+                                       "balance its moments within their bounds (reserve "
+                                       "actuators were needed)" if not feasible[k] else
+                                       "OpenSim static optimisation did not balance the moments "
+                                       "with muscle forces within bounds",
                                        None, None, None, f, grav,
                                        tuple(float(v) for v in s.moment_local)))
             continue
