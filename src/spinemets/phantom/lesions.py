@@ -6,8 +6,9 @@
   654 +- 176 HU, science.md section 5); cortex kept;
 * mixed: a smooth random field splits the lesion into lytic and blastic parts.
 
-A lesion is an ellipsoid (radii r x (0.85-1.15)) with a random orientation, defined in the local
-frame of its vertebra, so it moves with the vertebra in follow-ups.
+A lesion is a lobulated ellipsoid (radii r x (0.85-1.15), outline radius modulated by +-12 %) with
+a random orientation, defined in the local frame of its vertebra, so it moves with the vertebra in
+follow-ups.
 """
 
 from __future__ import annotations
@@ -81,7 +82,19 @@ def paint_lesion(cv: Canvas, les: Lesion, frame: Frame, vid: int, trab_mat: int,
     u, v, w = cv.local_coords(co, frame.origin, frame.R)
     p = np.stack([u - les.centre_local[0], v - les.centre_local[1], w - les.centre_local[2]], -1)
     q = p @ les.rot.astype(np.float32)
-    inside = ((q / les.radii_mm.astype(np.float32)) ** 2).sum(-1) <= 1.0
+    qn = q / les.radii_mm.astype(np.float32)
+    r = np.sqrt((qn ** 2).sum(-1))
+    # lobulated outline: the radius varies smoothly with direction (+-12 %), fixed per lesion
+    lob = np.random.default_rng(les.field_seed + 1)
+    dirs = lob.normal(size=(3, 3))
+    dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+    amp = lob.uniform(0.04, 0.06, 3)
+    ph = lob.uniform(0, 2 * np.pi, 3)
+    qh = qn / np.maximum(r, 1e-6)[..., None]
+    bump = np.ones_like(r)
+    for k in range(3):
+        bump += np.float32(amp[k]) * np.cos(np.float32(3.0) * (qh @ dirs[k].astype(np.float32)) * np.float32(np.pi) + np.float32(ph[k]))
+    inside = r <= bump
     lab = cv.lab[sl]
     mat = cv.mat[sl]
     bone = lab == vid
