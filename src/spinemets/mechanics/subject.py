@@ -16,7 +16,6 @@ override the default, which still fills levels or groups the CT does not give).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -253,13 +252,6 @@ def _default_muscles(level: str, sex: str, weight_kg: float, height_cm: float,
     return out
 
 
-def default_model_height_ratio() -> float:
-    """T1-L5 centroid arc length of the default anatomy divided by stature (dimensionless)."""
-    geo = _default_geometry(da.REFERENCE_HEIGHT_CM)
-    c = geo["centroids"]
-    return float(np.linalg.norm(np.diff(c, axis=0), axis=1).sum() / (da.REFERENCE_HEIGHT_CM * 10))
-
-
 def estimate_mass_from_height(height_cm: float) -> float:
     return NOMINAL_BMI * (height_cm / 100.0) ** 2
 
@@ -277,7 +269,3 @@ def _finite3(v: Any) -> np.ndarray | None:
         return None
     return a if np.all(np.isfinite(a)) else None
 
-
-def _angle_deg(a: np.ndarray, b: np.ndarray) -> float:
-    return math.degrees(math.acos(float(np.clip(a @ b / np.linalg.norm(a) / np.linalg.norm(b),
-                                                -1, 1))))

@@ -18,7 +18,10 @@ CUT_DEFINITION = (
     "compression_N > 0 pushes the upper body onto the lower; shear_ap_N > 0: the upper body pushes "
     "the lower one anteriorly; shear_lat_N > 0: towards the patient's left. Muscles crossing the "
     "cut balance the flexion-extension and lateral-bending moments (static optimisation, "
-    "min sum (f/CSA)^p, 0 <= f <= sigma_max*CSA); the axial-torsion moment is left to passive "
+    "min sum (f/CSA)^p, tonic*sigma_max*CSA <= f <= sigma_max*CSA, with a tonic co-activation of "
+    "subject.tonic_activation (default 2 %) dropped only where no antagonist can balance it); "
+    "each muscle acts along the line between its attachment points 50 mm (x height/170 cm) "
+    "above and below the cut; the axial-torsion moment is left to passive "
     "tissues (reported as torsion_passive_Nm). Not modelled: rib cage load sharing, "
     "intra-abdominal pressure, passive ligament/disc moments, co-contraction beyond the optimum."
 )
