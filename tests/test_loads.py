@@ -195,3 +195,18 @@ def test_cli_loads_default_and_ct(tmp_path, male70):
     assert c["subject"]["sex"] == "female"
     assert main(["loads", "--sex", "male", "-o", str(tmp_path / "x")]) == 2
     assert main(["loads", "--vertebrae", str(tmp_path / "nope.json"), "-o", str(tmp_path)]) == 2
+
+
+def test_tonic_coactivation_raises_all_levels(tmp_path):
+    """Without tonic co-activation the standing load is the gravity + balancing load only."""
+    assert main(["loads", "--sex", "male", "--weight-kg", "70", "--height-cm", "175",
+                 "--tonic-activation", "0", "-o", str(tmp_path / "t0")]) == 0
+    t0 = json.loads((tmp_path / "t0" / "loads.json").read_text())["activities"]["standing"]
+    s = SubjectModel.default("male", 70, 175)
+    t2 = compute_loads(s, [a for a in load_activities() if a.id == "standing"])
+    for lv in ("L1", "L3", "L5"):
+        low = t0["levels"][lv]
+        assert low["compression_N"] < t2["activities"]["standing"]["levels"][lv]["compression_N"]
+        assert low["compression_N"] >= low["gravity_above_N"] - 1.0
+    assert main(["loads", "--sex", "male", "--weight-kg", "70", "--height-cm", "175",
+                 "--tonic-activation", "0.9", "-o", str(tmp_path / "t9")]) == 2

@@ -37,6 +37,9 @@ def _loads(args: argparse.Namespace) -> int:
                              "anatomy.")
         subject = SubjectModel.default(args.sex, args.weight_kg, args.height_cm, age=args.age,
                                        muscle_stress_N_cm2=args.muscle_stress)
+    if not 0.0 <= args.tonic_activation < 0.5:
+        raise InputError("--tonic-activation must be in [0, 0.5).")
+    subject.tonic_activation = args.tonic_activation
     acts = load_activities(args.activities)
     result = compute_loads(subject, acts, solver=args.solver, exponent=args.exponent)
     out = Path(args.output) / "loads.json"
@@ -70,6 +73,9 @@ def register(sub) -> None:
     p.add_argument("--age", type=float, default=None)
     p.add_argument("--muscle-stress", type=float, default=100.0,
                    help="maximum muscle stress in N/cm2 (default 100)")
+    p.add_argument("--tonic-activation", type=float, default=0.02,
+                   help="tonic co-activation of every trunk muscle, fraction of its maximum force "
+                        "(default 0.02; a modelling assumption, see loads.json cut_definition)")
     p.add_argument("--activities", help="activities JSON (default: the packaged file)")
     p.add_argument("--solver", choices=["scipy", "opensim"], default="scipy")
     p.add_argument("--exponent", type=int, choices=[2, 3], default=2,
