@@ -41,6 +41,21 @@ NOTES = [
 ]
 
 
+#: What the phantom does not model (also in the package docstring).
+LIMITATIONS = [
+    "no pelvis (iliac wings), sternum, costal cartilages, scapulae, clavicles or arms; no cervical spine above C7",
+    "vertebrae are analytic solids (kidney-shaped super-elliptic bodies, bar-like processes), not meshes of real bone",
+    "trabecular bone is homogeneous per vertebra (design BMD) plus zero-mean texture; no microarchitecture, no "
+    "osteophytes, no degenerative disc disease, no scoliosis (the spine stays in the mid-sagittal plane at baseline)",
+    "muscles are per-slice ellipses and sheets, not anatomically shaped; fat infiltration is random streaks",
+    "organs are ellipses of constant HU; no contrast enhancement, no bowel gas, no beam hardening, streaks or metal",
+    "partial volume is simulated along z (sub-slice averaging) and by the Gaussian PSF in-plane; no in-plane "
+    "super-sampling; noise is stationary correlated Gaussian noise (no photon starvation)",
+    "lesions are lobulated ellipsoids confined to their vertebra (no extra-osseous soft-tissue mass, no epidural "
+    "extension); fractures are analytic wedge/end-plate collapse without fragments",
+]
+
+
 def _to_index(geo: Geometry, pts_lps: np.ndarray) -> np.ndarray:
     """LPS (n, 3) -> continuous (3, n) zyx indices (elementwise; avoids a slow (n,3)@(3,3))."""
     inv = np.linalg.inv(geo.affine_lps)
@@ -218,4 +233,5 @@ def measure_truth(ph, model: Model, lay: SpineLayout, rods: list[dict], table: M
         "muscles": muscles,
         "calibration_rods": rods,
         "notes": NOTES,
+        "limitations": LIMITATIONS,
     }
