@@ -168,11 +168,20 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
     # give back the rim removed by the opening (at most 2 mm, non-wall muscle pixels only)
     regions = expand_labels(regions, distance=2.0 / px) * (muscle & ~wall)
 
+    # at rib-bearing levels the paraspinal mass lies on the ribs: nothing in front of the posterior
+    # rib surface (per plane column, ribs = bone lateral to 80 % of the transverse-process span)
+    anterior_to_ribs = np.zeros_like(muscle)
+    ribs = (hs > BONE_HU) & (vert_in_plane == 0) & (np.abs(x) > 0.8 * xtp) & (y > lm.body_anterior_mm)
+    if ribs.any():
+        cols = np.nonzero(ribs.any(axis=0))[0]
+        y_post_rib = np.where(ribs[:, cols], y[:, cols], -np.inf).max(axis=0)
+        anterior_to_ribs[:, cols] = y[:, cols] < y_post_rib[None, :] - 1.0
     out: dict[str, np.ndarray] = {}
     for s, side, off in ((1, "left", 0), (-1, "right", 1)):
         # lateral to the transverse-process tip the paraspinal mass lies behind the tip's level
         xt_s, yt_s = abs(tp[s][0]), tp[s][1]
         ps = (regions == _PS + off) & (s * x < ps_reach) & ~((s * x > xt_s) & (y < yt_s - 0.2 * r_b))
+        ps &= ~anterior_to_ribs
         ps = _component_at(ps, markers == _PS + off)
         if ps.any():
             ts, es = _split_paraspinal(ps, hs, x * s, lm, abs(tp[s][0]))

@@ -107,7 +107,7 @@ def segment_muscles(ct: CTImage, vertebrae: LabelMap, backend: str = "classic",
                 m = masks.get(name)
                 if m is not None and m.any():
                     lab2d[m & (lab2d == 0)] = ids[name]
-                    entry[name] = measure_group(m, hu, plane)
+                    entry[name] = measure_group(m, hu, plane, close_mm=2.0 if model_labels is None else 0.0)
                     if np.any(m & ~inside):
                         entry[name]["status"] = "partly_outside_fov"
                 elif backend == "classic" and not expected(grp, lv):

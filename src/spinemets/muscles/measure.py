@@ -1,8 +1,9 @@
 """Per-group measures in a mid-vertebral plane: CSA, density, fat fraction, centroid, offsets.
 
-* ``csa_mm2``: area of the group's outline in the oblique plane (mm^2): its pixels closed with a
-  2 mm disc and holes filled, i.e. muscle plus the intramuscular fat it encloses (the anatomical
-  CSA; the lean CSA is ``csa_mm2 * (1 - fat_fraction)``);
+* ``csa_mm2``: area of the group's outline in the oblique plane (mm^2): for the classic backend
+  its pixels closed with a 2 mm disc and holes filled, i.e. muscle plus the intramuscular fat it
+  encloses (the anatomical CSA; the lean CSA is ``csa_mm2 * (1 - fat_fraction)``); for model
+  backends the model's mask as it is;
 * ``hu_mean`` / ``hu_sd``: CT numbers (HU, linearly interpolated onto the plane) of the group's
   muscle-window (-29..150 HU) pixels inside the outline (the usual skeletal-muscle attenuation);
 * ``fat_fraction``: share of fat-window pixels (-190..-30 HU) within the outline;
@@ -20,14 +21,17 @@ from .classic import FAT_HU, MUSCLE_HU, _disk
 from .plane import Plane
 
 
-def measure_group(mask: np.ndarray, hu: np.ndarray, plane: Plane) -> dict:
+def measure_group(mask: np.ndarray, hu: np.ndarray, plane: Plane, close_mm: float = 2.0) -> dict:
+    """Measures of one group's mask in the plane. ``close_mm``: radius of the closing that forms
+    the outline (0 for model label maps, whose masks already include intramuscular fat)."""
     px = plane.pixel_mm
     outline = np.zeros_like(mask)
     rows, cols = np.nonzero(mask)
     m = int(np.ceil(3.0 / px)) + 1
     box = (slice(max(rows.min() - m, 0), rows.max() + m + 1), slice(max(cols.min() - m, 0), cols.max() + m + 1))
     sub = mask[box]
-    closed = ndi.binary_fill_holes(ndi.binary_closing(sub, structure=_disk(2.0 / px)) | sub)
+    closed = ndi.binary_fill_holes(ndi.binary_closing(sub, structure=_disk(close_mm / px)) | sub) \
+        if close_mm > 0 else sub
     # closing must not bridge into other tissue: keep only enclosed fat, not neighbouring bone etc.
     hb = hu[box]
     outline[box] = closed & (sub | ((hb >= FAT_HU[0]) & (hb <= MUSCLE_HU[1])))

@@ -1,0 +1,303 @@
+"""Muscle stage: geometry, measures, model-backend mapping, CLI, and the classic backend on phantoms."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from spinemets import anatomy
+from spinemets.errors import InputError
+from spinemets.image import CTImage, Geometry, LabelMap
+from spinemets.muscles import segment_muscles, write_muscle_outputs
+from spinemets.muscles.backends import relabel_model_output
+from spinemets.muscles.frames import vertebra_frames
+from spinemets.muscles.measure import measure_group
+from spinemets.muscles.plane import Plane
+
+ALL_NAMES = [anatomy.muscle_name(g, s) for g in anatomy.MUSCLE_GROUPS for s in ("left", "right")]
+
+
+# --- geometry and measures ------------------------------------------------------------------
+def _tilted_spine(tilt_deg: float = 12.0):
+    """Three synthetic vertebrae (L1-L3): a disc body + a posterior block, stacked along an axis
+    tilted by ``tilt_deg`` in the sagittal plane; 1.5 mm voxels, identity direction."""
+    geo = Geometry((80, 90, 70), (1.5, 1.5, 1.5), (-52.5, -60.0, -60.0))
+    zz, yy, xx = np.indices(geo.shape_zyx)
+    lps = geo.index_zyx_to_lps(np.stack([zz, yy, xx], -1).astype(float))
+    t = np.radians(tilt_deg)
+    axis = np.array([0.0, np.sin(t), np.cos(t)])  # cranial, leaning posteriorly
+    ant = np.array([0.0, -np.cos(t), np.sin(t)])
+    arr = np.zeros(geo.shape_zyx, np.uint16)
+    for k, lv in enumerate(["L1", "L2", "L3"]):
+        c = (1 - k) * 32.0 * axis
+        d = lps - c
+        h = d @ axis
+        a = d @ ant
+        lat = d[..., 0]
+        body = (np.abs(h) <= 12.0) & (a ** 2 + lat ** 2 <= 18.0 ** 2)
+        post = (np.abs(h) <= 8.0) & (a < -20.0) & (a > -45.0) & (np.abs(lat) < 4.0)
+        arch = (np.abs(h) <= 8.0) & (a < -14.0) & (a > -24.0) & (np.abs(lat) < 16.0)
+        arr[body | post | arch] = anatomy.vertebra_id(lv)
+    return LabelMap(arr, geo, {}), axis, ant
+
+
+def test_frames_recover_axis_and_orientation():
+    lm, axis, ant = _tilted_spine(12.0)
+    frames = vertebra_frames(lm)
+    assert list(frames) == ["L1", "L2", "L3"]
+    f = frames["L2"]
+    assert np.degrees(np.arccos(np.clip(f.superior @ axis, -1, 1))) < 3.0
+    assert np.degrees(np.arccos(np.clip(f.anterior @ ant, -1, 1))) < 5.0
+    assert f.left[0] > 0.99  # patient's left = +x (LPS)
+    assert np.linalg.norm(f.origin_lps_mm) < 2.0  # body centre of L2 at the origin
+    # a no-neighbour vertebra still gets an axis (smallest principal axis of its body)
+    only = LabelMap(np.where(lm.array == anatomy.vertebra_id("L2"), lm.array, 0), lm.geometry, {})
+    f1 = vertebra_frames(only)["L2"]
+    assert abs(f1.superior @ axis) > 0.97
+
+
+def test_plane_sampling_is_geometric():
+    geo = Geometry((40, 60, 60), (1.0, 1.0, 2.0), (-30.0, -30.0, -40.0))
+    zz, yy, xx = np.indices(geo.shape_zyx)
+    lps = geo.index_zyx_to_lps(np.stack([zz, yy, xx], -1).astype(float))
+    vol = (lps[..., 0] * 2.0 + lps[..., 1] + 0.5 * lps[..., 2]).astype(np.float32)  # linear field
+    lm, axis, ant = _tilted_spine(0.0)
+    fr = vertebra_frames(lm)["L2"]
+    pl = Plane.for_frame(fr, geo, pixel_mm=1.0, half_width_mm=10.0)
+    img, inside = pl.sample(vol, geo)
+    pts = pl.points_lps()
+    expected = pts[..., 0] * 2.0 + pts[..., 1] + 0.5 * pts[..., 2]
+    assert inside.all()
+    assert np.allclose(img, expected, atol=1e-3)
+    assert np.allclose(pl.project_lps(pts[3, 7]), [(7 - pl.shape[1] // 2) * 1.0, (3 - pl.shape[0] // 2) * 1.0])
+
+
+def test_measure_group_disc_with_fat():
+    lm, _, _ = _tilted_spine(0.0)
+    fr = vertebra_frames(lm)["L2"]
+    pl = Plane.for_frame(fr, lm.geometry, pixel_mm=0.5, half_width_mm=60.0)
+    x, y = pl.grid_mm()
+    r2 = (x - 30.0) ** 2 + (y - 40.0) ** 2
+    hu = np.full(pl.shape, -100.0, np.float32)
+    hu[r2 <= 20.0 ** 2] = 45.0
+    fat_spots = (r2 <= 20.0 ** 2) & ((x - 30.0) ** 2 + (y - 40.0) ** 2 <= 5.0 ** 2)
+    hu[fat_spots] = -90.0
+    mask = (r2 <= 20.0 ** 2) & ~fat_spots  # muscle-window pixels only, fat hole inside
+    m = measure_group(mask, hu, pl)
+    assert m["csa_mm2"] == pytest.approx(np.pi * 400.0, rel=0.02)  # outline incl. enclosed fat
+    assert m["fat_fraction"] == pytest.approx(25.0 / 400.0, abs=0.01)
+    assert m["hu_mean"] == pytest.approx(45.0, abs=0.1) and m["hu_sd"] == pytest.approx(0.0, abs=0.1)
+    assert m["offset_mm"]["lateral"] == pytest.approx(30.0, abs=0.3)  # left
+    assert m["offset_mm"]["anterior"] == pytest.approx(-40.0, abs=0.3)  # posterior of the body
+    c = np.asarray(m["centroid_lps_mm"])
+    assert np.allclose(c, fr.origin_lps_mm + 30.0 * fr.left - 40.0 * fr.anterior, atol=0.3)
+
+
+# --- model backends: mapping logic with fake model outputs ----------------------------------
+#: class names of a hypothetical trunk-muscle model (abbreviations as in published lab models)
+_FAKE_NAMES = {0: "background", 1: "ES_L", 2: "ES_R", 3: "MF_L", 4: "MF_R", 5: "PS_L", 6: "PS_R",
+               7: "QL_L", 8: "QL_R", 9: "spinal_cord"}
+_FAKE_MAP = {"ES_L": "erector_spinae_left", "ES_R": "erector_spinae_right",
+             "MF_L": "transversospinalis_left", "MF_R": "transversospinalis_right",
+             "PS_L": "psoas_major_left", "PS_R": "psoas_major_right",
+             "QL_L": "quadratus_lumborum_left", "QL_R": "quadratus_lumborum_right", "spinal_cord": None}
+
+
+def test_relabel_model_output():
+    from spinemets.dl.labels import map_model_labels
+
+    mapping = map_model_labels(_FAKE_NAMES, _FAKE_MAP)
+    arr = np.arange(10, dtype=np.uint16).reshape(1, 2, 5)
+    out = relabel_model_output(arr, {**mapping, 9: anatomy.vertebra_id("L1")})  # non-muscle dropped
+    assert out.ravel().tolist() == [0, 101, 102, 103, 104, 105, 106, 107, 108, 0]
+    with pytest.raises(InputError):
+        relabel_model_output(arr, {9: anatomy.vertebra_id("L1")})
+
+
+@pytest.fixture(scope="module")
+def lumbar_phantom(phantom_factory):
+    return phantom_factory(3, lesions=[], fov_levels=("T11", "L5"))
+
+
+def test_nnunet_backend_with_truth_as_model_output(lumbar_phantom, monkeypatch, tmp_path):
+    """Feed the phantom's true muscle labels through the nnunet path as if a model predicted them
+    (renamed to the fake model's ids): mapping, plane sampling and measures must reproduce the
+    phantom's truth.json numbers (measured by the phantom in its own design planes)."""
+    ph = lumbar_phantom
+    inv = {anatomy.BY_NAME[v].id: k for k, v in _FAKE_NAMES.items() if v in _FAKE_MAP and _FAKE_MAP[v]
+           for v in [_FAKE_MAP[v]]}
+    lut = np.zeros(256, np.uint16)
+    for aid, mid in inv.items():
+        lut[aid] = mid
+    fake = lut[ph.muscles.array]
+    import spinemets.dl.predict as pred
+
+    calls = {}
+
+    def fake_predict(ct, model_dir, device="cpu", **kw):
+        calls["device"] = device
+        return fake, dict(_FAKE_NAMES)
+
+    monkeypatch.setattr(pred, "predict_with_nnunet", fake_predict)
+    mp = tmp_path / "mapping.json"
+    mp.write_text(json.dumps(_FAKE_MAP))
+    res = segment_muscles(ph.ct, ph.vertebrae, backend="nnunet", model_dir=tmp_path, mapping_file=mp,
+                          device="cpu")
+    assert calls["device"] == "cpu" and res.summary["backend"] == "nnunet"
+    assert set(res.labels.present_ids()) == {101, 102, 103, 104, 105, 106, 107, 108}
+    errs, dists = [], []
+    for lv in ["T12", "L1", "L2", "L3", "L4", "L5"]:
+        truth = ph.truth["muscles"][lv]
+        for name in _FAKE_MAP.values():
+            if not name:
+                continue
+            got = res.summary["levels"][lv][name]
+            tv = truth.get(name)
+            if tv is None or tv["csa_mm2"] < 100:
+                assert got["status"] in ("not_present", "ok")
+                continue
+            assert got["status"] == "ok", (lv, name, got)
+            errs.append(abs(got["csa_mm2"] - tv["csa_mm2"]) / tv["csa_mm2"])
+            dists.append(np.linalg.norm(np.subtract(got["centroid_lps_mm"], tv["centroid_lps_mm"])))
+    print(f"truth-as-model: CSA error median {np.median(errs):.3f} max {np.max(errs):.3f}; "
+          f"centroid max {np.max(dists):.2f} mm")
+    # residual differences come from the plane definition only: ours uses neighbouring body
+    # centroids for the axis (one-sided at L5), the phantom its design axis - a 3-4 deg tilt moves
+    # a centroid 55 mm behind the body by ~4 mm along z and changes oblique cuts by a few %
+    assert np.median(errs) <= 0.03 and np.max(errs) <= 0.15
+    assert np.median(dists) <= 1.5 and np.max(dists) <= 5.0
+    # groups the model does not have are reported as not present (never a silent 0)
+    assert res.summary["levels"]["L3"]["rectus_abdominis_left"]["status"] == "not_present"
+    assert res.summary["levels"]["L3"]["rectus_abdominis_left"]["csa_mm2"] is None
+
+
+def test_totalseg_backend_uses_run_totalseg_muscles(lumbar_phantom, monkeypatch):
+    import spinemets.segment.backends.totalseg as ts
+
+    ph = lumbar_phantom
+    keep = np.where(np.isin(ph.muscles.array, [101, 102, 105, 106]), ph.muscles.array, 0).astype(np.uint16)
+    keep[ph.vertebrae.array > 0] = anatomy.vertebra_id("L1")  # a non-muscle class must be dropped
+    monkeypatch.setattr(ts, "run_totalseg_muscles",
+                        lambda ct, device="cpu": LabelMap(keep, ct.geometry, {}))
+    res = segment_muscles(ph.ct, ph.vertebrae, backend="totalseg")
+    assert set(res.labels.present_ids()) == {101, 102, 105, 106}
+    assert res.summary["levels"]["L3"]["psoas_major_left"]["status"] == "ok"
+
+
+def test_bad_input(lumbar_phantom):
+    ph = lumbar_phantom
+    with pytest.raises(InputError):
+        segment_muscles(ph.ct, ph.vertebrae, backend="magic")
+    with pytest.raises(InputError):
+        segment_muscles(ph.ct, LabelMap(np.zeros(ph.ct.array.shape, np.uint16), ph.ct.geometry, {}))
+    other = Geometry(ph.ct.geometry.shape_zyx, (9.0, 9.0, 9.0))
+    with pytest.raises(InputError):
+        segment_muscles(ph.ct, LabelMap(ph.vertebrae.array, other, {}))
+    with pytest.raises(InputError):
+        segment_muscles(ph.ct, ph.vertebrae, backend="nnunet")  # no model folder
+
+
+# --- classic backend on phantoms --------------------------------------------------------------
+def _errors(res, truth, levels, groups):
+    out = {}
+    for lv in levels:
+        for g in groups:
+            for side in ("left", "right"):
+                name = f"{g}_{side}"
+                tv = truth["muscles"].get(lv, {}).get(name)
+                if not tv or tv["csa_mm2"] < 50:
+                    continue
+                got = res.summary["levels"][lv][name]
+                if got["csa_mm2"] is None:
+                    out.setdefault(g, []).append((np.inf, np.inf))
+                    continue
+                out.setdefault(g, []).append((abs(got["csa_mm2"] - tv["csa_mm2"]) / tv["csa_mm2"],
+                                              float(np.linalg.norm(np.subtract(got["centroid_lps_mm"],
+                                                                               tv["centroid_lps_mm"])))))
+    return out
+
+
+@pytest.fixture(scope="module")
+def classic_on_phantoms(lumbar_phantom, phantom_small):
+    return [(ph, segment_muscles(ph.ct, ph.vertebrae)) for ph in (lumbar_phantom, phantom_small)]
+
+
+def test_classic_lumbar_deep_muscles_on_phantoms(classic_on_phantoms):
+    """Paraspinal (erector spinae, transversospinalis) and psoas at L2-L5 on two phantoms (seeds 3
+    and 11, different sex/size): median CSA error <= 10 % and median centroid error <= 5 mm per
+    group, as in the issue's target; the worst case is reported (see the xfail test below)."""
+    for ph, res in classic_on_phantoms:
+        errs = _errors(res, ph.truth, ["L2", "L3", "L4", "L5"],
+                       ["erector_spinae", "transversospinalis", "psoas_major"])
+        for g, v in errs.items():
+            a = np.array(v)
+            print(f"seed {ph.config.seed} {g}: CSA err median {np.median(a[:, 0]):.3f} "
+                  f"max {a[:, 0].max():.3f}; centroid median {np.median(a[:, 1]):.1f} mm")
+            assert np.median(a[:, 0]) <= 0.10, g
+            assert np.median(a[:, 1]) <= 5.0, g
+
+
+def test_classic_summary_complete_and_honest(classic_on_phantoms):
+    for ph, res in classic_on_phantoms:
+        for lv, e in res.summary["levels"].items():
+            if e.get("status") != "ok":
+                assert e.get("reason")
+                continue
+            for n in ALL_NAMES:
+                g = e[n]
+                assert g["status"] in ("ok", "not_present", "not_found", "outside_fov", "partly_outside_fov")
+                assert (g["csa_mm2"] is None) == (g["status"] in ("not_present", "not_found", "outside_fov"))
+        # anatomical prior: no psoas at T5, no trapezius at L3
+        if "T5" in res.summary["levels"]:
+            assert res.summary["levels"]["T5"]["psoas_major_left"]["status"] == "not_present"
+        assert res.summary["levels"]["L3"]["trapezius_right"]["status"] == "not_present"
+        assert res.labels.geometry.is_same_grid(ph.ct.geometry)
+
+
+@pytest.mark.xfail(reason="classic backend does not yet reach the issue-4 phantom target for every group: "
+                          "thin wall sheets (obliques, serratus, latissimus, pectoralis), quadratus lumborum "
+                          "and the thoracic paraspinals where the phantom's chest wall abuts them without a "
+                          "fat plane", strict=True)
+def test_classic_all_groups_meet_issue_target(classic_on_phantoms):
+    for ph, res in classic_on_phantoms:
+        errs = _errors(res, ph.truth, list(ph.truth["muscles"]), anatomy.MUSCLE_GROUPS)
+        for g, v in errs.items():
+            a = np.array(v)
+            assert np.median(a[:, 0]) <= 0.10 and a[:, 0].max() <= 0.20 and a[:, 1].max() <= 5.0, g
+
+
+# --- command line --------------------------------------------------------------------------
+def test_cli_muscles(lumbar_phantom, tmp_path):
+    from spinemets.cli import main
+    from spinemets.io import write_image, write_label_map
+
+    ph = lumbar_phantom
+    ct_path = write_image(ph.ct, tmp_path / "ct.nii.gz")
+    vpath = write_label_map(ph.vertebrae, tmp_path / "vertebrae.nii.gz")
+    out = tmp_path / "out"
+    assert main(["muscles", str(ct_path), "--vertebrae", str(vpath), "-o", str(out)]) == 0
+    js = json.loads((out / "muscles.json").read_text())
+    assert js["backend"] == "classic" and js["levels"]["L3"]["erector_spinae_left"]["status"] == "ok"
+    assert (out / "muscles.nii.gz").is_file() and (out / "muscles.labels.json").is_file()
+    assert main(["muscles", str(ct_path), "--vertebrae", str(tmp_path / "nope.nii.gz"), "-o", str(out)]) == 2
+    assert main(["muscles", str(ct_path), "--vertebrae", str(vpath), "-o", str(out), "--backend", "nnunet"]) == 2
+
+
+def test_dicom_input_writes_seg(lumbar_phantom, tmp_path):
+    """For DICOM input the label map is also written as a DICOM SEG referencing the CT series."""
+    from spinemets.io import read_ct, write_ct_series
+
+    files = write_ct_series(lumbar_phantom.ct, tmp_path / "dicom")
+    ct = read_ct(tmp_path / "dicom")
+    assert ct.metadata["input_format"] == "dicom"
+    vert = LabelMap(lumbar_phantom.vertebrae.array, ct.geometry, {})
+    res = segment_muscles(ct, vert)
+    paths = write_muscle_outputs(res, ct, tmp_path / "out")
+    assert paths["seg"].is_file() and len(files) == ct.array.shape[0]
+    import pydicom
+
+    ds = pydicom.dcmread(paths["seg"], stop_before_pixels=True)
+    assert ds.Modality == "SEG"
+    assert {s.SegmentLabel for s in ds.SegmentSequence} >= {"Left erector spinae", "Right psoas major"}
