@@ -54,6 +54,14 @@ def test_wilke_ratios_at_L4(loads70):
     assert 3.5 <= _c(loads70, "lift_stoop_20kg", "L4") / st <= 5.5
 
 
+def test_wilke_lift_ordering(loads70):
+    """Wilke 1999: lifting 20 kg with flexed knees (1.7 MPa) loads L4-L5 less than with a round
+    flexed back (2.3 MPa); both well above standing (0.5 MPa)."""
+    st = _c(loads70, "standing", "L4")
+    squat, stoop = _c(loads70, "lift_squat_20kg", "L4"), _c(loads70, "lift_stoop_20kg", "L4")
+    assert 2.5 * st < squat < stoop
+
+
 def test_standing_compression_rises_T1_to_L5(loads70):
     c = np.array([_c(loads70, "standing", lv) for lv in male70_levels()])
     # single-section model: local dips (< 10 %) where the set of muscles crossing the cut
