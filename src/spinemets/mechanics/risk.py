@@ -111,8 +111,10 @@ def compute_risk(loads: dict, bone: dict, method: str = "auto", monte_carlo: int
             if rec["lsr"] is not None:
                 cur = summary.get(lv)
                 if cur is None or rec["lsr"] > cur["max_lsr"]:
+                    mc = rec.get("monte_carlo") or {}
                     summary[lv] = {"max_lsr": rec["lsr"], "max_lsr_activity": aid,
-                                   "max_lsr_band": rec["band"], "max_lsr_band_code": rec["band_code"]}
+                                   "max_lsr_band": rec["band"], "max_lsr_band_code": rec["band_code"],
+                                   "max_lsr_low": mc.get("lsr_p05"), "max_lsr_high": mc.get("lsr_p95")}
         out_acts[aid] = {"levels": levels_out}
     return {
         "disclaimer": DISCLAIMER, "spinemets_version": __version__,
