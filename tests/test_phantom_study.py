@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from spinemets import DISCLAIMER, anatomy
+from spinemets import DISCLAIMER
 from spinemets.errors import InputError
 
 

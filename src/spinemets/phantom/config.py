@@ -15,7 +15,7 @@ from ..errors import InputError
 #: (pixel_mm, slice_mm, z-oversampling, in-plane field of view x/y mm)
 PRESETS: dict[str, dict[str, Any]] = {
     # unit tests: coarse, fast
-    "small": {"pixel_mm": 2.0, "slice_mm": 3.0, "oversample_z": 1, "fov_levels": ("T1", "L5")},
+    "small": {"pixel_mm": 2.0, "slice_mm": 3.0, "oversample_z": 3, "fov_levels": ("T1", "L5")},
     # make demo: ~1 mm pixels, 3 mm slices, T1-L5
     "default": {"pixel_mm": 1.0, "slice_mm": 3.0, "oversample_z": 3, "fov_levels": ("T1", "L5")},
     # benchmarks: 512 x 512, ~0.7 mm, 1 mm slices

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import anatomy
 from ..io.atomic import atomic_path
 
 
@@ -74,4 +73,4 @@ def write_preview(phantom, path: str | Path, axial_level: str = "L1") -> Path:
     return path
 
 
-__all__ = ["write_preview", "anatomy"]
+__all__ = ["write_preview"]

@@ -19,7 +19,7 @@ import datetime as _dt
 from pathlib import Path
 from typing import Any
 
-from .. import DISCLAIMER, __version__, anatomy
+from .. import DISCLAIMER, __version__
 from ..io import write_image, write_json_atomic, write_label_map
 
 #: Baseline study date of every phantom (follow-ups add their months).
@@ -96,4 +96,4 @@ def write_study(phantom, out_dir: str | Path, dicom: bool = True, preview: bool 
     return out
 
 
-__all__ = ["write_study", "clinical_summary", "anatomy"]
+__all__ = ["write_study", "clinical_summary"]
