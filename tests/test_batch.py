@@ -15,20 +15,17 @@ pytest.importorskip("dask.distributed")
 pd = pytest.importorskip("pandas")
 
 
-def _source_ct(request) -> Path:
-    """One small CT file to copy into the cohort: a small phantom when the fixtures exist."""
+def _source_ct(request, tmp_path) -> Path:
+    """One small CT file to link into the cohort: a small phantom as NIfTI (else the real 3 mm CT)."""
     try:
         factory = request.getfixturevalue("phantom_factory")
     except pytest.FixtureLookupError:
         factory = None
     if factory is not None:
-        try:
-            ph = factory(seed=1, size="small")
-            ct = getattr(ph, "ct_path", None) or getattr(ph, "nifti", None)
-            if ct is not None and Path(ct).exists():
-                return Path(ct)
-        except TypeError:
-            pass
+        from spinemets.io import write_image
+
+        ph = factory(5, lesions=[("L2", "lytic", "body", 8.0)], fov_levels=("T10", "L5"))
+        return write_image(ph.ct, tmp_path / "source_ct.nii.gz")
     p = Path(__file__).resolve().parents[2] / "shared" / "data" / "totalseg_example" / "example_ct.nii.gz"
     if not p.exists():
         pytest.skip("no small CT available for the batch test")
@@ -37,7 +34,7 @@ def _source_ct(request) -> Path:
 
 @pytest.mark.slow
 def test_batch_isolates_failure_and_resumes(request, tmp_path):
-    src = _source_ct(request)
+    src = _source_ct(request, tmp_path)
     cohort = tmp_path / "cohort"
     cohort.mkdir()
     for i in range(6):

@@ -73,6 +73,7 @@ class RunOptions:
     series_uid: str | None = None
     fe: bool = True
     fe_element_mm: float | None = None
+    lsr_samples: int = 500
     case_id: str | None = None
     timepoint: str | None = None
     force: bool = False
@@ -344,38 +345,34 @@ def _step_bone(ctx: CaseContext) -> None:
     ctx.memory["json:bone.json"] = bone
 
 
-def _load_activities(path: str | None) -> Any:
-    if path is None:
-        return None
-    loader = None
-    try:
-        loader = stage_function("spinemets.mechanics", "load_activities")
-    except StageNotAvailable:
-        pass
-    if loader is not None:
-        return loader(path)
-    return path
-
-
 def _step_loads(ctx: CaseContext) -> None:
-    mech = importlib.import_module("spinemets.mechanics") if _has_module("spinemets.mechanics") else None
-    SubjectModel = getattr(mech, "SubjectModel", None) if mech else None
+    SubjectModel = stage_function("spinemets.mechanics", "SubjectModel")
     compute_loads = stage_function("spinemets.mechanics", "compute_loads")
-    if SubjectModel is None:
-        raise StageNotAvailable("spinemets.mechanics.SubjectModel is not available (stage not built yet)")
     o = ctx.options
+    sex = o.sex
+    if sex is None:
+        sex = DEFAULT_SEX
+        pywarnings.warn(f"sex not given: the load model used the {DEFAULT_SEX} segment-mass fractions "
+                        "(give --sex male|female)", UserWarning, stacklevel=1)
     vert, mus = ctx.json("vertebrae.json"), ctx.json("muscles.json")
-    subject = SubjectModel.from_ct_outputs(vert, mus, sex=o.sex, weight_kg=o.weight_kg,
-                                           height_cm=o.height_cm)
-    activities = _load_activities(o.activities_file)
-    loads = compute_loads(subject, activities) if activities is not None else compute_loads(subject)
+    kwargs: dict[str, Any] = {"sex": sex, "weight_kg": o.weight_kg, "height_cm": o.height_cm}
+    if "age" in inspect.signature(SubjectModel.from_ct_outputs).parameters:
+        kwargs["age"] = o.age_years
+    subject = SubjectModel.from_ct_outputs(vert, mus, **kwargs)
+    activities = None
+    if o.activities_file:
+        activities = stage_function("spinemets.mechanics", "load_activities")(o.activities_file)
+    loads = compute_loads(subject, activities)
     write_json_atomic(ctx.out_dir / "loads.json", loads)
     ctx.memory["json:loads.json"] = loads
 
 
 def _step_risk(ctx: CaseContext) -> None:
     compute_risk = stage_function("spinemets.mechanics", "compute_risk")
-    risk = compute_risk(ctx.json("loads.json"), ctx.json("bone.json"))
+    kwargs: dict[str, Any] = {}
+    if "monte_carlo" in inspect.signature(compute_risk).parameters:
+        kwargs["monte_carlo"] = ctx.options.lsr_samples
+    risk = compute_risk(ctx.json("loads.json"), ctx.json("bone.json"), **kwargs)
     write_json_atomic(ctx.out_dir / "risk.json", risk)
     ctx.memory["json:risk.json"] = risk
 
@@ -386,15 +383,9 @@ def _step_report(ctx: CaseContext) -> None:
     write_case_report(ctx)
 
 
-def _has_module(name: str) -> bool:
-    try:
-        importlib.import_module(name)
-        return True
-    except ModuleNotFoundError:
-        return False
-
-
-SUBJECT_OPTIONS = ("sex", "weight_kg", "height_cm", "activities_file")
+SUBJECT_OPTIONS = ("sex", "age_years", "weight_kg", "height_cm", "activities_file")
+#: Sex assumed by the load model when none is given (stated as a warning in the outputs).
+DEFAULT_SEX = "male"
 STEPS: tuple[Step, ...] = (
     Step("read", (), (), ("series_uid",), _step_read, "read the CT"),
     Step("vertebrae", ("read",), (), ("series_uid", "backend", "model_dir"), _step_vertebrae,
@@ -405,7 +396,8 @@ STEPS: tuple[Step, ...] = (
          "QCT calibration, vBMD, shape, strength"),
     Step("loads", ("vertebrae", "muscles"), (), SUBJECT_OPTIONS, _step_loads,
          "spinal loads for daily activities"),
-    Step("risk", ("loads", "bone"), (), (), _step_risk, "load-to-strength ratio"),
+    Step("risk", ("loads", "bone"), (), ("lsr_samples",), _step_risk,
+         "load-to-strength ratio with Monte Carlo uncertainty"),
     Step("report", ("read",), ("vertebrae", "muscles", "bone", "loads", "risk"),
          ("series_uid", "sex", "age_years", "weight_kg", "height_cm", "case_id", "timepoint"),
          _step_report, "results.json, report.html, DICOM SR"),
@@ -535,7 +527,8 @@ def run_case(input_path: str | os.PathLike[str], out_dir: str | os.PathLike[str]
             with pywarnings.catch_warnings(record=True) as caught:
                 pywarnings.simplefilter("always")
                 step.run(ctx)
-            rec.warnings = _unique(f"{w.category.__name__}: {w.message}" for w in caught
+            rec.warnings = _unique((str(w.message) if w.category is UserWarning
+                                    else f"{w.category.__name__}: {w.message}") for w in caught
                                    if not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning)))
             after = _snapshot(out_dir)
             changed = sorted(k for k, v in after.items() if before.get(k) != v)

@@ -34,6 +34,8 @@ def _add_case_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-fe", dest="fe", action="store_false",
                    help="leave out the voxel finite-element strength (faster; density x area and CTRA remain)")
     p.add_argument("--fe-element-mm", type=float, metavar="MM", help="FE element size in mm (default: the bone stage's)")
+    p.add_argument("--lsr-samples", type=int, default=500, metavar="N",
+                   help="Monte Carlo samples for the LSR uncertainty (0: none; default 500)")
     p.add_argument("--force", action="store_true", help="re-run every step (ignore the cache)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
 
@@ -48,6 +50,8 @@ def options_from_args(args: argparse.Namespace) -> Any:
 
     for n in ("weight_kg", "height_cm"):
         check_pos(n)
+    if args.lsr_samples < 0:
+        raise InputError(f"--lsr-samples must be >= 0, got {args.lsr_samples}")
     if getattr(args, "age_years", None) is not None and not 0 <= args.age_years <= 120:
         raise InputError(f"--age must be between 0 and 120 years, got {args.age_years}")
     return RunOptions(sex=args.sex, age_years=args.age_years, weight_kg=args.weight_kg,
@@ -55,7 +59,7 @@ def options_from_args(args: argparse.Namespace) -> Any:
                       backend=args.backend, model_dir=args.model_dir,
                       muscles_backend=args.muscles_backend, muscles_model_dir=args.muscles_model_dir,
                       series_uid=getattr(args, "series_uid", None), fe=args.fe,
-                      fe_element_mm=args.fe_element_mm,
+                      fe_element_mm=args.fe_element_mm, lsr_samples=args.lsr_samples,
                       case_id=getattr(args, "case_id", None), force=args.force)
 
 
@@ -83,7 +87,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 # --- demo ----------------------------------------------------------------------------------------
 def _find_study_ct(study: Path) -> Path:
     """The CT to run in a phantom study folder: its DICOM series, else a CT NIfTI."""
-    for name in ("ct", "dicom", "CT", "ct_dicom"):
+    for name in ("dicom/CT", "dicom/ct", "ct", "CT", "ct_dicom", "dicom"):
         d = study / name
         if d.is_dir() and any(d.iterdir()):
             return d
@@ -159,7 +163,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     out = Path(args.output).resolve()
     progress = None if args.quiet else sys.stderr
     ct, subject = make_demo_study(out, seed=args.seed, size=args.size, progress=progress)
-    opts = RunOptions(case_id=f"phantom-seed{args.seed}", force=args.force, **subject)
+    opts = RunOptions(case_id=f"phantom-seed{args.seed}", force=args.force, fe=args.fe, **subject)
     result = run_case(ct, out / "run", opts, progress=progress, command=sys.argv)
     _print_summary(result)
     print(result.report_html)
@@ -194,6 +198,8 @@ def register(sub: Any) -> None:
     d.add_argument("-o", "--output", default="demo_output", metavar="DIR", help="output folder (default demo_output)")
     d.add_argument("--seed", type=int, default=0, help="phantom seed (default 0)")
     d.add_argument("--size", default="default", help="phantom size preset (default: default)")
+    d.add_argument("--fe", action="store_true",
+                   help="include voxel finite-element strength (minutes; default: density x area and CTRA only)")
     d.add_argument("--force", action="store_true", help="re-run every pipeline step")
     d.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     d.set_defaults(func=cmd_demo)

@@ -96,7 +96,7 @@ def loads_chart(results: Mapping[str, Any]) -> str | None:
 
 
 def lsr_chart(results: Mapping[str, Any]) -> str | None:
-    levels = _levels_with(results, "risk")
+    levels = [lv for lv in _levels_with(results, "risk") if results["levels"][lv]["summary"]["max_lsr"] is not None]
     acts = results.get("activities") or []
     if not levels or not acts:
         return None
@@ -105,23 +105,25 @@ def lsr_chart(results: Mapping[str, Any]) -> str | None:
     fig, ax = plt.subplots(figsize=(6.4, 3.4))
     ax.axhspan(0.8, 1.2, color="#ffdd99", alpha=0.5, label="uncertain zone 0.8–1.2")
     ax.axhline(1.0, color="#d62728", lw=1.2, label="LSR = 1 (load = strength)")
-    n = len(acts)
-    for i, act in enumerate(acts):
-        off = (i - (n - 1) / 2) * min(0.6 / max(n, 1), 0.12)
-        vals, lo, hi = [], [], []
-        for lv in levels:
-            e = (results["levels"][lv]["risk"] or {}).get(act)
-            v = lsr_value(e)
-            a, b = lsr_interval(e)
-            vals.append(np.nan if v is None else v)
-            lo.append(0.0 if (a is None or v is None) else max(v - a, 0.0))
-            hi.append(0.0 if (b is None or v is None) else max(b - v, 0.0))
+    for act in acts:
+        vals = [lsr_value((results["levels"][lv]["risk"] or {}).get(act)) for lv in levels]
+        vals = [np.nan if v is None else v for v in vals]
         if np.all(np.isnan(vals)):
             continue
-        ax.errorbar(x + off, vals, yerr=[lo, hi], fmt="o", ms=3, lw=0.8, capsize=2, label=act)
+        ax.plot(x, vals, marker=".", ms=4, lw=0.7, alpha=0.7, label=act)
+    # the worst activity per level with its uncertainty interval
+    worst, lo, hi = [], [], []
+    for lv in levels:
+        s = results["levels"][lv]["summary"]
+        v = s.get("max_lsr")
+        worst.append(np.nan if v is None else v)
+        lo.append(0.0 if v is None or s.get("max_lsr_low") is None else max(v - s["max_lsr_low"], 0.0))
+        hi.append(0.0 if v is None or s.get("max_lsr_high") is None else max(s["max_lsr_high"] - v, 0.0))
+    ax.errorbar(x, worst, yerr=[lo, hi], fmt="o", color="black", ms=5, capsize=3, lw=1.2,
+                label="max over activities (5–95 %)")
     ax.set_xticks(x, levels)
     ax.set_ylabel("load-to-strength ratio")
-    ax.set_title("LSR per level and activity (bars: uncertainty interval when computed)", fontsize=8)
+    ax.set_title("LSR per level and activity; black: worst activity with its uncertainty interval", fontsize=8)
     ax.legend(fontsize=6, ncol=2)
     ax.grid(alpha=0.3)
     ax.set_ylim(bottom=0)

@@ -108,6 +108,10 @@ def lsr_interval(entry: Mapping[str, Any] | None) -> tuple[float | None, float |
                    ("lsr_ci_low", "lsr_ci_high"), ("lsr_p2_5", "lsr_p97_5")):
         if isinstance(entry.get(lo), (int, float)) and isinstance(entry.get(hi), (int, float)):
             return float(entry[lo]), float(entry[hi])
+    mc = entry.get("monte_carlo")
+    if isinstance(mc, Mapping) and isinstance(mc.get("lsr_p05"), (int, float)) \
+            and isinstance(mc.get("lsr_p95"), (int, float)):
+        return float(mc["lsr_p05"]), float(mc["lsr_p95"])
     ci = entry.get("lsr_ci") or entry.get("lsr_interval") or entry.get("uncertainty")
     if isinstance(ci, Mapping):
         lo = ci.get("p05", ci.get("low", ci.get("lower")))
@@ -170,8 +174,9 @@ def build_results(*, steps: Mapping[str, Mapping[str, Any]], ct: Mapping[str, An
         missing = [lv for lv in anatomy.TARGET_LEVELS if lv not in vert_levels]
         if missing and in_view:
             warnings.append({"source": "vertebrae", "level": None, "message":
-                             f"partial field of view: only {_span(in_view)} in view; "
-                             f"{', '.join(missing)} not assessed"})
+                             f"partial field of view: only {_span(in_view)} in view (found by the "
+                             f"vertebra step); {', '.join(missing)} not assessed (outside the field "
+                             f"of view or not segmented)"})
         elif not in_view:
             warnings.append({"source": "vertebrae", "level": None,
                              "message": "no vertebra T1-L5 was found in the field of view"})
