@@ -77,11 +77,16 @@ def compute_loads(subject: SubjectModel, activities: Iterable[Activity] | None =
 
         for a in acts:
             res = solve_activity_opensim(subject, a, exponent)
+            # muscle-stress sensitivity of the same model, from the scipy solver
+            sens = {r.level: r.by_stress for r in solve_activity(subject, a, exponent)}
+            for r in res:
+                r.by_stress = sens[r.level] if r.status == "ok" else {}
             out["activities"][a.id] = {"levels": {r.level: level_dict(r) for r in res}}
         out["solver_note"] = ("OpenSim 4 model of the same subject (a body per level between cut "
                               "planes, CustomJoints at the cuts, PathActuators = muscles): "
-                              "InverseDynamics-free StaticOptimization + JointReaction via "
-                              "AnalyzeTool.")
+                              "StaticOptimization + JointReaction via "
+                              "AnalyzeTool. compression_N_by_muscle_stress comes from the scipy "
+                              "solver of the same model.")
     else:
         raise InputError(f"unknown solver {solver!r} (use 'scipy' or 'opensim').")
     return out
