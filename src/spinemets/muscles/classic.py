@@ -81,7 +81,7 @@ def body_outline(hu: np.ndarray, px: float) -> np.ndarray:
 
 
 def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray, lm: Landmarks,
-                  px: float, level: str) -> dict[str, np.ndarray]:
+                  px: float, level: str, canal: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Masks ``{"erector_spinae_left": bool array, ...}`` of the groups found in the plane."""
     hs = ndi.gaussian_filter(hu.astype(np.float32), sigma=max(1.0 / px, 0.5))
     yy, xx = np.indices(hu.shape, dtype=np.float32)
@@ -90,6 +90,8 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
     body = body_outline(hs, px) & inside
     bone = ndi.binary_dilation((hs > BONE_HU) | (vert_in_plane > 0), structure=_disk(1.0 / px))
     muscle = (hs >= MUSCLE_HU[0]) & (hs <= MUSCLE_HU[1]) & body & ~bone
+    if canal is not None:  # CSF and cord are in the muscle window
+        muscle &= ~ndi.binary_dilation(canal, structure=_disk(1.0 / px))
     fat = (hs >= FAT_HU[0]) & (hs <= FAT_HU[1]) & body
     rim = body & ~ndi.binary_erosion(body, structure=_disk(8.0 / px))
     fat_o = ndi.binary_opening(fat, structure=_disk(1.0 / px))

@@ -13,7 +13,7 @@ from ..errors import InputError
 from ..image import CTImage, LabelMap
 from .classic import segment_plane
 from .frames import VertebraFrame, vertebra_frames
-from .landmarks import vertebra_landmarks
+from .landmarks import spinal_canal, vertebra_landmarks
 from .measure import measure_group, null_group
 from .plane import Plane
 from .presence import expected
@@ -90,7 +90,7 @@ def segment_muscles(ct: CTImage, vertebrae: LabelMap, backend: str = "classic",
         if model_labels is None:
             vert, _ = plane.sample(vertebrae.array, ct.geometry, order=0)
             lm = vertebra_landmarks(fr, plane, vertebrae, anatomy.vertebra_id(lv), fr.body_points_lps)
-            masks = segment_plane(hu, inside, vert, lm, plane.pixel_mm, lv)
+            masks = segment_plane(hu, inside, vert, lm, plane.pixel_mm, lv, canal=spinal_canal(fr, plane))
         else:
             lab, _ = plane.sample(model_labels, ct.geometry, order=0)
             masks = {name: lab == i for name, i in ids.items() if np.any(lab == i)}

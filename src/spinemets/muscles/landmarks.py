@@ -76,3 +76,15 @@ def vertebra_landmarks(frame: VertebraFrame, plane: Plane, vertebrae: LabelMap,
     lam_band = post & (np.abs(x) > sp_half) & (np.abs(x) < 0.6 * max(abs(tips["left"][0]), abs(tips["right"][0])))
     lam = float(np.percentile(y[lam_band], 90)) if lam_band.sum() > 5 else y_post + 0.5 * r_b
     return Landmarks(half_w, y_ant, y_post, r_b, y_sp, sp_half, lam, tips["left"], tips["right"])
+
+
+def spinal_canal(frame: VertebraFrame, plane: Plane) -> np.ndarray:
+    """Spinal canal in the plane: the hole of the vertebra's projected ring (body + arch), closed
+    by 2 mm to bridge small gaps of the projection. Its CSF and cord lie in the muscle HU window,
+    so the canal must be kept out of the muscle masks."""
+    from scipy import ndimage as ndi
+
+    shadow = _shadow(plane.project_lps(frame.points_lps), plane)
+    r = max(int(round(2.0 / plane.pixel_mm)), 1)
+    closed = ndi.binary_closing(shadow, structure=np.ones((2 * r + 1, 2 * r + 1), bool), iterations=1)
+    return ndi.binary_fill_holes(closed) & ~closed
