@@ -23,12 +23,14 @@ def _smooth_noise(rng: np.random.Generator, shape: tuple[int, ...], sigma_vox: t
 
 
 def form_ct(cv: Canvas, table: MaterialTable, ns: int, rng: np.random.Generator, blur_fwhm_mm: float,
-            noise_hu: float, fat_streak_mat: tuple[int, ...] = (), fat_hu: float = -90.0) -> np.ndarray:
+            noise_hu: float, fat_streak_mat: tuple[int, ...] = (), fat_hu: float = -90.0,
+            fat_streak_fraction: float = 0.06) -> np.ndarray:
     """Return the output CT (float32 HU, shape (nz/ns, ny, nx)).
 
     Texture: per material, zero-mean smooth noise of the material's texture SD (trabecular
-    structure, organ parenchyma). In ``fat_streak_mat`` (muscle) about 6 % of the voxels become
-    fatty streaks (intramuscular fat), which lowers the mean muscle HU a little, as in real muscle.
+    structure, organ parenchyma). In ``fat_streak_mat`` (muscle) a fraction ``fat_streak_fraction``
+    of the voxels become fatty streaks (intramuscular fat), lowering the mean muscle HU as in real
+    (ageing) muscle.
     """
     nzf, ny, nx = cv.shape
     nz = nzf // ns
@@ -38,6 +40,9 @@ def form_ct(cv: Canvas, table: MaterialTable, ns: int, rng: np.random.Generator,
     sd_lut = table.texture_sd
     streak = np.zeros(256, bool)
     streak[list(fat_streak_mat)] = True
+    from scipy.stats import norm
+
+    thr = float(norm.ppf(1.0 - float(np.clip(fat_streak_fraction, 1e-4, 0.5))))
     chunk = max(1, 24 // ns) * ns
     for k0 in range(0, nz * ns, chunk):
         k1 = min(k0 + chunk, nz * ns)
@@ -51,7 +56,7 @@ def form_ct(cv: Canvas, table: MaterialTable, ns: int, rng: np.random.Generator,
         if streak.any():
             mc = m[ns // 2::ns]
             st = _smooth_noise(rng, hu.shape, (1.2 / (sz * ns), 0.8 / sy, 2.0 / sx))
-            fatty = streak[mc] & (st > 1.55)
+            fatty = streak[mc] & (st > thr)
             hu[fatty] = 0.5 * hu[fatty] + 0.5 * fat_hu
         out[k0 // ns:k0 // ns + n_out] = hu
     if blur_fwhm_mm > 0:
