@@ -7,9 +7,10 @@ Density conversion (stated assumption):
 
 * ``rho_ash = BMD_K2HPO4`` (g/cm3). K2HPO4-equivalent and ash density are treated as equal.
   Published K2HPO4->ash relations differ between sites, phantoms and scanners; this choice
-  keeps lytic (BMD ~ 0) tissue soft and, combined with the ash fraction below, reproduces the
+  keeps lytic (BMD ~ 0) tissue soft and, combined with the ash fraction below, agrees with the
   linear vertebral QCT law of Crawford/Kopperdahl (E = -34.7 + 3230*rho_QCT MPa, science.md
-  §2.2) within ~15 % over 80-250 mg/cm3 (checked in tests/test_strength_materials.py).
+  §2.2) within 12 % over 80-120 mg/cm3 (typical trabecular range); above it the power law is
+  stiffer (+25 % at 160, +56 % at 250 mg/cm3). Checked in tests/test_strength_models.py.
 * ``rho_app = rho_ash / 0.6`` (ash fraction of wet apparent density ~0.6; Keyak 1994,
   Morgan 2003 specimens; science.md §2.2).
 
