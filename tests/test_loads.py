@@ -64,10 +64,10 @@ def test_wilke_lift_ordering(loads70):
 
 def test_standing_compression_rises_T1_to_L5(loads70):
     c = np.array([_c(loads70, "standing", lv) for lv in male70_levels()])
-    # single-section model: local dips (< 10 %) where the set of muscles crossing the cut
+    # single-section model: local dips (< 5 %) where the set of muscles crossing the cut
     # changes; the overall rise from T1 to L5 must hold
-    assert np.all(c[1:] >= 0.90 * c[:-1]), c
-    assert c[-1] > 3 * c[0] and c[-5:].mean() > c[5:10].mean() > c[:5].mean()
+    assert np.all(c[1:] >= 0.95 * c[:-1]), c
+    assert c[-1] > 5 * c[0] and c[-5:].mean() > c[5:10].mean() > c[:5].mean()
 
 
 def test_loads_are_mechanical_not_scaled(male70):

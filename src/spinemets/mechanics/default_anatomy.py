@@ -180,10 +180,13 @@ MUSCLES: dict[str, dict[str, dict[str, float]]] = {
 #: Sex factors applied to the male reference (women's trunk muscles are smaller: Johannesdottir 2018
 #: reports men 20-67 % larger; 0.70 is a mid value; moment arms scale with body size via height).
 FEMALE_CSA_FACTOR = 0.70
-#: Tonic co-activation of trunk muscles (lower bound on activation), a modelling assumption: surface
-#: EMG of the trunk muscles in relaxed upright standing is a few per cent of maximum voluntary
-#: contraction. Applied to every muscle and activity; dropped (and reported) at a cut where the
-#: muscles that cross it have no antagonist able to balance it.
+#: Tonic co-activation of the axial trunk muscles (lower bound on activation), a modelling
+#: assumption: surface EMG of the paraspinal and abdominal muscles in relaxed upright standing is a
+#: few per cent (about 1-3 %) of maximum voluntary contraction. Applied to every axial muscle in
+#: every activity (not to the shoulder-girdle muscles); dropped (and reported) at a cut where the
+#: muscles that cross it have no antagonist able to balance it. The load targets depend on it:
+#: with 0.01 or 0.03 instead of 0.02 the default male's flexion_45/standing ratio at L4 is 2.7/1.9
+#: and lift_stoop_20kg/standing 5.2/3.3 (see the report of issue 6).
 TONIC_ACTIVATION = 0.02
 FEMALE_OFFSET_FACTOR = 0.95
 #: Anderson et al. 2023 (J Biomech 157:111710): CSA +0.8 %/kg, centroid distance +0.3 %/kg,

@@ -6,7 +6,7 @@ half of slab k-1, + head on T1, + arm segments and hand loads welded to the shou
 their task positions), a CustomJoint at every cut point (flexion, lateral bending, axial rotation;
 the coordinates hold the activity's posture), the pelvis welded to ground at the activity's pelvic
 rotation, one PathActuator per muscle (two path points across the cut, optimal force =
-sigma_max * CSA, min_control = tonic activation) and a reserve CoordinateActuator on every
+sigma_max * CSA, min_control = tonic activation of the axial muscles) and a reserve CoordinateActuator on every
 axial-rotation coordinate (torsion left to passive tissues, as in the scipy solver).
 Run: AnalyzeTool(StaticOptimization) from a setup XML, then AnalyzeTool(JointReaction) with the
 optimised forces (dependencies.md: tools must run from setup XML files).
@@ -24,7 +24,7 @@ import numpy as np
 from spinemets.errors import MissingDependencyError
 
 from .activities import Activity
-from .loads.cutplane import LevelResult, level_systems
+from .loads.cutplane import LevelResult, level_systems, tonic_bounds
 from .loads.external import arm_points, muscle_path_points
 from .loads.optimize import solve_level
 from .loads.posture import pose
@@ -69,7 +69,7 @@ def _level_feasibility(subject: SubjectModel, act: Activity) -> tuple[list[float
     for s in systems:
         fmax = subject.muscle_stress_N_cm2 * s.muscles.csa_mm2 / 100.0
         a_eq, b_eq = s.arm_local[:2] * fmax[None, :], -s.moment_local[:2]
-        r = solve_level(a_eq, b_eq, 2, subject.tonic_activation)
+        r = solve_level(a_eq, b_eq, 2, tonic_bounds(s.muscles.names, subject.tonic_activation))
         tonic.append(subject.tonic_activation if r.feasible else 0.0)
         feasible.append(r.feasible or solve_level(a_eq, b_eq, 2, 0.0).feasible)
     return tonic, feasible
@@ -145,7 +145,7 @@ def build_model(subject: SubjectModel, act: Activity, tonic: list[float] | None 
             pa = osim.PathActuator()
             pa.setName(f"{lv}_{mu.name}")
             pa.set_optimal_force(subject.muscle_stress_N_cm2 * mu.csa_mm2 / 100.0)
-            pa.setMinControl(float(tonic[k]))
+            pa.setMinControl(float(tonic_bounds([mu.name], tonic[k])[0]))
             pa.setMaxControl(1.0)
             pa.addNewPathPoint(f"{lv}_{mu.name}_up", bodies[k], _vec3(osim, to_os(up0[j] - c0[k])))
             pa.addNewPathPoint(f"{lv}_{mu.name}_lo", lower_body,

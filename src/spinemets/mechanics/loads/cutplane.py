@@ -66,13 +66,24 @@ def level_systems(subject: SubjectModel, act: Activity) -> tuple[Posture, list[L
     return posture, out
 
 
+#: Shoulder-girdle muscles: no tonic lower bound (the EMG evidence for tonic activity in relaxed
+#: standing concerns the axial trunk muscles; with the arms relaxed these are nearly silent).
+SHOULDER_GIRDLE_GROUPS = ("trapezius", "latissimus_dorsi", "pectoralis_major", "serratus_anterior")
+
+
+def tonic_bounds(names: list[str], tonic: float) -> np.ndarray:
+    """Per-muscle lower activation bound: ``tonic`` for axial trunk muscles, 0 for the girdle."""
+    return np.array([0.0 if n.rsplit("_", 1)[0] in SHOULDER_GIRDLE_GROUPS else tonic
+                     for n in names])
+
+
 def solve_system(sys_: LevelSystem, stress: float, p: int, tonic: float = 0.0
                  ) -> tuple[np.ndarray | None, str, str]:
     """Muscle forces (N) or None when infeasible; tonic activation dropped (and said) where the
     muscles crossing the cut cannot balance it."""
     fmax = stress * sys_.muscles.csa_mm2 / 100.0
     a_eq, b_eq = sys_.arm_local[:2] * fmax[None, :], -sys_.moment_local[:2]
-    res = solve_level(a_eq, b_eq, p, tonic)
+    res = solve_level(a_eq, b_eq, p, tonic_bounds(sys_.muscles.names, tonic))
     msg = res.message
     if not res.feasible and tonic > 0:
         res = solve_level(a_eq, b_eq, p, 0.0)

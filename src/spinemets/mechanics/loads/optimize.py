@@ -23,19 +23,23 @@ class SOResult:
     message: str
 
 
-def solve_level(a_eq: np.ndarray, b_eq: np.ndarray, p: int = 2, a_min: float = 0.0) -> SOResult:
-    """min sum a**p  s.t.  a_eq @ a = b_eq, a_min <= a <= 1 (a_eq: (k, m), b_eq: (k,))."""
+def solve_level(a_eq: np.ndarray, b_eq: np.ndarray, p: int = 2,
+                a_min: float | np.ndarray = 0.0) -> SOResult:
+    """min sum a**p  s.t.  a_eq @ a = b_eq, a_min <= a <= 1 (a_eq: (k, m), b_eq: (k,));
+    ``a_min`` is a number or one lower bound per muscle."""
     m = a_eq.shape[1]
     scale = max(float(np.abs(b_eq).max(initial=0.0)), 1e-9)
     tol = 1e-6 * scale + 1e-6
     if m == 0:
         ok = bool(np.all(np.abs(b_eq) <= tol))
         return SOResult(np.zeros(0), ok, "no muscle crosses this cut")
+    a_min = np.broadcast_to(np.asarray(a_min, float), (m,))
     x0 = np.clip(np.linalg.lstsq(a_eq, b_eq, rcond=None)[0], a_min, 1.0)
     res = _slsqp(a_eq, b_eq, p, x0, a_min)
     if _residual(a_eq, b_eq, res) <= 1e-4 * scale + 1e-6:
         return SOResult(res, True, "ok")
-    lp = linprog(np.zeros(m), A_eq=a_eq, b_eq=b_eq, bounds=[(a_min, 1.0)] * m, method="highs")
+    lp = linprog(np.zeros(m), A_eq=a_eq, b_eq=b_eq, bounds=[(float(lo), 1.0) for lo in a_min],
+                 method="highs")
     if lp.status != 0:
         return SOResult(np.clip(res, 0, 1), False, "muscles cannot balance the external moment "
                         "(linear-programming feasibility check failed)")
@@ -49,10 +53,10 @@ def _residual(a_eq: np.ndarray, b_eq: np.ndarray, x: np.ndarray) -> float:
     return float(np.abs(a_eq @ x - b_eq).max())
 
 
-def _slsqp(a_eq: np.ndarray, b_eq: np.ndarray, p: int, x0: np.ndarray, a_min: float
+def _slsqp(a_eq: np.ndarray, b_eq: np.ndarray, p: int, x0: np.ndarray, a_min: np.ndarray
            ) -> np.ndarray:
     cons = {"type": "eq", "fun": lambda x: a_eq @ x - b_eq, "jac": lambda x: a_eq}
     res = minimize(lambda x: float(np.sum(x ** p)), x0, jac=lambda x: p * x ** (p - 1),
-                   method="SLSQP", bounds=[(a_min, 1.0)] * len(x0), constraints=[cons],
+                   method="SLSQP", bounds=[(float(lo), 1.0) for lo in a_min], constraints=[cons],
                    options={"ftol": 1e-12, "maxiter": 300})
     return np.clip(res.x, a_min, 1.0)
