@@ -17,6 +17,7 @@ from .dimensions import LevelDims
 
 CORTEX_MM = 1.0  # body shell and end plates
 POST_CORTEX_MM = 1.2
+ENDPLATE_CONCAVITY_MM = 1.0
 
 
 @dataclass(frozen=True)
@@ -67,8 +68,12 @@ def body_heights(u, v, d: LevelDims, fracture: Fracture | None):
         h = ha + (hp - ha) * t
     bottom = -0.5 * central_height(d, fracture) * np.ones_like(h)
     top = bottom + h
+    r2 = (u / (0.35 * d.W)) ** 2 + (v / (0.35 * d.D)) ** 2
+    # natural end-plate concavity (~1 mm centrally, both end plates; filled by the disc)
+    conc = ENDPLATE_CONCAVITY_MM * np.exp(-r2)
+    top = top - conc
+    bottom = bottom + conc
     if fracture is not None and fracture.endplate_depression_mm > 0:
-        r2 = (u / (0.35 * d.W)) ** 2 + (v / (0.35 * d.D)) ** 2
         top = top - fracture.endplate_depression_mm * np.exp(-r2)
     return bottom, top
 
