@@ -45,6 +45,8 @@ WALL_MAX_MM = 25.0
 ORGAN_MIN_RADIUS_MM = 12.0
 #: lateral extent of the paraspinal compartment in vertebral-body half-widths
 PS_REACH_HALF_WIDTHS = 4.0
+#: smallest HU tolerance around a deep group's seed attenuation (3 mm-smoothed HU)
+HU_CONSISTENCY_MIN = 12.0
 
 _PS, _PSOAS, _QL, _WALL, _OTHER = 1, 3, 5, 7, 8
 
@@ -167,6 +169,21 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
             markers[seed] = _QL + off
     elev = ndi.gaussian_gradient_magnitude(hu.astype(np.float32), sigma=max(1.5 / px, 0.5))
     regions = watershed(elev, markers=markers, mask=deep)
+    # organs touching a muscle without a fat plane (liver on the right psoas/erector spinae,
+    # kidney on quadratus lumborum) differ from it in attenuation: keep in each deep region only
+    # tissue whose 3 mm-smoothed HU stays within the spread of that region's own seed
+    h3 = ndi.gaussian_filter(hu.astype(np.float32), sigma=3.0 / px)
+    # only where the smoothing did not reach fat, bone or air (> 6 mm inside the muscle window)
+    interior = ndi.distance_transform_edt(muscle) * px > 6.0
+    for lab_id in np.unique(markers[markers > 0]):
+        if lab_id == _OTHER:
+            continue
+        seed = markers == lab_id
+        core_seed = seed & interior if (seed & interior).any() else seed
+        ref = float(np.median(h3[core_seed]))
+        mad = float(np.median(np.abs(h3[core_seed] - ref))) * 1.4826
+        tol = max(HU_CONSISTENCY_MIN, 3.5 * mad)
+        regions[(regions == lab_id) & (np.abs(h3 - ref) > tol) & interior & ~seed] = 0
     # give back the rim removed by the opening (at most 2 mm, non-wall muscle pixels only)
     regions = expand_labels(regions, distance=2.0 / px) * (muscle & ~wall)
 
