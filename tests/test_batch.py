@@ -98,3 +98,28 @@ def test_read_cohort_folder_rejects_empty(tmp_path):
     (tmp_path / "img.mha").write_bytes(b"x")
     (tmp_path / "notes.txt").write_text("x")
     assert [c.case_id for c in read_cohort(tmp_path)] == ["dicom_case", "img"]
+
+
+def test_missing_dask_gives_a_clear_error(monkeypatch, tmp_path):
+    import sys
+
+    from spinemets import batch
+    from spinemets.errors import MissingDependencyError
+
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)
+    with pytest.raises(MissingDependencyError, match="pip install 'spinemets\\[cohort\\]'"):
+        batch._client(2, None, 1)
+
+
+def test_batch_on_a_running_scheduler(tmp_path):
+    """--scheduler: the cases go to an existing Dask cluster (here a bad case: fails fast, isolated)."""
+    from dask.distributed import LocalCluster
+
+    cohort = tmp_path / "cohort"
+    cohort.mkdir()
+    (cohort / "bad.nii.gz").write_bytes(b"\x1f\x8b not a CT")
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        s = run_batch(read_cohort(cohort), tmp_path / "out", scheduler=cluster.scheduler_address, progress=None)
+    assert [c["status"] for c in s.cases] == ["failed"] and "bad input" in s.cases[0]["error"]
+    assert (tmp_path / "out" / "bad" / "run.json").exists()
+    assert pd.read_parquet(tmp_path / "out" / "cohort.parquet").empty

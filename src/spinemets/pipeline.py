@@ -552,6 +552,9 @@ def run_case(input_path: str | os.PathLike[str], out_dir: str | os.PathLike[str]
         if rec.status == "ok" and not rec.outputs:
             rec.status, rec.error = "failed", "the step wrote no output files"
         prog.end(i, rec)
+        # checkpoint: a run that is killed later still keeps the steps finished so far
+        write_json_atomic(out_dir / RUN_MANIFEST, _manifest(ctx, input_info, started, time.perf_counter() - t_start,
+                                                            command, running=True))
 
     manifest = _manifest(ctx, input_info, started, time.perf_counter() - t_start, command)
     write_json_atomic(out_dir / RUN_MANIFEST, manifest)
@@ -569,12 +572,14 @@ def _unique(items: Any) -> list[str]:
 
 
 def _manifest(ctx: CaseContext, input_info: dict[str, Any], started: str, total_s: float,
-              command: list[str] | None) -> dict[str, Any]:
+              command: list[str] | None, running: bool = False) -> dict[str, Any]:
     recs = ctx.records
     failed = [n for n, r in recs.items() if r.status == "failed"]
     blocked = [n for n, r in recs.items() if r.status == "skipped"]
     unavailable = [n for n, r in recs.items() if r.status == "not_available"]
     status = "failed" if failed else ("incomplete" if (blocked or unavailable) else "ok")
+    if running:
+        status = "running"
     warnings = []
     for n, r in recs.items():
         warnings += [f"{n}: {w}" for w in r.warnings]
@@ -590,7 +595,7 @@ def _manifest(ctx: CaseContext, input_info: dict[str, Any], started: str, total_
         "disclaimer": DISCLAIMER,
         "status": status,
         # complete: nothing left that a re-run with this installation could do (batch resume)
-        "complete": not failed and not any(r.status == "skipped" and r.reason and "failed" in r.reason
+        "complete": not running and not failed and not any(r.status == "skipped" and r.reason and "failed" in r.reason
                                            for r in recs.values()),
         "started_utc": started,
         "finished_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -598,7 +603,7 @@ def _manifest(ctx: CaseContext, input_info: dict[str, Any], started: str, total_
         "command": command,
         "python": sys.version.split()[0],
         "platform": platform.platform(),
-        "libraries": library_versions(),
+        "libraries": ctx.memory.setdefault("libraries", library_versions()),
         "input": {"path": str(ctx.input_path), **input_info},
         "options": ctx.options.to_dict(),
         "options_sha256": options_hash(ctx.options),
