@@ -5,7 +5,7 @@ plane normal to the centreline) is sampled every half voxel along the curve. Dis
 coverage minima. A lytic lesion can also lower the coverage, and a bridging osteophyte can hide a
 disc, so the minima are chosen jointly by dynamic programming: each accepted minimum earns its
 depth, and consecutive inter-disc spacings must lie in an anatomical range and should change
-smoothly (a penalty on |log(g_k / g_k-1)|), which is the spacing prior that stops a lesion from
+smoothly (a penalty on |log(g_k / g_k-1)| beyond 25 %), which is the spacing prior that stops a lesion from
 splitting one vertebra into two or a missed disc from merging two.
 """
 
@@ -31,6 +31,8 @@ MIN_PROMINENCE = 0.15
 SCORE_OFFSET = 0.1
 #: Weight of the smooth-spacing prior.
 SPACING_LAMBDA = 0.7
+#: Neighbouring levels differ by up to ~25 % in height without penalty.
+SPACING_FREE_LOG = float(np.log(1.25))
 
 
 @dataclass
@@ -132,7 +134,7 @@ def select_discs(prof: DiscProfile) -> list[int]:
                 if best[h, i] <= neg / 2:
                     continue
                 g0 = s[i] - s[h]
-                val = best[h, i] + q[j] - SPACING_LAMBDA * abs(np.log(g / g0))
+                val = best[h, i] + q[j] - SPACING_LAMBDA * max(0.0, abs(np.log(g / g0)) - SPACING_FREE_LOG)
                 if val > cand:
                     cand, arg = val, h
             best[i, j] = cand

@@ -46,8 +46,6 @@ RIB_CONTACT_MM = 5.0
 #: Rib-like bone this close (mm) behind the body plane is weaker evidence (used at the FOV edge).
 RIB_NEAR_MM = 40.0
 RIB_MAX_HALF_THICKNESS_MM = 8.0
-#: Distance from the vertebra (mm) within which a neighbouring bone's thickness is judged.
-RIB_LOCAL_MM = 30.0
 #: A partial end segment shorter than this fraction of the typical level height is dropped.
 MIN_END_FRACTION = 0.3
 LUNG_HU = -500.0
@@ -99,35 +97,32 @@ def _row_run_width(filled: np.ndarray, cl: Centreline, lo: float, hi: float, w: 
     return best
 
 
-def _adjacent_other(labels: np.ndarray, k: int, dil: int, thick: np.ndarray, w: float
-                    ) -> dict[int, tuple[int, float, float, float, float]]:
-    """Other-bone regions within ``dil`` voxels of segment k.
+def _near_other(labels: np.ndarray, n_vert: int, thick: np.ndarray, w: float
+                ) -> list[dict[int, tuple[int, float, float, float, float]]]:
+    """Other-bone regions near each vertebral segment (one distance transform for all).
 
-    Returns {label: (contact voxels, mean x and y index of the contact, local half-thickness mm,
-    closest distance mm)},
-    the half-thickness being the 95th percentile of ``thick`` (distance map, mm) over the region's
-    voxels within ``RIB_LOCAL_MM`` of the contact (a rib near the spine, not the whole rib cage).
+    Returns, per segment k (0-based), {label: (voxels within RIB_NEAR_MM, mean x and y index of
+    those voxels, half-thickness mm = 95th percentile of ``thick`` over them, closest distance mm)}.
     """
-    reg = labels == k
-    if not reg.any():
-        return {}
-    loc = int(np.ceil(RIB_LOCAL_MM / w))
-    sl = ndi.find_objects(reg.astype(np.uint8))[0]
-    sl = tuple(slice(max(0, s.start - loc), s.stop + loc) for s in sl)
-    sub = labels[sl]
-    dist = ndi.distance_transform_edt(sub != k, sampling=w)
-    near = (dist <= dil * w) & (sub >= OTHER_OFFSET)
-    out: dict[int, tuple[int, float, float]] = {}
+    vert = (labels > 0) & (labels < OTHER_OFFSET)
+    out: list[dict[int, tuple[int, float, float, float, float]]] = [dict() for _ in range(n_vert)]
+    if not vert.any():
+        return out
+    dist, ind = ndi.distance_transform_edt(~vert, sampling=w, return_indices=True)
+    near = (labels >= OTHER_OFFSET) & (dist <= RIB_NEAR_MM)
     if not near.any():
         return out
-    tsub = thick[sl]
-    for j in np.unique(sub[near]):
-        contact = near & (sub == j)
-        cz, cy, cx = (float(v.mean()) + s.start for v, s in zip(np.nonzero(contact), sl))
-        dloc = ndi.distance_transform_edt(~contact, sampling=w)
-        local = (sub == j) & (dloc <= RIB_LOCAL_MM)
-        out[int(j)] = (int(contact.sum()), cx, cy, float(np.percentile(tsub[local], 95)),
-                       float(dist[contact].min()))
+    idx = np.nonzero(near)
+    owner = labels[tuple(i[idx] for i in ind)]
+    other = labels[idx]
+    d = dist[idx]
+    th = thick[idx]
+    for k in np.unique(owner):
+        mk = owner == k
+        for j in np.unique(other[mk]):
+            m = mk & (other == j)
+            out[int(k) - 1][int(j)] = (int(m.sum()), float(idx[2][m].mean()), float(idx[1][m].mean()),
+                                        float(np.percentile(th[m], 95)), float(d[m].min()))
     return out
 
 
@@ -143,15 +138,26 @@ def _extend_to_ends(cl: Centreline, nz: int, max_gap_mm: float = 20.0) -> Centre
                       np.interp(zq, cl.z, cl.radius_mm), np.isin(zq, cl.z[cl.valid]), cl.spacing_mm)
 
 
-def _lids(cl: Centreline, shape: tuple[int, int, int], w: float) -> tuple[np.ndarray, np.ndarray]:
-    """Body cross-section discs at the two z ends (only where the centreline reaches the end)."""
+def _lids(cl: Centreline, bone: np.ndarray, w: float) -> tuple[np.ndarray, np.ndarray]:
+    """Body cross-sections at the two z ends (only where the centreline reaches the end): the
+    region enclosed by the cortex in that slice (axial fill after in-plane closing) plus a core
+    disc, within the body outline expected from the median body radius."""
+    shape = bone.shape
     yy, xx = np.mgrid[0:shape[1], 0:shape[2]]
+    r_med = float(np.median(cl.radius_mm)) / w
+    it = max(1, int(round(masks.CLOSING_MM / w)))
     out = []
     for zend in (0, shape[0] - 1):
         lid = np.zeros(shape[1:], bool)
         if cl.z[0] <= zend <= cl.z[-1]:
-            y, x, r = (float(v[0]) for v in cl.at(np.array([zend])))
-            lid = np.hypot(yy - y, xx - x) * w <= 0.9 * r
+            y, x, _ = (float(v[0]) for v in cl.at(np.array([zend])))
+            closed = ndi.binary_closing(np.pad(bone[zend], it), iterations=it)[it:-it, it:-it]
+            ring = ndi.binary_fill_holes(closed | bone[zend])
+            core = np.hypot(yy - y, xx - x) <= r_med
+            # (never behind 0.6 radius: a lid over the spinal canal would let it fill)
+            ap = np.where(yy < y, BODY_ANTERIOR_FACTOR * r_med, 0.6 * r_med)
+            outline = ((xx - x) / (BODY_LATERAL_FACTOR * r_med)) ** 2 + ((yy - y) / ap) ** 2 <= 1.0
+            lid = (ring | core) & outline
         out.append(lid)
     return out[0], out[1]
 
@@ -160,6 +166,9 @@ def _lids(cl: Centreline, shape: tuple[int, int, int], w: float) -> tuple[np.nda
 #: radius (lateral, anterior-posterior).
 BODY_LATERAL_FACTOR = 1.7
 BODY_AP_FACTOR = 1.15
+#: In front of the centreline the body may extend further (the inscribed radius of a poorly
+#: filled body underestimates its depth; no canal there to protect).
+BODY_ANTERIOR_FACTOR = 1.6
 
 
 def _body_cylinder(cl: Centreline, shape: tuple[int, int, int], w: float) -> np.ndarray:
@@ -168,8 +177,9 @@ def _body_cylinder(cl: Centreline, shape: tuple[int, int, int], w: float) -> np.
     for k, z in enumerate(cl.z.astype(int)):
         if 0 <= z < shape[0]:
             r = cl.radius_mm[k] / w
-            out[z] = ((xx - cl.x[k]) / (BODY_LATERAL_FACTOR * r)) ** 2 + \
-                ((yy - cl.y[k]) / (BODY_AP_FACTOR * r)) ** 2 <= 1.0
+            dy = yy - cl.y[k]
+            ap = np.where(dy < 0, BODY_ANTERIOR_FACTOR * r, BODY_AP_FACTOR * r)
+            out[z] = ((xx - cl.x[k]) / (BODY_LATERAL_FACTOR * r)) ** 2 + (dy / ap) ** 2 <= 1.0
     return out
 
 
@@ -202,24 +212,15 @@ def run_classic(ct: CTImage) -> ClassicOutput:
     cl = find_centreline(filled, body_f, w, prior=prior) or prior
     # close the vertebral bodies cut by the field of view, then track again
     cl = _extend_to_ends(cl, filled.shape[0])
-    filled = masks.fill_enclosed(bone, _lids(cl, filled.shape, w), spacing_mm=w) & body_f
+    filled = masks.fill_enclosed(bone, _lids(cl, bone, w), spacing_mm=w) & body_f
     cl = find_centreline(filled, body_f, w, prior=cl) or cl
     cl = _extend_to_ends(cl, filled.shape[0])
-    prof = coverage_profile(filled, cl, hu=fine.array)
+    prof = coverage_profile(filled, cl)
     # cavities are filled only inside the vertebral bodies, never in the spinal canal
     # (the outer layer of the filled mask is dropped unless it is bone: closing adds partial-volume
     # soft tissue in concavities of the outline)
     cyl = _body_cylinder(cl, filled.shape, w)
-    import os
-    mode = os.environ.get("IM", "0")
-    if mode == "none":
-        interior = np.zeros_like(filled)
-    elif mode == "e2":
-        interior = filled & ndi.binary_erosion(filled, structure=masks._plane_structure(0), iterations=2) & cyl
-    elif mode == "e3d":
-        interior = filled & ndi.binary_erosion(filled) & cyl
-    else:
-        interior = filled & ndi.binary_erosion(filled, structure=masks._plane_structure(0)) & cyl
+    interior = filled & ndi.binary_erosion(filled, structure=masks._plane_structure(0)) & cyl
     filled = bone | interior
     disc_idx = select_discs(prof)
     disc_z = [float(prof.z[i]) for i in disc_idx]
@@ -248,9 +249,8 @@ def run_classic(ct: CTImage) -> ClassicOutput:
     labels, zone = separate(bone, filled, cl, disc_z, bounds, w, typical_gap,
                             no_arch=set())
     # other-bone regions touching a sacral segment are pelvis, not ribs
-    dil = max(1, int(np.ceil(RIB_NEAR_MM / w)))
     thick = ndi.distance_transform_edt(bone | filled, sampling=w)
-    adj = [_adjacent_other(labels, k + 1, dil, thick, w) for k in range(len(bounds))]
+    adj = _near_other(labels, len(bounds), thick, w)
     pelvis = set()
     for k, f in enumerate(findings):
         if f.sacral:

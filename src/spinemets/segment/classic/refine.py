@@ -1,9 +1,10 @@
 """Bring working-grid labels back onto the CT grid and refine their borders at full resolution.
 
 Labels are resampled by nearest neighbour in physical space. When the CT is finer than the working
-grid, the border is redrawn from the CT's own bone mask (same hysteresis thresholds and cavity
-filling as on the working grid): interior voxels keep their label, and every full-resolution bone
-voxel within one working voxel of a vertebra takes the label of the nearest labelled voxel.
+grid, the border is redrawn from the CT's own bone mask (same hysteresis thresholds): voxels of
+the label's interior (eroded by one working voxel) keep their label; in the one-working-voxel band
+around it, CT voxels that are bone take the label of the adjacent vertebra (working labels
+dilated by one voxel), and voxels that are not bone are dropped.
 """
 
 from __future__ import annotations
@@ -23,18 +24,15 @@ def refine_on_ct(labels_work: np.ndarray, work_img: sitk.Image, ct_img: sitk.Ima
     sp = np.asarray(ct_img.GetSpacing())[::-1]  # (z, y, x) spacing of the CT array
     if np.all(sp >= 0.8 * w) or not up.any():
         return up
-    obj = ndi.find_objects((up > 0).astype(np.uint8))[0]
-    pad = np.ceil(2 * w / sp).astype(int)
-    sl = tuple(slice(max(0, s.start - p), min(n, s.stop + p)) for s, p, n in zip(obj, pad, up.shape))
-    sub = up[sl]
-    hu = ct_array[sl].astype(np.float32)
-    bone = masks.bone_mask(hu)
-    bone |= masks.fill_enclosed(bone)
-    inside = sub > 0
-    core = ndi.binary_erosion(inside, iterations=max(1, int(round(w / sp.min()))) )
-    dist, ind = ndi.distance_transform_edt(~inside, sampling=sp, return_indices=True)
-    nearest = sub[tuple(ind)]
-    cand = (bone & (dist <= w)) | core
+    lab = labels_work.astype(np.uint16)
+    interior = np.where(ndi.grey_erosion(lab, size=3) == lab, lab, 0).astype(np.uint16)
+    grown = np.where(lab > 0, lab, ndi.grey_dilation(lab, size=3)).astype(np.uint16)
+    interior_up = labels_to_grid(interior, work_img, ct_img)
+    grown_up = labels_to_grid(grown, work_img, ct_img)
+    obj = ndi.find_objects((grown_up > 0).astype(np.uint8))[0]
     out = np.zeros_like(up)
-    out[sl] = np.where(cand, nearest, 0)
+    hu = ct_array[obj]
+    bone = masks.bone_mask(hu.astype(np.float32))
+    g = grown_up[obj]
+    out[obj] = np.where(interior_up[obj] > 0, interior_up[obj], np.where(bone, g, 0))
     return out

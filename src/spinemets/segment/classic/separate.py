@@ -22,6 +22,10 @@ from .centreline import Centreline
 ZONE_LATERAL_MM = 58.0
 ZONE_ANTERIOR_MARGIN_MM = 15.0
 ZONE_POSTERIOR_MM = 105.0
+#: Body half width as a multiple of its inscribed radius, and how far behind the body centre
+#: (beyond one radius) the rib-head region reaches (mm).
+BODY_HALF_WIDTH_FACTOR = 2.0
+RIB_ZONE_BEHIND_MM = 2.0
 #: Seed radius as a fraction of the body radius, and the central fraction of each segment seeded.
 SEED_RADIUS_FRACTION = 0.5
 SEED_CENTRAL_FRACTION = 0.5
@@ -48,8 +52,12 @@ def spine_zone(shape: tuple[int, int, int], cl: Centreline, w: float) -> np.ndar
             continue
         dx = (xi - cl.x[k]) * w
         dy = (yi - cl.y[k]) * w
-        zone[z] = (np.abs(dx) <= ZONE_LATERAL_MM) & (dy >= -(cl.radius_mm[k] + ZONE_ANTERIOR_MARGIN_MM)) \
+        r = cl.radius_mm[k]
+        zone[z] = (np.abs(dx) <= ZONE_LATERAL_MM) & (dy >= -(r + ZONE_ANTERIOR_MARGIN_MM)) \
             & (dy <= ZONE_POSTERIOR_MM)
+        # lateral to the body and in front of the pedicles there is no vertebral bone, only rib
+        # heads and necks (and the psoas): that bone seeds the rib side
+        zone[z] &= ~((np.abs(dx) > BODY_HALF_WIDTH_FACTOR * r) & (dy < r + RIB_ZONE_BEHIND_MM))
     return zone
 
 
