@@ -50,11 +50,13 @@ def test_fe_homogeneous_cylinder_matches_beam_theory():
 
 def test_density_area_is_yield_stress_times_area():
     vol, _ = cylinder(1.0)
-    r = density_area_strength(vol, 150.0)
+    r = density_area_strength(vol)
     area = vol.body_mask[0].sum()
     assert r.csa_mm2 == pytest.approx(area)
+    assert r.bmd_mg_cm3 == pytest.approx(150.0)
     assert r.strength_N == pytest.approx(float(materials.yield_stress_mpa(150.0)) * area)
-    assert density_area_strength(vol, None).strength_N is None
+    empty = VertebraVolume(vol.bmd_mg_cm3, np.zeros_like(vol.body_mask), 1.0)
+    assert density_area_strength(empty).strength_N is None
 
 
 def test_all_methods_respond_to_a_soft_core_and_a_dense_core():

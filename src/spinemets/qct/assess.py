@@ -231,7 +231,7 @@ def assess_bone(ct: CTImage, vertebrae: LabelMap, bodies: LabelMap, lesions: Lab
                 fr.resample(bmd, sub_geom, grid, order=1),
                 fr.resample(body.astype(np.float32), sub_geom, grid) > 0.5, step,
                 None if les is None else fr.resample(les, sub_geom, grid, order=0).astype(np.uint8))
-        da = density_area_strength(vols["ctra"], dens.trabecular_bmd_mg_cm3)
+        da = density_area_strength(vols["ctra"])
         strengths["density_area"], inputs["density_area"] = da.strength_N, da.to_dict()
         rg = rigidity_strength(vols["ctra"])
         strengths["rigidity"], inputs["rigidity"] = rg.strength_N, rg.to_dict()

@@ -1,0 +1,87 @@
+"""QCT on synthetic phantoms with known BMD, shape and lesions (truth.json)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from spinemets.qct import assess_bone
+
+LEVELS = ("T12", "L5")
+
+
+def _rods_spec(truth: dict, with_positions: bool) -> dict:
+    rods = []
+    for r in truth["calibration_rods"]:
+        d = {"density_mg_cm3": r["bmd_mg_cm3"]}
+        if with_positions:
+            d.update(center_lps_mm=r["center_lps_mm"][:2], radius_mm=r["radius_mm"])
+        rods.append(d)
+    return {"method": "phantom", "rods": rods}
+
+
+def _bmd_errors(result: dict, truth: dict) -> dict[str, float]:
+    out = {}
+    for lv, e in result["levels"].items():
+        if e["status"] == "ok" and e["trabecular_bmd_mg_cm3"] is not None:
+            t = truth["vertebrae"][lv]["trabecular_bmd_mg_cm3"]
+            out[lv] = e["trabecular_bmd_mg_cm3"] / t - 1.0
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 4])
+def test_trabecular_bmd_with_detected_rods_within_5_percent(phantom_factory, seed):
+    ph = phantom_factory(seed, calibration_rods=True, lesions=[], fov_levels=LEVELS)
+    res = assess_bone(ph.ct, ph.labels, ph.vertebral_bodies, calibration=_rods_spec(ph.truth, False), fe=False)
+    cal = res["calibration"]
+    assert cal["method"] == "phantom" and cal["r2"] > 0.99
+    law = ph.truth["hu_bmd_law"]
+    assert cal["slope_mg_cm3_per_hu"] == pytest.approx(law["bmd_per_hu"], rel=0.03)
+    errs = _bmd_errors(res, ph.truth)
+    assert len(errs) >= 5
+    assert max(abs(v) for v in errs.values()) <= 0.05, errs
+
+
+def test_rods_at_given_positions(phantom_factory):
+    ph = phantom_factory(1, calibration_rods=True, lesions=[], fov_levels=LEVELS)
+    res = assess_bone(ph.ct, ph.labels, ph.vertebral_bodies, calibration=_rods_spec(ph.truth, True), fe=False)
+    errs = _bmd_errors(res, ph.truth)
+    assert max(abs(v) for v in errs.values()) <= 0.05, errs
+    assert len(res["calibration"]["samples"]["rods"]) == 4
+
+
+@pytest.mark.parametrize("seed", [2, 3])
+def test_phantomless_bmd(phantom_factory, seed):
+    """Phantomless accuracy. The phantom draws its HU-BMD law (slope 1.22-1.38 HU per mg/cm3,
+    intercept +-8 HU) independently of its tissue HU, so no internal calibration can follow it
+    exactly; the project target is +-10 %, this checks +-15 % (see the qct report)."""
+    ph = phantom_factory(seed, calibration_rods=False, lesions=[], fov_levels=LEVELS)
+    res = assess_bone(ph.ct, ph.labels, ph.vertebral_bodies, calibration=None, fe=False)
+    cal = res["calibration"]
+    assert cal["method"].startswith("phantomless") and cal["warnings"]
+    th = cal["samples"]["tissue_hu"]
+    assert th["air"] < -900 and -150 < th["adipose"] < -50
+    assert 0 < th["muscle"] < 80 and 0 < th["blood"] < 80
+    errs = _bmd_errors(res, ph.truth)
+    assert max(abs(v) for v in errs.values()) <= 0.15, errs
+
+
+def test_shape_and_lesion_share(phantom_factory):
+    ph = phantom_factory(11, lesions=[("L1", "lytic", "body", 9.0)], fov_levels=LEVELS,
+                         fracture_levels=("L3",))
+    res = assess_bone(ph.ct, ph.labels, ph.vertebral_bodies, ph.lesions, calibration="fixed", fe=False)
+    diffs = []
+    for lv, e in res["levels"].items():
+        t = ph.truth["vertebrae"][lv]
+        if e["status"] != "ok" or not t.get("height_middle_mm"):
+            continue
+        for p in ("anterior", "middle", "posterior"):
+            diffs.append(abs(e[f"height_{p}_mm"] - t[f"height_{p}_mm"]))
+    # heights are read on 3 mm slices: median within 1 mm, none off by more than a slice + 0.5 mm
+    slice_mm = ph.ct.geometry.spacing_mm[2]
+    assert len(diffs) >= 12 and np.median(diffs) <= 1.0 and max(diffs) <= slice_mm + 0.5, diffs
+    assert res["levels"]["L3"]["genant_grade"] >= 1  # the fractured level
+    assert all(res["levels"][lv]["genant_grade"] == 0 for lv in ("L2", "L4"))
+    assert res["levels"]["L1"]["lesion_fraction"] > 0.02
+    assert res["levels"]["L2"]["lesion_fraction"] == 0.0
+    assert any("fixed scanner law" in w for w in res["calibration"]["warnings"])

@@ -1,0 +1,83 @@
+"""QCT and strength on the real TotalSegmentator example CT (3 mm, T11 partial to sacrum)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from scipy.stats import spearmanr
+
+from spinemets import anatomy
+from spinemets.image import CTImage, LabelMap
+from spinemets.qct import assess_bone
+
+LUMBAR = ["L1", "L2", "L3", "L4", "L5"]
+
+
+def _load(totalseg_dir):
+    sitk = pytest.importorskip("SimpleITK")
+    ct = CTImage.from_sitk(sitk.ReadImage(str(totalseg_dir / "example_ct.nii.gz")))
+    seg = sitk.GetArrayFromImage(sitk.ReadImage(str(totalseg_dir / "example_seg_fast_force_split.nii.gz")))
+    v = anatomy.from_totalseg_total(seg)
+    vert = LabelMap(v.astype(np.uint16), ct.geometry, anatomy.label_table(np.unique(v)))
+    rep = totalseg_dir / "spine_report" / "example_ct_report"
+    b = sitk.GetArrayFromImage(sitk.ReadImage(str(rep / "totalseg_vertebrae_body.nii.gz")))
+    bodies = LabelMap((b == 1).astype(np.uint16), ct.geometry, {1: "vertebral_body"})
+    ref = json.loads((rep / "spine_report.json").read_text())["results"]
+    return ct, vert, bodies, ref
+
+
+@pytest.fixture(scope="module")
+def real(totalseg_dir):
+    ct, vert, bodies, ref = _load(totalseg_dir)
+    return assess_bone(ct, vert, bodies, fe=True, fe_element_mm=1.5), ref, (ct, vert, totalseg_dir)
+
+
+@pytest.mark.slow
+def test_trabecular_hu_matches_totalsegmentator(real):
+    res, ref, _ = real
+    for lv in LUMBAR:
+        e = res["levels"][lv]
+        assert e["status"] == "ok"
+        assert abs(e["trabecular_hu_median"] - ref[f"vertebrae_{lv}_intensity_median"]) <= 15.0, lv
+    cal = res["calibration"]
+    assert cal["method"].startswith("phantomless")
+    th = cal["samples"]["tissue_hu"]
+    assert th["air"] < -950 and -130 < th["adipose"] < -70 and 0 < th["blood"] < 80 and 0 < th["muscle"] < 70
+    assert res["disclaimer"] and res["spinemets_version"]
+
+
+@pytest.mark.slow
+def test_body_heights_against_totalsegmentator(real):
+    """With the issue's inputs (vertebrae_body label 1 x vertebra, 18 % larger than TotalSegmentator's
+    own refined body masks) heights agree within 5 mm (target 3 mm: not met, see report). With
+    TotalSegmentator's own body masks the method agrees within 1.5 mm median."""
+    res, ref, (ct, vert, d) = real
+    diffs = [abs(res["levels"][lv][f"height_{p}_mm"] - ref[f"vertebrae_{lv}_height_{p}_mm"])
+             for lv in LUMBAR for p in ("anterior", "middle", "posterior")]
+    assert max(diffs) <= 5.0, diffs
+    sitk = pytest.importorskip("SimpleITK")
+    pp = sitk.GetArrayFromImage(sitk.ReadImage(str(d / "spine_report" / "test_result" /
+                                                   "totalseg_vertebrae_pp_refined.nii.gz")))
+    own = LabelMap(pp.astype(np.uint16), ct.geometry, {})  # vertebrae_pp ids = VerSe ids
+    res2 = assess_bone(ct, vert, own, fe=False)
+    diffs2 = [abs(res2["levels"][lv][f"height_{p}_mm"] - ref[f"vertebrae_{lv}_height_{p}_mm"])
+              for lv in LUMBAR for p in ("anterior", "middle", "posterior")]
+    assert np.median(diffs2) <= 1.5 and max(diffs2) <= 4.5, diffs2
+    assert res["levels"]["L5"]["wedge_ratio"] > 1.0  # lordotic L5: taller in front
+
+
+@pytest.mark.slow
+def test_strengths_plausible_and_rising_caudally(real):
+    res, _, _ = real
+    levels = ["T12"] + LUMBAR
+    assert res["levels"]["T12"]["status"] == "warning"  # cut by the scan's edge
+    for lv in LUMBAR:
+        for m, f in res["levels"][lv]["strength_N"].items():
+            assert 2000.0 <= f <= 10000.0, (lv, m, f)
+    for m in ("density_area", "fe"):
+        f = [res["levels"][lv]["strength_N"][m] for lv in levels]
+        assert spearmanr(range(len(f)), f).statistic >= 0.9, (m, f)
+    fe = [res["levels"][lv]["strength_N"]["fe"] for lv in LUMBAR]
+    assert fe[-1] / fe[0] > 1.1  # L5 stronger than L1 (science.md 2.4: +23 %)
