@@ -70,8 +70,17 @@ def find_centreline(filled: np.ndarray, body: np.ndarray, spacing_mm: float,
     (already expressed in this grid's indices) it is a box of ``prior_band_mm`` around it.
     """
     nz, ny, nx = filled.shape
-    # in-slice distance transform (mm): a huge z sampling makes it per-slice
-    edt = ndi.distance_transform_edt(filled, sampling=(1e6, spacing_mm, spacing_mm))
+    # in-slice distance transform (mm): a huge z sampling makes it per-slice; with a prior only
+    # the box around it is needed
+    if prior is not None:
+        m = int(np.ceil(prior_band_mm / spacing_mm)) + 40
+        y0, y1 = max(0, int(prior.y.min()) - m), min(ny, int(prior.y.max()) + m + 1)
+        x0, x1 = max(0, int(prior.x.min()) - m), min(nx, int(prior.x.max()) + m + 1)
+        edt = np.zeros(filled.shape, np.float32)
+        edt[:, y0:y1, x0:x1] = ndi.distance_transform_edt(filled[:, y0:y1, x0:x1],
+                                                          sampling=(1e6, spacing_mm, spacing_mm))
+    else:
+        edt = ndi.distance_transform_edt(filled, sampling=(1e6, spacing_mm, spacing_mm))
     zs, ys, xs, rs = [], [], [], []
     body_any = body.any(axis=(1, 2))
     # lateral midline from the whole body outline (robust to arms in some slices)

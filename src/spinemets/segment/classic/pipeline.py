@@ -246,8 +246,7 @@ def run_classic(ct: CTImage) -> ClassicOutput:
         widths.append(width)
         partial = bool(bounds[k][2] and (hi_ - lo_) < MIN_END_FRACTION * typical_gap)
         findings.append(SegmentFinding(sacral=width >= sacral_width, partial=partial))
-    labels, zone = separate(bone, filled, cl, disc_z, bounds, w, typical_gap,
-                            no_arch=set())
+    labels, zone = separate(bone, filled, cl, disc_z, bounds, w, typical_gap)
     # other-bone regions touching a sacral segment are pelvis, not ribs
     thick = ndi.distance_transform_edt(bone | filled, sampling=w)
     adj = _near_other(labels, len(bounds), thick, w)
@@ -274,6 +273,14 @@ def run_classic(ct: CTImage) -> ClassicOutput:
                 f.rib_left = True
             else:
                 f.rib_right = True
+    # second pass: at rib-bearing levels the region lateral to the body seeds the ribs
+    rib_slices = np.zeros(filled.shape[0], bool)
+    for k, f in enumerate(findings):
+        if f.rib:
+            lo_, hi_, _ = bounds[k]
+            rib_slices[max(0, int(np.floor(lo_))):int(np.ceil(hi_)) + 1] = True
+    if rib_slices.any():
+        labels, zone = separate(bone, filled, cl, disc_z, bounds, w, typical_gap, rib_slices=rib_slices)
     # lung fraction at each segment's level (coarse grid covers the whole body)
     lung_c = body_c & (coarse.array < LUNG_HU)
     for k, (lo_, hi_, _) in enumerate(bounds):

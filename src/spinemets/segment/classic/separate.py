@@ -42,7 +42,8 @@ OTHER_OFFSET = 1000
 MIN_BODY_FRACTION = 0.3
 
 
-def spine_zone(shape: tuple[int, int, int], cl: Centreline, w: float) -> np.ndarray:
+def spine_zone(shape: tuple[int, int, int], cl: Centreline, w: float,
+               rib_slices: np.ndarray | None = None) -> np.ndarray:
     nz, ny, nx = shape
     zone = np.zeros(shape, bool)
     yi = np.arange(ny)[:, None]
@@ -55,9 +56,10 @@ def spine_zone(shape: tuple[int, int, int], cl: Centreline, w: float) -> np.ndar
         r = cl.radius_mm[k]
         zone[z] = (np.abs(dx) <= ZONE_LATERAL_MM) & (dy >= -(r + ZONE_ANTERIOR_MARGIN_MM)) \
             & (dy <= ZONE_POSTERIOR_MM)
-        # lateral to the body and in front of the pedicles there is no vertebral bone, only rib
-        # heads and necks (and the psoas): that bone seeds the rib side
-        zone[z] &= ~((np.abs(dx) > BODY_HALF_WIDTH_FACTOR * r) & (dy < r + RIB_ZONE_BEHIND_MM))
+        # at rib-bearing levels, lateral to the body and in front of the pedicles there is no
+        # vertebral bone, only rib heads and necks: that bone seeds the rib side
+        if rib_slices is not None and rib_slices[z]:
+            zone[z] &= ~((np.abs(dx) > BODY_HALF_WIDTH_FACTOR * r) & (dy < r + RIB_ZONE_BEHIND_MM))
     return zone
 
 
@@ -103,9 +105,16 @@ def seeds(filled: np.ndarray, cl: Centreline, bounds: list[tuple[float, float, b
                 pts[z, y, x] = k + 1
         if ARCH_SEEDS and k not in no_arch and not (is_end and (hi - lo) < MIN_BODY_FRACTION * typical_gap_vox):
             arch.append((k + 1, 0.5 * (a + b), 0.5 * (b - a)))
-    dist, ind = ndi.distance_transform_edt(pts == 0, return_indices=True)
-    nearest = pts[tuple(ind)]
-    markers = np.where(filled & (dist <= rad[nearest]), nearest, 0).astype(np.int32)
+    markers = np.zeros(shape, np.int32)
+    if pts.any():
+        # distance to the seeded centreline points, computed only in their bounding box
+        m = int(np.ceil(rad.max())) + 2
+        box = ndi.find_objects((pts > 0).astype(np.uint8))[0]
+        box = tuple(slice(max(0, b.start - m), min(n, b.stop + m)) for b, n in zip(box, shape))
+        sub = pts[box]
+        dist, ind = ndi.distance_transform_edt(sub == 0, return_indices=True)
+        nearest = sub[tuple(ind)]
+        markers[box] = np.where(filled[box] & (dist <= rad[nearest]), nearest, 0)
     # neural arch at mid-body height, in the vertebra's own plane (normal = centreline tangent):
     # pedicles and the laminae next to the canal, right behind the body, belong to this vertebra
     # (seeding them keeps spinous and articular processes with their own arch, not a neighbour's)
@@ -171,13 +180,14 @@ def cut_discs(mask: np.ndarray, cl: Centreline, disc_z: list[float], w: float) -
 
 def separate(bone: np.ndarray, filled: np.ndarray, cl: Centreline, disc_z: list[float],
              bounds: list[tuple[float, float, bool]], w: float, typical_gap_vox: float,
-             no_arch: set[int] = frozenset()) -> tuple[np.ndarray, np.ndarray]:
+             no_arch: set[int] = frozenset(), rib_slices: np.ndarray | None = None
+             ) -> tuple[np.ndarray, np.ndarray]:
     """Watershed labels: 1..n vertebral segments (index+1 of ``bounds``), OTHER_OFFSET+j other bone.
 
     Returns (labels, zone).
     """
     mask = bone | filled
-    zone = spine_zone(mask.shape, cl, w)
+    zone = spine_zone(mask.shape, cl, w, rib_slices)
     markers = seeds(filled, cl, bounds, w, typical_gap_vox, zone, no_arch)
     outside = mask & ~zone
     olab, nother = ndi.label(outside)
