@@ -24,7 +24,7 @@ def _source_ct(request, tmp_path) -> Path:
     if factory is not None:
         from spinemets.io import write_image
 
-        ph = factory(5, lesions=[("L2", "lytic", "body", 8.0)], fov_levels=("T10", "L5"))
+        ph = factory(5, lesions=[("L2", "lytic", "body", 8.0)], fov_levels=("L1", "L5"))
         return write_image(ph.ct, tmp_path / "source_ct.nii.gz")
     p = Path(__file__).resolve().parents[2] / "shared" / "data" / "totalseg_example" / "example_ct.nii.gz"
     if not p.exists():
