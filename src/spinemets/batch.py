@@ -17,6 +17,7 @@ only here, lazily. Scripts that call :func:`run_batch` with a LocalCluster need 
 from __future__ import annotations
 
 import csv
+import logging
 import math
 import sys
 import time
@@ -202,8 +203,10 @@ def _client(workers: int, scheduler: str | None, threads_per_worker: int) -> tup
             raise InputError(f"cannot connect to the Dask scheduler at {scheduler}: {exc}") from None
     if workers < 1:
         raise InputError(f"--workers must be at least 1, got {workers}")
+    if not logging.getLogger().isEnabledFor(logging.INFO):  # quiet unless `spinemets -v`
+        logging.getLogger("distributed").setLevel(logging.WARNING)
     cluster = LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker, processes=True,
-                           dashboard_address=None, silence_logs=40)
+                           dashboard_address=":0", silence_logs=logging.WARNING)
     return Client(cluster), cluster
 
 
