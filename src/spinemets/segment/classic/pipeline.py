@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 COARSE_MM = 3.0
 #: Finest working spacing (mm); inputs coarser than this are processed at their own spacing.
-FINE_MIN_MM = 1.25
+FINE_MIN_MM = 1.5
 #: ROI half extents around the coarse centreline (mm): lateral, anterior, posterior.
 ROI_LATERAL_MM = 90.0
 ROI_ANTERIOR_MM = 60.0
