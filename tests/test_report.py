@@ -58,7 +58,8 @@ def synthetic_case() -> dict:
                                for k, n in enumerate(["psoas_major_left", "psoas_major_right",
                                                       "erector_spinae_left", "erector_spinae_right"])}
                           for lv in LEVELS}}
-    bone = {"calibration": {"method": "phantomless", "slope_mg_cm3_per_hu": 0.8, "intercept_mg_cm3": 2.0, "r2": 0.99},
+    bone = {"calibration": {"method": "phantomless", "slope_mg_cm3_per_hu": 0.8, "intercept_mg_cm3": 2.0, "r2": 0.99,
+                            "warnings": ["calibration fit: 3 of 4 tissues used"]},
             "levels": {lv: {"trabecular_bmd_mg_cm3": 100.0 + 5 * i, "integral_bmd_mg_cm3": 180.0 + 5 * i,
                             "strength_N": {"density_area": 3000.0 + 100 * i, "rigidity": 3200.0 + 100 * i,
                                            "fe": None if lv == "L5" else 3100.0 + 100 * i},
@@ -121,7 +122,7 @@ def test_results_follow_schema_and_carry_everything(case):
     assert "partial field of view: only T12–L5 in view" in msgs
     assert "T12: label status touches_border" in msgs
     assert "T12 flexion_45: load infeasible" in msgs
-    assert "contrast-enhanced" in msgs
+    assert "contrast-enhanced" in msgs and "calibration fit: 3 of 4 tissues used" in msgs
     assert res["activities"] == ["flexion_45", "standing"]
 
 

@@ -158,6 +158,7 @@ def build_results(*, steps: Mapping[str, Mapping[str, Any]], ct: Mapping[str, An
     for name, obj in (("vertebrae", vertebrae), ("muscles", muscles), ("bone", bone),
                       ("loads", loads), ("risk", risk)):
         _collect_warnings(name, obj, warnings)
+    _collect_warnings("bone", (bone or {}).get("calibration"), warnings)  # e.g. contrast-enhanced blood
     for name, st in steps.items():
         for w in st.get("warnings", []) or []:
             warnings.append({"source": name, "level": None, "message": str(w)})
