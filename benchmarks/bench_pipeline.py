@@ -60,7 +60,7 @@ def bench_case(ct: Path, out: Path) -> dict:
 import json
 from spinemets.pipeline import run_case, RunOptions
 r = run_case({str(ct)!r}, {str(out)!r}, RunOptions(sex="female", age_years=65, weight_kg=70, height_cm=165), progress=None)
-print(json.dumps({{n: [s.status, s.seconds] for n, s in r.steps.items()}}))
+print(json.dumps({{n: [s.status, s.seconds, s.peak_rss_mb] for n, s in r.steps.items()}}))
 """
     wall, peak_gb, stdout = _child(code)
     return {"wall_s": wall, "peak_gb": peak_gb, "steps": json.loads(stdout.strip().splitlines()[-1])}
@@ -118,12 +118,12 @@ def main(argv: list[str]) -> int:
         print(f"full pipeline: {res['wall_s']:.1f} s wall (target {TARGET_S:.0f} s, ratio {res['wall_s'] / TARGET_S:.2f}); "
               f"peak RSS {res['peak_gb']:.2f} GB (target {TARGET_GB:.0f} GB, ratio {res['peak_gb'] / TARGET_GB:.2f})")
         print(f"baseline (read the CT alone): {read_s:.2f} s; pipeline / read = {res['wall_s'] / read_s:.1f}x")
-        for n, (st, sec) in res["steps"].items():
-            print(f"  {n:10s} {st:14s} {sec:7.2f} s")
+        for n, (st, sec, rss) in res["steps"].items():
+            print(f"  {n:10s} {st:14s} {sec:7.2f} s   peak RSS so far {rss or 0:8.0f} MB")
         t0 = time.perf_counter()
         again = bench_case(ct, root / "case")
         print(f"cached re-run: {again['wall_s']:.2f} s (steps: "
-              + ", ".join(f"{n} {st}" for n, (st, _) in again["steps"].items()) + ")")
+              + ", ".join(f"{n} {st}" for n, (st, _, _) in again["steps"].items()) + ")")
 
         small = [make_study(root / f"small{i}", seed=i, size="small") for i in range(args.cases)]
         t1 = bench_batch(small, root, 1)

@@ -95,6 +95,8 @@ class StepRecord:
     error_type: str | None = None
     warnings: list[str] = field(default_factory=list)
     outputs: dict[str, str] = field(default_factory=dict)  # relative path -> sha256
+    #: the process's peak resident memory (MB) when the step ended (a running maximum)
+    peak_rss_mb: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -549,6 +551,7 @@ def run_case(input_path: str | os.PathLike[str], out_dir: str | os.PathLike[str]
             (out_dir / ".cache").mkdir(exist_ok=True)
             (out_dir / ".cache" / f"{step.name}.traceback.txt").write_text(traceback.format_exc())
         rec.seconds = round(time.perf_counter() - t0, 3)
+        rec.peak_rss_mb = _peak_rss_mb()
         if rec.status == "ok" and not rec.outputs:
             rec.status, rec.error = "failed", "the step wrote no output files"
         prog.end(i, rec)
@@ -561,6 +564,15 @@ def run_case(input_path: str | os.PathLike[str], out_dir: str | os.PathLike[str]
     if input_error is not None:
         raise input_error
     return CaseResult(out_dir, ctx.records, manifest)
+
+
+def _peak_rss_mb() -> float | None:
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return None
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(kb / (1024.0 * 1024.0) if sys.platform == "darwin" else kb / 1024.0, 1)
 
 
 def _unique(items: Any) -> list[str]:
