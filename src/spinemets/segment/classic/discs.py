@@ -19,8 +19,9 @@ from scipy.signal import find_peaks
 
 from .centreline import Centreline
 
-#: Probe radius as a fraction of the inscribed body radius.
+#: Probe radius as a fraction of the inscribed body radius, and radius of the cortical ring.
 PROBE_FRACTION = 0.6
+RING_FRACTION = 0.95
 #: Allowed centre-to-centre spacing of consecutive discs (mm): C7/T1 ~ 18 mm ... L5/S1 ~ 45 mm,
 #: with room for a collapsed (fractured) body.
 GAP_MIN_MM = 12.0
@@ -67,11 +68,21 @@ def coverage_profile(filled: np.ndarray, cl: Centreline, step: float = 0.5,
            (offs[None, :, 0, None] * u[:, None, :] + offs[None, :, 1, None] * v[:, None, :]))
     vals = ndi.map_coordinates(filled.astype(np.float32), pts.reshape(-1, 3).T, order=1, mode="nearest")
     cov = vals.reshape(pts.shape[:2]).mean(1)
+    # outer ring near the cortex: a disc empties it too, a lytic lesion inside an intact cortical
+    # shell does not, so the larger of the two coverages keeps lesions from looking like discs
+    ang = np.linspace(0, 2 * np.pi, 16, endpoint=False)
+    ring_r = RING_FRACTION * rq / cl.spacing_mm
+    rpts = (p[:, None, :] + ring_r[:, None, None] *
+            (np.cos(ang)[None, :, None] * u[:, None, :] + np.sin(ang)[None, :, None] * v[:, None, :]))
+    rv = ndi.map_coordinates(filled.astype(np.float32), rpts.reshape(-1, 3).T, order=1, mode="nearest")
+    cov = np.maximum(cov, rv.reshape(rpts.shape[:2]).mean(1))
     if hu is not None:
         # the intensity profile does not depend on any bone threshold: discs (soft tissue) are
         # darker than the bodies between their bright endplates
         h = ndi.map_coordinates(hu, pts.reshape(-1, 3).T, order=1, mode="nearest").reshape(pts.shape[:2])
-        hn = np.clip((h.mean(1) - DISC_HU) / (BODY_HU_REF - DISC_HU), 0.0, 1.0)
+        # the median ignores the thin bright endplates, which would otherwise make every body
+        # look darker in its middle than at its ends
+        hn = np.clip((np.median(h, axis=1) - DISC_HU) / (BODY_HU_REF - DISC_HU), 0.0, 1.0)
         cov = 0.5 * (cov + hn)
     ds = np.linalg.norm(np.diff(p, axis=0), axis=1) * cl.spacing_mm
     s = np.concatenate([[0.0], np.cumsum(ds)])

@@ -215,7 +215,7 @@ def run_classic(ct: CTImage) -> ClassicOutput:
     filled = masks.fill_enclosed(bone, _lids(cl, bone, w), spacing_mm=w) & body_f
     cl = find_centreline(filled, body_f, w, prior=cl) or cl
     cl = _extend_to_ends(cl, filled.shape[0])
-    prof = coverage_profile(filled, cl)
+    prof = coverage_profile(filled, cl, hu=fine.array)
     # cavities are filled only inside the vertebral bodies, never in the spinal canal
     # (the outer layer of the filled mask is dropped unless it is bone: closing adds partial-volume
     # soft tissue in concavities of the outline)
