@@ -32,9 +32,9 @@ def main() -> None:
         grid = fr.grid_around(body, g, frame, h)
         vol = VertebraVolume(fr.resample(bmd, g, grid), fr.resample(body.astype(np.float32), g, grid) > 0.5, h,
                              fr.resample((ph.lesions.array * body).astype(np.uint8), g, grid, order=0).astype(np.uint8))
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         res = fe_strength(vol)
-        results[h] = (time.perf_counter() - t0, res)
+        results[h] = (time.perf_counter() - t0, res, time.process_time() - c0)
     # baseline: matvecs with an assembled matrix of the same size, same iteration count
     import scipy.sparse as sp
 
@@ -50,9 +50,11 @@ def main() -> None:
     base = time.perf_counter() - t0
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(f"cores available: {cores}")
-    for h, (t, r) in results.items():
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"load average (1 min) before the runs' end: {load:.1f} (wall times grow when the machine is shared)")
+    for h, (t, r, cpu) in results.items():
         print(f"FE {h:.1f} mm: {r.n_elements} elements, {r.n_dofs} dofs, {r.solver_iterations} CG its, "
-              f"{t:.2f} s, strength {r.strength_N:.0f} N, stiffness {r.stiffness_N_per_mm:.0f} N/mm")
+              f"{t:.2f} s wall, {cpu:.2f} s CPU, strength {r.strength_N:.0f} N, stiffness {r.stiffness_N_per_mm:.0f} N/mm")
     t1 = results[1.0][0]
     print(f"baseline (sparse matvec floor, same size and iterations): {base:.3f} s")
     print(f"ratio FE(1 mm) / baseline: {t1 / base:.1f}")

@@ -222,10 +222,10 @@ def fe_strength(volume: VertebraVolume, caps: bool = True, cap_mm: float = 3.0,
     conn = inv.reshape(ne, 8).astype(np.int64)
     nn = used.size
     ndof = 3 * nn
-    dofs = (3 * conn[:, :, None] + np.arange(3)[None, None, :]).reshape(ne, 24)
+    dofs = (3 * conn[:, :, None] + np.arange(3)[None, None, :]).reshape(ne, 24).astype(np.int32)
     k1 = unit_hex_stiffness()
-    rows = np.repeat(dofs, 24, axis=1).ravel().astype(np.int32)
-    cols = np.tile(dofs, (1, 24)).ravel().astype(np.int32)
+    rows = np.repeat(dofs, 24, axis=1).ravel()
+    cols = np.tile(dofs, (1, 24)).ravel()
     vals = (e_elem[:, None] * h * k1.ravel()[None, :]).ravel()
     kmat = sp.coo_matrix((vals, (rows, cols)), shape=(ndof, ndof)).tocsr()
     del rows, cols, vals
@@ -270,7 +270,7 @@ def fe_strength(volume: VertebraVolume, caps: bool = True, cap_mm: float = 3.0,
     ml = pyamg.smoothed_aggregation_solver(
         a_ff, B=b_modes, symmetry="symmetric", strength=("symmetric", {"theta": 0.0}),
         smooth=("jacobi", {"omega": 4.0 / 3.0, "weighting": "local"}),
-        coarse_solver="splu", max_coarse=300)
+        improve_candidates=None, coarse_solver="splu", max_coarse=300)
     iters = [0]
 
     def _count(_xk: np.ndarray) -> None:
