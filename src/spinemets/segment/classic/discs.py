@@ -161,4 +161,42 @@ def select_discs(prof: DiscProfile) -> list[int]:
         chain = chain[::-1]
     else:
         chain = [top_single] if single[top_single] > 0 else []
-    return [int(peaks[c]) for c in chain]
+    return _fill_gaps([int(peaks[c]) for c in chain], cov, prof.s_mm)
+
+
+#: A gap this many times longer than its neighbours holds an undetected disc.
+GAP_SPLIT_RATIO = 1.7
+
+
+def _fill_gaps(discs: list[int], cov: np.ndarray, s: np.ndarray) -> list[int]:
+    """Insert a disc where the spacing prior says one is missing (a gap ~2x its neighbours', or an
+    end segment longer than 1.7 levels): at the lowest coverage in the gap's middle third."""
+    if len(discs) < 2:
+        return discs
+    changed = True
+    while changed:
+        changed = False
+        pos = [s[0]] + [s[d] for d in discs] + [s[-1]]
+        gaps = np.diff(pos)
+        for k in range(len(gaps)):
+            inner = [g for i, g in enumerate(gaps) if i != k and 0 < i < len(gaps) - 1]
+            if not inner:
+                continue
+            near = [gaps[i] for i in (k - 1, k + 1) if 0 < i < len(gaps) - 1] or inner
+            ref = float(np.median(near))
+            if gaps[k] < GAP_SPLIT_RATIO * ref:
+                continue
+            lo, hi = pos[k], pos[k + 1]
+            if k in (0, len(gaps) - 1):
+                # an end segment: the vertebra next to the disc is complete, look one level in
+                lo, hi = (hi - 1.3 * ref, hi - 0.7 * ref) if k == 0 else (lo + 0.7 * ref, lo + 1.3 * ref)
+            else:
+                lo, hi = lo + (hi - lo) / 3, hi - (hi - lo) / 3
+            cand = np.nonzero((s >= lo) & (s <= hi))[0]
+            if cand.size == 0:
+                continue
+            d = int(cand[np.argmin(cov[cand])])
+            discs = sorted(discs + [d])
+            changed = True
+            break
+    return discs
