@@ -85,3 +85,23 @@ def test_shape_and_lesion_share(phantom_factory):
     assert res["levels"]["L1"]["lesion_fraction"] > 0.02
     assert res["levels"]["L2"]["lesion_fraction"] == 0.0
     assert any("fixed scanner law" in w for w in res["calibration"]["warnings"])
+
+
+def test_contrast_enhanced_blood_is_flagged_and_left_out(phantom_factory):
+    from spinemets import anatomy
+    from spinemets.image import CTImage
+    from spinemets.qct import phantomless_calibration
+
+    ph = phantom_factory(2, calibration_rods=False, lesions=[], fov_levels=LEVELS)
+    aorta = ph.labels.array == anatomy.BY_NAME["aorta"].id
+    assert aorta.any()
+    arr = ph.ct.array.astype(np.float32).copy()
+    arr[aorta] += 250.0  # arterial-phase contrast
+    ct = CTImage(arr, ph.ct.geometry, dict(ph.ct.metadata))
+    ids = [anatomy.vertebra_id(lv) for lv in ("T12", "L1", "L2", "L3", "L4", "L5")]
+    vert = np.isin(ph.labels.array, ids)
+    bodies = np.isin(ph.vertebral_bodies.array, ids)
+    cal = phantomless_calibration(ct, vert, bodies)
+    assert any("contrast" in w for w in cal.warnings)
+    assert cal.samples["regions"]["blood"]["hu_median"] > 200
+    assert "blood" not in cal.samples["tissue_hu"] or cal.samples["tissue_hu"]["blood"] is None
