@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from ..image import CTImage
+from ..image import CTImage, Geometry
 
 WINDOWS_HU = {"air": (-1100.0, -850.0), "adipose": (-190.0, -30.0), "muscle": (-29.0, 150.0),
               "blood": (0.0, 500.0)}
@@ -89,30 +89,9 @@ def sample_tissues(ct: CTImage, vertebrae_mask: np.ndarray, bodies_mask: np.ndar
     # subcutaneous fat
     d_in = ndimage.distance_transform_edt(out, sampling=sp)
     _take("adipose", out & (d_in >= 3.0) & (d_in <= 25.0), sd_max)
-    # paraspinal muscle and aorta, slice by slice relative to the bodies
-    zz, yy, xx = np.meshgrid(np.arange(hu.shape[0]), np.arange(hu.shape[1]), np.arange(hu.shape[2]),
-                             indexing="ij")
-    muscle_region = np.zeros_like(out)
-    aorta_region = np.zeros_like(out)
+    # paraspinal muscle and aorta, slice by slice relative to the bodies (LPS rules)
     bone_near = ndimage.distance_transform_edt(~vert, sampling=sp) < 5.0
-    for k in range(hu.shape[0]):
-        b = bodies[k]
-        if not b.any():
-            continue
-        ys, xs = np.nonzero(b)
-        cy, cx = ys.mean(), xs.mean()
-        y_ant_mm = ys.min() * sp[1]  # anterior = smaller y index when direction is +y posterior
-        dx_mm = (xx[k] - cx) * sp[2]
-        dy_mm = (yy[k] - cy) * sp[1]
-        post = dy_mm > 0
-        muscle_region[k] = (post & (np.abs(dx_mm) >= 5.0) & (np.abs(dx_mm) <= 60.0)
-                            & (np.hypot(dx_mm, dy_mm) <= 80.0) & out[k] & ~bone_near[k])
-        ant_mm = y_ant_mm - yy[k] * sp[1]
-        aorta_region[k] = (ant_mm >= 0.0) & (ant_mm <= 45.0) & (dx_mm >= -5.0) & (dx_mm <= 45.0) \
-            & out[k] & ~bone_near[k]
-    if g.direction_matrix[1, 1] < 0 or g.direction_matrix[0, 0] < 0:
-        # flipped in-plane axes: swap sides so that the rules above stay in LPS terms
-        muscle_region, aorta_region = _lps_regions(hu, bodies, out, bone_near, sp, g)
+    muscle_region, aorta_region = _lps_regions(hu, bodies, out, bone_near, g, z0)
     _take("muscle", muscle_region, sd_max)
     _blood(result, hu, mean, sd, aorta_region, sp, sd_max)
     # cortical bone
@@ -124,10 +103,9 @@ def sample_tissues(ct: CTImage, vertebrae_mask: np.ndarray, bodies_mask: np.ndar
     return result
 
 
-def _lps_regions(hu, bodies, out, bone_near, sp, g):  # noqa: ANN001, ANN202
-    """Muscle and aorta regions computed in LPS coordinates (any in-plane orientation)."""
-    from ..image import Geometry  # noqa: F401
-
+def _lps_regions(hu: np.ndarray, bodies: np.ndarray, out: np.ndarray, bone_near: np.ndarray,
+                 g: "Geometry", z0: int) -> tuple[np.ndarray, np.ndarray]:
+    """Muscle and aorta regions from LPS coordinates (any in-plane orientation); slab starts at z0."""
     muscle = np.zeros_like(out)
     aorta = np.zeros_like(out)
     ny, nx = hu.shape[1:]
@@ -136,7 +114,7 @@ def _lps_regions(hu, bodies, out, bone_near, sp, g):  # noqa: ANN001, ANN202
         b = bodies[k]
         if not b.any():
             continue
-        idx = np.stack([np.full(jj.shape, k, float), jj, ii], axis=-1)
+        idx = np.stack([np.full(jj.shape, k + z0, float), jj, ii], axis=-1)
         lps = g.index_zyx_to_lps(idx)
         x, y = lps[..., 0], lps[..., 1]
         cx, cy = x[b].mean(), y[b].mean()

@@ -62,7 +62,7 @@ def sample_rod(ct: CTImage, center_lps_mm: tuple[float, float], radius_mm: float
 
 def detect_rods(ct: CTImage, vertebrae_mask: np.ndarray, max_rods: int = 8) -> list[Rod]:
     """Find calibration rods under the patient (see module docstring). Sorted by HU."""
-    from skimage.feature import canny, peak_local_max  # noqa: F401
+    from skimage.feature import canny
     from skimage.transform import hough_circle, hough_circle_peaks
 
     g = ct.geometry
