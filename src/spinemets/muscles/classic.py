@@ -41,6 +41,10 @@ FAT_HU = (-190.0, -30.0)
 BONE_HU = 200.0
 #: deepest extent of the superficial muscle sheet below the subcutaneous fat (mm)
 WALL_MAX_MM = 25.0
+#: thickest sheet of the wall below the pectoral region (rectus abdominis ~10-15 mm) and in the
+#: upper chest (pectoralis major, mm)
+WALL_SHEET_MAX_MM = 16.0
+WALL_SHEET_MAX_MM_CHEST = 26.0
 #: muscle-window tissue thicker than this radius away from the spine is an organ (mm)
 ORGAN_MIN_RADIUS_MM = 12.0
 #: lateral extent of the paraspinal compartment in vertebral-body half-widths
@@ -120,9 +124,21 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
         (y > lm.body_posterior_mm - 1.0 * hw) & (y < ytp + 0.5 * hw)
     # --- superficial wall layers (thin sheets: found on the unopened muscle mask); the deep
     # compartments are barriers the rays do not enter
-    runs = wall_layers(body, sat, muscle & ~(post_zone | gutter | ql_zone), px, max_depth_mm=WALL_MAX_MM)
+    # the rib cage (bone apart from the vertebra) ends the wall: intercostals lie in the rib layer
+    rib_bone = (hs > BONE_HU) & body & ~ndi.binary_dilation(vert_in_plane > 0, structure=_disk(3.0 / px))
+    runs = wall_layers(body, sat, muscle & ~(post_zone | gutter | ql_zone), px, max_depth_mm=WALL_MAX_MM,
+                       ribs=rib_bone)
+    # each wall layer is a sheet: parts thicker than the thickest sheet muscle at this level are
+    # organs touching the wall without a fat plane (liver, bowel loops) and are removed
+    cap_mm = WALL_SHEET_MAX_MM_CHEST if expected("pectoralis_major", level) else WALL_SHEET_MAX_MM
+    for r in (1, 2):
+        m = runs == r
+        thick = ndi.binary_opening(m, structure=_disk(0.5 * cap_mm / px))
+        if thick.any():
+            runs[ndi.binary_dilation(thick, structure=_disk(1.0 / px)) & m] = 0
     if upper:  # the sheet over the paraspinal mass (trapezius, rhomboids; thicker at T1-T6)
-        sheet_mm = 15.0 if anatomy.level_index(level) <= anatomy.level_index("T6") else 8.0
+        # (upper trapezius with the rhomboids ~10-15 mm; the lower trapezius is a thin sheet)
+        sheet_mm = 15.0 if anatomy.level_index(level) <= anatomy.level_index("T6") else 5.0
         over = wall_layers(body, sat, muscle, px, max_depth_mm=sheet_mm)
         sheet = (over == 1) & post_zone & (depth < sheet_mm)
         runs[sheet] = 1
@@ -164,7 +180,7 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
             # the largest muscle mass lateral to the transverse-process tip, at its depth
             g = sx - xt
             seed = deep & (g > 0.0) & (g < 1.2 * r_b) & (y > lm.body_posterior_mm - 0.6 * r_b) & \
-                (y < yt + 0.3 * r_b) & (depth > 6.0) & (markers == 0)
+                (y < yt + 0.3 * r_b) & (markers == 0)
             seed = _largest(ndi.binary_erosion(seed, structure=_disk(1.5 / px)))
             markers[seed] = _QL + off
     elev = ndi.gaussian_gradient_magnitude(hu.astype(np.float32), sigma=max(1.5 / px, 0.5))
@@ -245,17 +261,26 @@ def _split_paraspinal(ps: np.ndarray, hs: np.ndarray, sx: np.ndarray, lm: Landma
     return r == 1, r == 2
 
 
-#: angular sectors (deg from anterior, measured around the trunk centre) of the superficial
-#: groups, outer run of the wall (inner-run groups are listed separately)
-_SECTORS_THORAX_UPPER = [("pectoralis_major", 0, 65), ("serratus_anterior", 65, 110),
-                         ("latissimus_dorsi", 110, 140), ("trapezius", 140, 181)]
-_SECTORS_THORAX_LOWER = [("rectus_abdominis", 0, 20), ("external_oblique", 20, 95),
-                         ("latissimus_dorsi", 95, 150), ("trapezius", 150, 181)]
-_SECTORS_ABDOMEN = [("rectus_abdominis", 0, 20), ("external_oblique", 20, 115),
-                    ("latissimus_dorsi", 115, 181)]
+#: angular sectors of the superficial groups, outer run of the wall, in degrees of the
+#: *normalised* trunk angle (0 = anterior midline, 90 = the trunk's lateral extreme, 180 =
+#: posterior midline; x and y divided by the trunk's half-width and half-depth, so the sectors
+#: follow the body wall whatever the trunk's aspect ratio). Rectus abdominis is paramedian (linea
+#: alba to the linea semilunaris), pectoralis major covers the anterior upper chest, serratus
+#: anterior the lateral ribs, latissimus dorsi the posterolateral trunk, trapezius the posterior
+#: thorax over the erector spinae.
+_SECTORS_THORAX_UPPER = [("pectoralis_major", 0, 65), ("serratus_anterior", 65, 108),
+                         ("latissimus_dorsi", 108, 152), ("trapezius", 152, 181)]
+_SECTORS_THORAX_LOWER = [("rectus_abdominis", 0, 34), ("external_oblique", 34, 90),
+                         ("serratus_anterior", 90, 108), ("latissimus_dorsi", 108, 152),
+                         ("trapezius", 152, 181)]
+_SECTORS_ABDOMEN = [("rectus_abdominis", 0, 34), ("external_oblique", 34, 102),
+                    ("latissimus_dorsi", 102, 181)]
 #: inner run: serratus under latissimus/pectoralis on the lateral chest, internal oblique (with
 #: transversus) under the external oblique
-_INNER = [("serratus_anterior", 45, 125), ("internal_oblique", 20, 115)]
+_INNER = [("serratus_anterior", 45, 125), ("internal_oblique", 34, 102)]
+#: a component of the wall sheet (pieces separated by fat planes) goes to one group as a whole
+#: when at least this fraction of it lies in that group's sector
+_WHOLE_FRACTION = 0.7
 
 
 def _split_wall(runs: np.ndarray, depth: np.ndarray, x: np.ndarray, y: np.ndarray, body: np.ndarray,
@@ -263,20 +288,24 @@ def _split_wall(runs: np.ndarray, depth: np.ndarray, x: np.ndarray, y: np.ndarra
     if not runs.any():
         return {}
     by, bx = np.nonzero(body)
-    cy, cx = y[by, bx].mean(), x[by, bx].mean()
-    ang = np.degrees(np.arctan2(np.abs(x - cx), -(y - cy)))
+    ys, xs = y[by, bx], x[by, bx]
+    cy, cx = 0.5 * (ys.min() + ys.max()), 0.5 * (xs.min() + xs.max())
+    a_half, b_half = max(0.5 * (xs.max() - xs.min()), 1.0), max(0.5 * (ys.max() - ys.min()), 1.0)
+    ang = np.degrees(np.arctan2(np.abs(x - cx) / a_half, -(y - cy) / b_half))
     i = anatomy.level_index(level)
-    if i <= anatomy.level_index("T6"):
+    if expected("pectoralis_major", level):
         sectors = _SECTORS_THORAX_UPPER
     elif i <= anatomy.level_index("T11"):
         sectors = _SECTORS_THORAX_LOWER
     else:
         sectors = _SECTORS_ABDOMEN
+    sectors = [sc for sc in sectors if expected(sc[0], level)] or sectors
     out: dict[str, np.ndarray] = {}
     outer, inner = runs == 1, runs == 2
     for side, sm in (("left", x > cx), ("right", x <= cx)):
-        for grp, a0, a1 in sectors:
-            m = outer & sm & (ang >= a0) & (ang < a1)
+        outer_g = _assign_components(outer & sm, ang, sectors)
+        inner_g = _assign_components(inner & sm, ang, [sc for sc in _INNER if expected(sc[0], level)])
+        for grp, m in outer_g.items():
             if grp == "external_oblique" and expected("internal_oblique", level):
                 # no fat plane seen between the layers: outer 40 % external, rest internal
                 single = m & ~_bins_with(inner & sm, ang, m)
@@ -285,11 +314,37 @@ def _split_wall(runs: np.ndarray, depth: np.ndarray, x: np.ndarray, y: np.ndarra
                 m = (m & ~single) | eo_part
             if expected(grp, level):
                 out[f"{grp}_{side}"] = out.get(f"{grp}_{side}", np.zeros_like(m)) | m
-        for grp, a0, a1 in _INNER:
-            if expected(grp, level):
-                m = inner & sm & (ang >= a0) & (ang < a1)
-                out[f"{grp}_{side}"] = out.get(f"{grp}_{side}", np.zeros_like(m)) | m
-                inner = inner & ~m
+        for grp, m in inner_g.items():
+            out[f"{grp}_{side}"] = out.get(f"{grp}_{side}", np.zeros_like(m)) | m
+    return out
+
+
+def _assign_components(sheet: np.ndarray, ang: np.ndarray,
+                       sectors: list[tuple[str, float, float]]) -> dict[str, np.ndarray]:
+    """Groups of the pieces of a wall sheet: a piece (8-connected; fat planes separate the
+    muscles) mostly inside one sector goes to that group whole; a piece spanning several sectors
+    (no fat plane seen) is cut at the sector borders; pieces outside every sector are dropped."""
+    out: dict[str, np.ndarray] = {}
+    if not sheet.any() or not sectors:
+        return out
+    lab, n = ndi.label(sheet, structure=np.ones((3, 3), bool))
+    sec = np.full(sheet.shape, -1, np.int16)
+    for k, (_, a0, a1) in enumerate(sectors):
+        sec[(ang >= a0) & (ang < a1) & sheet] = k
+    counts = np.zeros((n + 1, len(sectors) + 1), np.int64)
+    np.add.at(counts, (lab[sheet], sec[sheet] + 1), 1)
+    for c in range(1, n + 1):
+        tot = counts[c].sum()
+        k = int(np.argmax(counts[c, 1:]))
+        piece = lab == c
+        if counts[c, 1 + k] >= _WHOLE_FRACTION * tot:
+            name = sectors[k][0]
+            out[name] = out.get(name, np.zeros_like(sheet)) | piece
+        else:
+            for kk, (name, _, _) in enumerate(sectors):
+                m = piece & (sec == kk)
+                if m.any():
+                    out[name] = out.get(name, np.zeros_like(sheet)) | m
     return out
 
 

@@ -27,6 +27,17 @@ from .. import anatomy
 from ..image import LabelMap
 
 
+#: opening radius as a fraction of the vertebra's largest inscribed-ball radius; the larger one
+#: also cuts thick thoracic pedicles on coarse (2-3 mm) grids, where the body's inscribed radius is
+#: only about twice the pedicle's
+BODY_OPEN_FRACTION = 0.5
+BODY_OPEN_FRACTION_COARSE = 0.65
+BODY_RIM_FRACTION = 0.2
+#: the larger opening is used when it moves the body centroid by more than this fraction of the
+#: inscribed radius (a pedicle pair was left attached by the smaller one)
+BODY_SHIFT_FRACTION = 0.3
+
+
 @dataclass(frozen=True)
 class VertebraFrame:
     """Local frame of one vertebra (all vectors LPS unit vectors, positions LPS mm)."""
@@ -62,15 +73,33 @@ def _body_mask(mask: np.ndarray, spacing_zyx: np.ndarray, coarse_mm: float = 1.5
         pad = [(0, mask.shape[i] - up.shape[i]) for i in range(3)]
         return np.pad(up, pad, mode="edge") & mask
     edt = ndi.distance_transform_edt(mask, sampling=spacing_zyx)
-    r = 0.5 * float(edt.max())
-    if r <= float(spacing_zyx.max()):
+    body = _opened_body(mask, edt, spacing_zyx, BODY_OPEN_FRACTION)
+    if body is None:
         return mask
+    # on coarse grids thick (thoracic) pedicles survive that opening and pull the body posteriorly;
+    # a larger ball (rims given back) cuts them - used when it moves the centroid noticeably
+    big = _opened_body(mask, edt, spacing_zyx, BODY_OPEN_FRACTION_COARSE)
+    if big is not None:
+        rim = BODY_RIM_FRACTION * float(edt.max())
+        # rims the large ball rounded off (surface voxels near it only, not a pedicle's base)
+        big |= (ndi.distance_transform_edt(~big, sampling=spacing_zyx) <= rim) & (edt <= rim) & mask
+        shift = (np.argwhere(body).mean(0) - np.argwhere(big).mean(0)) * spacing_zyx
+        if float(np.linalg.norm(shift)) > BODY_SHIFT_FRACTION * float(edt.max()):
+            return big
+    return body
+
+
+def _opened_body(mask: np.ndarray, edt: np.ndarray, spacing_zyx: np.ndarray, frac: float) -> np.ndarray | None:
+    """Component holding the deepest point of the opening of ``mask`` with a ball of ``frac``
+    times the largest inscribed radius (None when too thin to open)."""
+    r = frac * float(edt.max())
+    if r < 0.5 * float(spacing_zyx.min()):
+        return None
     core = edt >= r
     opened = (ndi.distance_transform_edt(~core, sampling=spacing_zyx) <= r) & mask
     lab, n = ndi.label(opened)
     if n == 0:
-        return mask
-    # the body is the component that holds the deepest point of the vertebra
+        return None
     deepest = np.unravel_index(int(np.argmax(edt)), edt.shape)
     keep = lab[deepest] if lab[deepest] else int(np.argmax(np.bincount(lab.ravel())[1:]) + 1)
     return lab == keep

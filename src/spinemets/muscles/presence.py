@@ -8,7 +8,7 @@ from ribs 5-12, the internal oblique from the thoracolumbar fascia/iliac crest u
 latissimus dorsi from T7 spinous processes to the iliac crest (its humeral part crosses the
 axilla at upper-thoracic levels); trapezius to the T12 spinous process; pectoralis major covers
 the anterior chest down to about the 6th costal cartilage; serratus anterior the lateral
-ribs 1-9. A group outside its range is reported as ``not_present`` (null values); inside it, the
+ribs 1-9 (whose lateral parts lie at the T10 vertebral level in axial CT). A group outside its range is reported as ``not_present`` (null values); inside it, the
 segmentation decides (an empty result is reported as ``not_found``).
 """
 
@@ -27,7 +27,7 @@ GROUP_LEVEL_RANGE: dict[str, tuple[str, str]] = {
     "latissimus_dorsi": ("T3", "L4"),
     "trapezius": ("T1", "T12"),
     "pectoralis_major": ("T1", "T6"),
-    "serratus_anterior": ("T1", "T9"),
+    "serratus_anterior": ("T1", "T10"),
 }
 
 

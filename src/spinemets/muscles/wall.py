@@ -20,7 +20,8 @@ from scipy import ndimage as ndi
 
 def wall_layers(body: np.ndarray, sat: np.ndarray, muscle: np.ndarray, px: float,
                 max_depth_mm: float = 30.0, gap_mm: float = 1.5, plane_mm: float = 4.0,
-                step_deg: float = 0.5) -> np.ndarray:
+                step_deg: float = 0.5, ribs: np.ndarray | None = None,
+                rib_margin_mm: float = 2.0, rib_gap_deg: float = 30.0) -> np.ndarray:
     out = np.zeros(muscle.shape, np.int8)
     if not body.any() or not sat.any():
         return out
@@ -36,6 +37,8 @@ def wall_layers(body: np.ndarray, sat: np.ndarray, muscle: np.ndarray, px: float
         return ndi.map_coordinates(a.astype(np.uint8), [pr, pc], order=0, cval=0).astype(bool)
 
     s_sat, s_mus, s_body = samp(sat), samp(muscle), samp(body)
+    stop = _rib_stop(samp(ribs), rib_margin_mm / px, rib_gap_deg / step_deg) if ribs is not None \
+        else np.full(len(th), -1)
     gap = max(int(round(gap_mm / px)), 0)
     plane_gap = max(int(round(plane_mm / px)), gap + 1)
     depth_px = max_depth_mm / px
@@ -48,7 +51,7 @@ def wall_layers(body: np.ndarray, sat: np.ndarray, muscle: np.ndarray, px: float
         while j - 1 >= 0 and s_sat[a, j - 1]:
             j -= 1
         i, start, run, miss, seen = j - 1, j - 1, 1, 0, False
-        while i >= 0 and start - i <= depth_px and s_body[a, i]:
+        while i > stop[a] and start - i <= depth_px and s_body[a, i]:
             if s_mus[a, i]:
                 if seen and miss > gap:
                     run += 1
@@ -70,3 +73,44 @@ def wall_layers(body: np.ndarray, sat: np.ndarray, muscle: np.ndarray, px: float
     out = lay[ai, ri]
     out[~muscle] = 0
     return out
+
+
+def _rib_stop(s_rib: np.ndarray, margin_px: float, max_gap_rays: float) -> np.ndarray:
+    """Per ray, the radius index (exclusive) where the wall ends: the outer surface of the rib
+    cage plus ``margin_px`` (intercostal muscles lie in the rib layer, not in the wall sheets).
+    Rays between ribs take the radius interpolated around the cage from the neighbouring rib hits
+    when the angular gap is at most ``max_gap_rays``; elsewhere (no rib cage) -1."""
+    n_a, n_r = s_rib.shape
+    hit = s_rib.any(axis=1)
+    out = np.full(n_a, -1.0)
+    if not hit.any():
+        return out.astype(int)
+    outer = np.where(hit, n_r - 1 - np.argmax(s_rib[:, ::-1], axis=1), -1).astype(float)
+    idx = np.nonzero(hit)[0]
+    # circular interpolation over the rays without a rib hit
+    ext_i = np.concatenate([idx - n_a, idx, idx + n_a])
+    ext_v = np.concatenate([outer[idx]] * 3)
+    allr = np.arange(n_a)
+    interp = np.interp(allr, ext_i, ext_v)
+    pos = np.searchsorted(ext_i, allr)
+    gap = ext_i[np.clip(pos, 0, len(ext_i) - 1)] - ext_i[np.clip(pos - 1, 0, len(ext_i) - 1)]
+    ok = hit | (gap <= max_gap_rays)
+    out[ok] = np.where(hit, outer, interp)[ok] + margin_px
+    # ribs reaching the anterior half on both sides: the cage is closed anteriorly by the costal
+    # cartilages and sternum (often below the bone threshold); across the wider gaps use the
+    # ellipse through the outer rib surface (x^2, y^2, x, y least squares)
+    th = 2.0 * np.pi * idx / n_a
+    ant = np.sin(th) < -0.5
+    if (ant & (np.cos(th) > 0)).any() and (ant & (np.cos(th) < 0)).any() and (~ok).any():
+        px_, py_ = outer[idx] * np.cos(th), outer[idx] * np.sin(th)
+        coef, *_ = np.linalg.lstsq(np.stack([px_ ** 2, py_ ** 2, px_, py_], 1), np.ones(len(idx)), rcond=None)
+        a2, b2, c1, d1 = coef
+        if a2 > 0 and b2 > 0:
+            for j in np.nonzero(~ok)[0]:
+                t = 2.0 * np.pi * j / n_a
+                ct, st = np.cos(t), np.sin(t)
+                qa, qb = a2 * ct * ct + b2 * st * st, c1 * ct + d1 * st
+                disc = qb * qb + 4.0 * qa
+                if disc > 0:
+                    out[j] = (-qb + np.sqrt(disc)) / (2.0 * qa) + margin_px
+    return np.round(out).astype(int)

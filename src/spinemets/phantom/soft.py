@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import ndimage as ndi
 
 from .. import anatomy
 from . import canvas as C
@@ -16,6 +17,27 @@ from .dimensions import LevelDims
 from .muscle_table import CSA_CM2, TORSO_A, TORSO_B, WALL_SECTORS, _L
 from .skeleton import RIB_AR, RIB_BR
 from .spine import SpineLayout
+
+#: outer edge of the intercostal band beyond the rib-cage ellipse (mm, reference man): about a
+#: rib radius plus the intercostal fascia
+INTERCOSTAL_OUTER_MM = 6.0
+#: thickness of the fascial fat plane between the chest wall and the muscle groups (mm)
+FASCIA_MM = 1.5
+_MUSCLE_IDS = (min(s.id for s in anatomy.STRUCTURES if s.group == "muscle"),
+               max(s.id for s in anatomy.STRUCTURES if s.group == "muscle"))
+
+
+def _muscle(lab2: np.ndarray) -> np.ndarray:
+    return (lab2 >= _MUSCLE_IDS[0]) & (lab2 <= _MUSCLE_IDS[1])
+
+
+def _near(mask: np.ndarray, dist_mm: float, px: float) -> np.ndarray:
+    """Pixels within ``dist_mm`` of ``mask`` (at least one pixel), on a pixel size ``px`` mm."""
+    r = max(dist_mm / px, 1.0)
+    k = int(np.ceil(r))
+    yy, xx = np.mgrid[-k:k + 1, -k:k + 1]
+    return ndi.binary_dilation(mask, structure=(xx ** 2 + yy ** 2) <= r * r + 1e-6)
+
 
 LAB = {n: anatomy.BY_NAME[n].id for n in ("subcutaneous_fat", "visceral_fat", "soft_tissue", "aorta", "lung")}
 
@@ -180,6 +202,7 @@ def paint_soft_tissue(cv: Canvas, layout: SpineLayout, dims: dict[str, LevelDims
     for k in range(step // 2, len(zs), step):
         ell, yc, z = float(ells[k]), float(ycs[k]), float(zb[k])
         lab2, mat2 = cv.lab[k], cv.mat[k]
+        chest_wall = None
         y_post = float(y_post_all[k])
         A = _interp(TORSO_A, ell) * s + (f - 15.0) * 1.2
         B = _interp(TORSO_B, ell) * s + (f - 15.0) * 0.8
@@ -239,10 +262,16 @@ def paint_soft_tissue(cv: Canvas, layout: SpineLayout, dims: dict[str, LevelDims
             ex = X / Ar
             ey = (Y - cyr) / Br
             rr = np.sqrt(ex * ex + ey * ey)
-            # chest wall (intercostal muscles) from the rib cage out to the wall muscle sheets
-            wall = (rr >= 0.95) & inner & (lab2 == LAB["visceral_fat"])
+            # chest wall (intercostal muscles): a band about as thick as the ribs around the rib
+            # cage, kept apart from the wall muscle sheets (and below from the deep back muscles)
+            # by a thin fascial fat plane, as on real CT
+            psi_r = np.arctan2(ey, ex)
+            r_cage = np.sqrt((Ar * np.cos(psi_r)) ** 2 + (Br * np.sin(psi_r)) ** 2)
+            wall = (rr >= 0.95) & ((rr - 1.0) * r_cage <= INTERCOSTAL_OUTER_MM * s) & inner & \
+                (lab2 == LAB["visceral_fat"]) & ~_near(_muscle(lab2), FASCIA_MM, px)
             lab2[wall] = LAB["soft_tissue"]
             mat2[wall] = C.MUSCLE
+            chest_wall = wall
             # lungs: inside the rib cage, outside the mediastinum, above the diaphragm dome
             apex = np.clip((ell - iT["T1"] + 0.8) / 2.5, 0.25, 1.0)
             yfrac = np.clip((Y - (cyr - Br)) / (2 * Br), 0, 1)
@@ -323,6 +352,11 @@ def paint_soft_tissue(cv: Canvas, layout: SpineLayout, dims: dict[str, LevelDims
                 _ellipse(lab2, mat2, G, sgn * (W / 2 + 2.0 + a_ps * (0.9 + 0.2 * frac)),
                          yc + (0.15 - 0.3 * frac) * D, a_ps, b_ps, 0.0,
                          anatomy.BY_NAME[f"psoas_major_{side}"].id, C.MUSCLE)
+        if chest_wall is not None:  # fascial fat plane between the chest wall and the back muscles
+            gap = chest_wall & (lab2 == LAB["soft_tissue"]) & (mat2 == C.MUSCLE) & \
+                _near(_muscle(lab2), FASCIA_MM, px)
+            lab2[gap] = LAB["visceral_fat"]
+            mat2[gap] = C.FAT_VISC
     if step > 1:
         for k in range(step // 2, len(zs), step):
             for kk in range(k - step // 2, min(k - step // 2 + step, len(zs))):
