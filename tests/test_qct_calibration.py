@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from spinemets.qct import attenuation as att
+from spinemets.physics import attenuation as att
 from spinemets.qct.calibration import (fixed_law, from_rods, k2hpo4_solution_hu_per_mg,
                                        linear_internal, physics_internal)
 

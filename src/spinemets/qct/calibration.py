@@ -25,7 +25,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from . import attenuation as att
+from ..physics import attenuation as att
 
 NOMINAL_EFFECTIVE_ENERGY_KEV = 95.0
 #: energies searched for E* (keV), 0.5 keV steps as in Ogo
