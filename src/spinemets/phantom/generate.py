@@ -17,7 +17,7 @@ from . import canvas as C
 from .canvas import Canvas, MaterialTable
 from .config import PRESETS, PhantomConfig
 from .lesions import CLASS_ID, paint_lesion
-from .model import TISSUE_HU, Model, build_model
+from .model import Model, build_model
 from .scanner import form_ct
 from .skeleton import (paint_canal, paint_disc, paint_sacrum, paint_tube, paint_vertebra, rib_paths,
                        sacral_frames)
@@ -113,14 +113,13 @@ def make_grid(model: Model, lay: SpineLayout) -> Grid:
 
 def _materials(model: Model) -> MaterialTable:
     t = MaterialTable()
-    h = TISSUE_HU
+    h = model.physics.tissue_hu()  # reference tissues from attenuation physics (tissue_physics)
     t.set(C.AIR, "air", h["air"], 0)
     t.set(C.FAT_SC, "subcutaneous_fat", h["fat"], 6)
     t.set(C.FAT_VISC, "visceral_fat", h["fat"] + 5, 8)
     t.set(C.FAT_INTER, "intermuscular_fat", h["fat"] + 10, 6)
-    # muscle attenuation: lower in women (~ -8 HU) and with age (~ -0.25 HU/year; science.md 6)
-    sex_off = -4.0 if model.subject.sex == "F" else 4.0
-    t.set(C.MUSCLE, "muscle", h["muscle"] + sex_off - 0.25 * (model.subject.age_years - 45), 7)
+    # muscle: lean muscle with diffuse fat infiltration (more in women and with age; science.md 6)
+    t.set(C.MUSCLE, "muscle", h["muscle"], 7)
     t.set(C.SOFT, "soft_tissue", h["soft_tissue"], 8)
     t.set(C.BLOOD, "blood", h["blood"], 3)
     t.set(C.LUNG, "lung", h["lung"], 35)
@@ -245,7 +244,7 @@ def render(model: Model, grid: Grid | None = None, t_start: float | None = None)
     # intramuscular fat streaks: ~3 % of muscle voxels at 40 y rising to ~13 % at 80 y
     streaks = float(np.clip(0.03 + 0.0025 * (model.subject.age_years - 40.0), 0.02, 0.15))
     hu = form_ct(cv, table, ns, rng, cfg.blur_fwhm_mm, cfg.noise_hu, fat_streak_mat=(C.MUSCLE,),
-                 fat_hu=TISSUE_HU["fat"], fat_streak_fraction=streaks)
+                 fat_hu=model.physics.tissue_hu()["fat"], fat_streak_fraction=streaks)
     hu = np.clip(np.round(hu), -1024, 3071).astype(np.int16)
     c0 = ns // 2
     origin = (grid.origin_fine[0], grid.origin_fine[1], grid.origin_fine[2] + c0 * grid.spacing_fine[2])

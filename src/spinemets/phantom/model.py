@@ -1,5 +1,6 @@
 """The phantom's design (everything drawn from the seed before any voxel is painted): subject,
-vertebral dimensions, trabecular BMD, the HU<->BMD law, lesions, fractures and pose.
+vertebral dimensions, trabecular BMD, the scanner's effective energy (hence every reference
+tissue's HU and the HU<->BMD law, see :mod:`.tissue_physics`), lesions, fractures and pose.
 """
 
 from __future__ import annotations
@@ -15,13 +16,8 @@ from .lesions import Lesion, place_lesion
 from .muscle_table import muscle_scale
 from .soft import Subject
 from .spine import SPINE_LEVELS
+from .tissue_physics import EFFECTIVE_ENERGY_KEV_RANGE, TissuePhysics, hematocrit_from_draw
 from .vertebra import Fracture
-
-#: Tissue HU design values (unenhanced, 120 kVp; science.md 1.3)
-TISSUE_HU = {"air": -1000.0, "fat": -95.0, "muscle": 45.0, "blood": 40.0, "csf": 12.0, "disc": 85.0,
-             "cortical_bone": 1250.0, "lung": -860.0, "liver": 58.0, "spleen": 48.0, "kidney": 32.0,
-             "heart": 42.0, "bowel": 30.0, "soft_tissue": 40.0, "table_shell": 250.0, "table_foam": -920.0,
-             "resin": 5.0, "rib_marrow": 220.0}
 
 
 @dataclass
@@ -39,13 +35,22 @@ class Model:
     subject: Subject
     dims: dict[str, LevelDims]
     bmd: dict[str, float]  # trabecular BMD per level (incl. "S"), mg K2HPO4/cm3
-    hu_intercept: float
-    hu_slope: float
+    physics: TissuePhysics  # scanner effective energy + subject tissue composition -> HU
     lesions: list[Lesion]
     fractures: dict[str, Fracture]
     pose: Pose = field(default_factory=Pose)
     months: float = 0.0
     lesion_changes: list[dict] = field(default_factory=list)
+
+    @property
+    def hu_slope(self) -> float:
+        """HU per mg/cm3 K2HPO4 at the scanner's effective energy."""
+        return self.physics.hu_per_mg_cm3
+
+    @property
+    def hu_intercept(self) -> float:
+        """HU of 0 mg/cm3 (water: 0 HU on a water-calibrated scanner)."""
+        return self.physics.hu_intercept
 
     def bmd_to_hu(self, bmd: float) -> float:
         return self.hu_intercept + self.hu_slope * bmd
@@ -94,8 +99,12 @@ def build_model(cfg: PhantomConfig) -> Model:
     for lv in SPINE_LEVELS:
         dims[lv] = reference_dims(lv).scaled(subj.skeletal_scale * float(rng.normal(1.0, 0.025)))
     bmd = draw_bmd(subj, rng)
-    slope = float(round(rng.uniform(1.22, 1.38), 4))
-    intercept = float(round(rng.uniform(-8.0, 8.0), 2))
+    # scanner (effective energy of the 120 kVp beam) and blood haematocrit: two draws, in the
+    # place of the two draws of the former free HU<->BMD law so that the rest of the design of
+    # every seed is unchanged
+    energy = float(round(rng.uniform(*EFFECTIVE_ENERGY_KEV_RANGE), 2))
+    hct = hematocrit_from_draw(subj.sex, float(rng.uniform(-1.0, 1.0)))
+    physics = TissuePhysics(energy, subj.sex, subj.age_years, hct)
     fov = anatomy.TARGET_LEVELS[anatomy.TARGET_LEVELS.index(cfg.fov_levels[0]):
                                 anatomy.TARGET_LEVELS.index(cfg.fov_levels[1]) + 1]
     fractures = {}
@@ -116,4 +125,4 @@ def build_model(cfg: PhantomConfig) -> Model:
         if not any(s[0] == lv and s[2] == "body" for s in specs):
             specs.append((lv, "lytic", "body", float(round(0.3 * dims[lv].D, 1))))
     lesions = [place_lesion(i + 1, lv, cls, loc, r, dims[lv], rng) for i, (lv, cls, loc, r) in enumerate(specs)]
-    return Model(cfg, subj, dims, bmd, intercept, slope, lesions, fractures)
+    return Model(cfg, subj, dims, bmd, physics, lesions, fractures)

@@ -15,7 +15,7 @@ from scipy import ndimage
 from .. import DISCLAIMER, __version__, anatomy
 from ..image import Geometry
 from .canvas import MaterialTable
-from .model import TISSUE_HU, Model
+from .model import Model
 from .spine import SpineLayout
 from .vertebra import body_heights, posterior_wall_v
 
@@ -31,6 +31,8 @@ NOTES = [
     "(CT with noise and blur, averaged over the label).",
     "DESIGN values (generator inputs): trabecular_bmd_mg_cm3 (mg K2HPO4/cm3; the trabecular bone of the "
     "vertebra, outside lesions, is painted at hu_bmd_law(BMD) plus zero-mean texture), hu_bmd_law, "
+    "tissue_hu and hu_bmd_law both follow from effective_energy_kev (monoenergetic water-calibrated "
+    "scanner, NIST mu/rho of ICRU-44 tissues and K2HPO4 in water; scanner_and_tissue_physics), "
     "tissue_hu, subject, axis_si_lps, calibration rods, follow-up transforms, fracture parameters, "
     "lesion hu_design and radii_mm_design.",
     "Muscle CSA is measured in the plane through the body centre (mid-height) of the level, "
@@ -213,6 +215,7 @@ def measure_truth(ph, model: Model, lay: SpineLayout, rods: list[dict], table: M
     for r in rods:
         r["center_lps_mm"][2] = round(z_mid, 3)
     subj = model.subject
+    th = model.physics.tissue_hu()
     return {
         "disclaimer": DISCLAIMER,
         "spinemets_version": __version__,
@@ -222,12 +225,16 @@ def measure_truth(ph, model: Model, lay: SpineLayout, rods: list[dict], table: M
         "geometry": geo.to_dict(),
         "months": model.months,
         "hu_bmd_law": {"form": "HU = intercept_hu + slope_hu_per_mg_cm3 * BMD", "intercept_hu": model.hu_intercept,
-                       "slope_hu_per_mg_cm3": model.hu_slope, "material": "K2HPO4",
-                       "bmd_per_hu": round(1.0 / model.hu_slope, 5)},
+                       "slope_hu_per_mg_cm3": round(model.hu_slope, 5), "material": "K2HPO4",
+                       "bmd_per_hu": round(1.0 / model.hu_slope, 5),
+                       "effective_energy_kev": model.physics.effective_energy_kev,
+                       "model": "K2HPO4 dissolved in water at the scanner's effective energy (NIST mu/rho)"},
+        "effective_energy_kev": model.physics.effective_energy_kev,
+        "scanner_and_tissue_physics": model.physics.to_dict(),
         "subject": {"sex": subj.sex, "age_years": subj.age_years, "height_cm": subj.height_cm,
                     "weight_kg": subj.weight_kg, "subcutaneous_fat_mm": round(subj.sc_fat_mm, 1)},
-        "tissue_hu": {k: TISSUE_HU[k] for k in ("air", "fat", "muscle", "blood", "csf", "disc", "cortical_bone")}
-        | {"muscle": float(table.hu[3]), "lung": TISSUE_HU["lung"], "liver": TISSUE_HU["liver"]},
+        "tissue_hu": {k: th[k] for k in ("air", "water", "fat", "muscle", "muscle_lean", "blood", "csf", "disc",
+                                         "cortical_bone", "cortical_bone_full_density", "lung", "liver")},
         "vertebrae": vertebrae,
         "lesions": lesions,
         "muscles": muscles,

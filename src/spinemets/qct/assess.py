@@ -86,9 +86,13 @@ def resolve_calibration(ct: CTImage, vert_mask: np.ndarray, body_mask: np.ndarra
 
 def phantomless_calibration(ct: CTImage, vert_mask: np.ndarray, body_mask: np.ndarray,
                             force_linear: bool = False) -> cal_mod.Calibration:
-    """Physics-based internal calibration when a cortical-bone reference was sampled (the
-    effective energy is not identifiable from soft tissues alone, whose mass attenuations differ
-    by <10 %); otherwise the linear internal method."""
+    """Internal calibration from sampled reference tissues, by order of preference:
+
+    1. physics-based (Michalski) when a cortical-bone reference was sampled;
+    2. effective energy fitted to adipose + blood/muscle, K2HPO4-in-water law at that energy
+       (cortical bone is rarely sampled at clinical resolution because of partial volume);
+    3. linear internal method at a nominal energy when the energy fit is poor or impossible.
+    """
     samples = sample_tissues(ct, vert_mask, body_mask)
     warnings = []
     tissue_hu = {t: (samples.get(t) or {}).get("hu_median") for t in ("air", "adipose", "blood",
@@ -106,12 +110,19 @@ def phantomless_calibration(ct: CTImage, vert_mask: np.ndarray, body_mask: np.nd
     if not force_linear and tissue_hu.get("cortical_bone") is not None and len(usable) >= 3:
         cal = cal_mod.physics_internal(tissue_hu, {"regions": samples})
         if cal.r2 is None or cal.r2 < 0.95:
-            warnings.append(f"physics-based fit rejected (R2 = {cal.r2}); linear fallback used")
+            warnings.append(f"physics-based fit rejected (R2 = {cal.r2}); energy fit or linear fallback used")
             cal = None
+    if cal is None and not force_linear:
+        try:
+            cal = cal_mod.energy_fit_internal(tissue_hu, {"regions": samples})
+        except ValueError as exc:
+            warnings.append(f"energy fit not possible ({exc}); linear internal method used")
+        else:
+            if cal.samples["energy_fit"]["poor"]:
+                warnings.extend(cal.warnings)
+                warnings.append("energy fit rejected; linear internal method used")
+                cal = None
     if cal is None:
-        if not force_linear and tissue_hu.get("cortical_bone") is None:
-            warnings.append("no cortical-bone reference found (partial volume at this resolution); "
-                            "physics-based fit not identifiable, linear internal method used")
         cal = cal_mod.linear_internal(tissue_hu, samples={"regions": samples})
     cal.warnings = warnings + cal.warnings
     return cal

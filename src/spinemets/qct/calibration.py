@@ -11,9 +11,17 @@ Methods (``Calibration.method``):
   K2HPO4 + triglyceride two-material decomposition
   ``BMD = 1000*rho(HU)*((mu/rho)(HU) - mu_TG)/(mu_K2HPO4 - mu_TG)``. The map is quadratic in
   HU; ``slope``/``intercept`` report its least-squares line over 0-400 HU (trabecular range).
-* ``phantomless_linear``: fallback when no cortical-bone reference is available (then the
-  effective energy of the physics fit is not identifiable): K2HPO4-in-water model at a nominal
-  effective energy (70 keV for 120 kVp), HU gain checked with air (``linear_internal``).
+* ``phantomless_energy_fit``: when no cortical-bone sample exists (the usual case at clinical
+  resolution), the effective energy is fitted to the soft-tissue samples alone
+  (``energy_fit_internal``): a water-calibrated monoenergetic scanner model predicts each tissue's
+  HU from its ICRU-44 density and NIST mu/rho, ``HU(E) = 1000*(rho*(mu/rho)(E)/(mu/rho)_w(E) - 1)``,
+  and E minimises the weighted squared residuals of adipose, blood and muscle (adipose carries the
+  information: about -1 HU/keV at 60-80 keV; blood and muscle change < 0.2 HU/keV and check the
+  fit). BMD is then the K2HPO4-in-water law at E (``BMD = HU/(dHU/dc)``), with a 1-sigma
+  uncertainty of E and of the slope reported.
+* ``phantomless_linear``: fallback when the energy fit is poor or impossible (no adipose sample):
+  K2HPO4-in-water model at a nominal effective energy (70 keV for 120 kVp), HU gain checked with
+  air (``linear_internal``).
 * ``fixed_law``: a user-given scanner law (default the Alkalay-lab default 0.7*HU + 5.1),
   always with a warning.
 """
@@ -145,6 +153,63 @@ def physics_internal(tissue_hu: Mapping[str, float], samples: dict[str, Any] | N
         cal.warnings.append(f"internal calibration R2 = {best_r2:.3f} at E* = {best_e:g} keV "
                             "is below 0.99 (science.md §7); tissue samples may be unreliable")
     return cal
+
+
+#: expected spread (HU) of each soft tissue's mean around its ICRU-44 value at the right energy:
+#: composition (adipose water content; haematocrit; diffuse fat in muscle, which lowers its HU)
+#: and sampling. Adipose is the energy-sensitive reference.
+ENERGY_FIT_SIGMA_HU = {"adipose": 5.0, "blood": 10.0, "muscle": 10.0}
+ENERGY_FIT_GRID_KEV = np.arange(40.0, 140.0 + 1e-9, 0.1)
+#: a fit is poor when a tissue is off by more than this many sigmas or E sits on the grid edge
+ENERGY_FIT_MAX_Z = 3.0
+
+
+def energy_fit_internal(tissue_hu: Mapping[str, float | None],
+                        samples: dict[str, Any] | None = None) -> Calibration:
+    """Phantomless calibration by the effective energy fitted to soft tissues (see module doc).
+
+    Needs adipose and at least one of blood/muscle (the check). Air and cortical bone are not fitted
+    (air's HU is set by the scanner's air calibration and outside-body artefacts; cortical samples
+    are partial-volumed), they are reported. ``r2`` is not defined for this fit (None); the fit
+    quality is ``samples['energy_fit']``: residuals (HU and sigmas), chi2 per degree of freedom,
+    E and its 1-sigma interval, the slope's relative uncertainty, and ``poor`` (bool).
+    """
+    names = [t for t in ("adipose", "blood", "muscle") if tissue_hu.get(t) is not None]
+    if "adipose" not in names or len(names) < 2:
+        raise ValueError("the energy fit needs an adipose sample and a blood or muscle sample")
+    meas = np.array([float(tissue_hu[t]) for t in names])  # type: ignore[arg-type]
+    sig = np.array([ENERGY_FIT_SIGMA_HU[t] for t in names])
+    grid = ENERGY_FIT_GRID_KEV
+    mat = {"adipose": "adipose", "blood": "blood", "muscle": "muscle"}
+    pred = np.array([[att.ideal_hu(mat[t], float(e)) for t in names] for e in grid])
+    chi2 = (((meas[None, :] - pred) / sig[None, :]) ** 2).sum(axis=1)
+    i = int(np.argmin(chi2))
+    e_fit = float(grid[i])
+    inside = np.nonzero(chi2 <= chi2[i] + 1.0)[0]
+    e_lo, e_hi = float(grid[inside.min()]), float(grid[inside.max()])
+    resid = meas - pred[i]
+    z = resid / sig
+    on_edge = i in (0, len(grid) - 1)
+    poor = bool(on_edge or np.max(np.abs(z)) > ENERGY_FIT_MAX_Z)
+    per_mg = k2hpo4_solution_hu_per_mg(e_fit)
+    rel = max(abs(k2hpo4_solution_hu_per_mg(e_lo) / per_mg - 1.0), abs(k2hpo4_solution_hu_per_mg(e_hi) / per_mg - 1.0))
+    fit = {"effective_energy_kev": round(e_fit, 2), "effective_energy_1sigma_kev": [round(e_lo, 2), round(e_hi, 2)],
+           "tissues": names, "sigma_hu": {t: float(v) for t, v in zip(names, sig)},
+           "predicted_hu": {t: round(float(v), 1) for t, v in zip(names, pred[i])},
+           "residual_hu": {t: round(float(v), 1) for t, v in zip(names, resid)},
+           "residual_sigmas": {t: round(float(v), 2) for t, v in zip(names, z)},
+           "chi2_per_dof": round(float(chi2[i]) / max(len(names) - 1, 1), 3),
+           "slope_relative_uncertainty": round(float(rel), 4), "poor": poor,
+           "k2hpo4_solution_hu_per_mg_cm3": per_mg}
+    s = {"tissue_hu": {t: float(v) for t, v in tissue_hu.items() if v is not None}, "energy_fit": fit,
+         **(samples or {})}
+    warnings = [f"phantomless calibration: effective energy {e_fit:.1f} keV fitted to "
+                f"{', '.join(names)} (1-sigma {e_lo:.1f}-{e_hi:.1f} keV, slope uncertainty "
+                f"{100 * rel:.0f} %); K2HPO4-in-water law at that energy"]
+    if poor:
+        warnings.append(f"energy fit is poor (residuals in sigmas {fit['residual_sigmas']}"
+                        + (", energy at the edge of the search range" if on_edge else "") + ")")
+    return Calibration("phantomless_energy_fit", float(1.0 / per_mg), 0.0, None, s, warnings)
 
 
 K2HPO4_DENSITY_G_CM3 = 2.44  # crystalline K2HPO4, for the volume it displaces in solution
