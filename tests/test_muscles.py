@@ -210,6 +210,11 @@ def _errors(res, truth, levels, groups):
                 if not tv or tv["csa_mm2"] < 50:
                     continue
                 got = res.summary["levels"][lv][name]
+                if got["status"] == "outside_fov":
+                    # the plane leaves the image there (the truth is clipped too): not measurable,
+                    # allowed only at a vertebra flagged as touching the field-of-view edge
+                    assert "warning" in res.summary["levels"][lv], (lv, name)
+                    continue
                 if got["csa_mm2"] is None:
                     out.setdefault(g, []).append((np.inf, np.inf))
                     continue
@@ -227,7 +232,7 @@ def classic_on_phantoms(lumbar_phantom, phantom_small):
 def test_classic_lumbar_deep_muscles_on_phantoms(classic_on_phantoms):
     """Paraspinal (erector spinae, transversospinalis) and psoas at L2-L5 on two phantoms (seeds 3
     and 11, different sex/size): median CSA error <= 10 % and median centroid error <= 5 mm per
-    group, as in the issue's target; the worst case is reported (see the xfail test below)."""
+    group, as in the issue's target; the worst case and the other groups: see the xfail test below."""
     for ph, res in classic_on_phantoms:
         errs = _errors(res, ph.truth, ["L2", "L3", "L4", "L5"],
                        ["erector_spinae", "transversospinalis", "psoas_major"])
@@ -256,10 +261,22 @@ def test_classic_summary_complete_and_honest(classic_on_phantoms):
         assert res.labels.geometry.is_same_grid(ph.ct.geometry)
 
 
-@pytest.mark.xfail(reason="classic backend does not yet reach the issue-4 phantom target for every group: "
-                          "thin wall sheets (obliques, serratus, latissimus, pectoralis), quadratus lumborum "
-                          "and the thoracic paraspinals where the phantom's chest wall abuts them without a "
-                          "fat plane", strict=True)
+#: groups that do not yet meet the issue-4 target on the phantoms (all levels present), with the
+#: numbers measured on seeds 3 (T11-L5) and 11 (T1-L5): CSA error median / worst, worst centroid
+_NOT_YET = ("classic backend misses the issue-4 phantom target (CSA median<=10 %, worst<=20 %, centroid<=5 mm) "
+            "on seeds 3 (T11-L5) / 11 (T1-L5) for: erector spinae (median 9 / 24 %, worst +58 % T12 / +93 % "
+            "T2, centroid up to 21 mm), transversospinalis (median 12 / 5 %, worst -70 % T12 / +210 % T10), "
+            "psoas (median 5 / 5 %, worst +595 / +847 % at T12 right where the liver touches it), quadratus "
+            "lumborum (median 20 / 13 %, worst 64 / 40 %), rectus abdominis (median 27 / 14 %, worst +199 % "
+            "L1 / +600 % T7, centroid up to 30 mm), external oblique (median 48 / 38 %, worst +312 % L5 / "
+            "+912 % T7, centroid up to 47 mm), internal oblique (median 57 / 49 %, worst +377 / +430 % at "
+            "L1-L2 right, liver), latissimus dorsi (median 39 / 6 %, worst +140 / +101 %, sub-pixel sheet at "
+            "L2-L3), trapezius (median 8 %, worst +182 % T10), pectoralis major (median 16 %, T7 not found: "
+            "the prior stops at T6), serratus anterior (median 32 %, worst +199 % T2, centroid up to 45 mm). "
+            "Sheets 2-6 mm thick on the 2 mm phantom grid are dominated by partial volume")
+
+
+@pytest.mark.xfail(reason=_NOT_YET, strict=True)
 def test_classic_all_groups_meet_issue_target(classic_on_phantoms):
     for ph, res in classic_on_phantoms:
         errs = _errors(res, ph.truth, list(ph.truth["muscles"]), anatomy.MUSCLE_GROUPS)

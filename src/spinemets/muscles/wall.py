@@ -19,7 +19,7 @@ from scipy import ndimage as ndi
 
 
 def wall_layers(body: np.ndarray, sat: np.ndarray, muscle: np.ndarray, px: float,
-                max_depth_mm: float = 30.0, gap_mm: float = 1.5, plane_mm: float = 4.0,
+                max_depth_mm: float = 30.0, gap_mm: float = 1.0, plane_mm: float = 4.0,
                 step_deg: float = 0.5, ribs: np.ndarray | None = None,
                 rib_margin_mm: float = 2.0, rib_gap_deg: float = 30.0) -> np.ndarray:
     out = np.zeros(muscle.shape, np.int8)
