@@ -161,7 +161,7 @@ def select_discs(prof: DiscProfile) -> list[int]:
         chain = chain[::-1]
     else:
         chain = [top_single] if single[top_single] > 0 else []
-    return _fill_gaps([int(peaks[c]) for c in chain], cov, prof.s_mm)
+    return _recount(_fill_gaps([int(peaks[c]) for c in chain], cov, prof.s_mm), cov, prof.s_mm)
 
 
 #: A gap this many times longer than its neighbours holds an undetected disc.
@@ -199,4 +199,59 @@ def _fill_gaps(discs: list[int], cov: np.ndarray, s: np.ndarray) -> list[int]:
             discs = sorted(discs + [d])
             changed = True
             break
+    return discs
+
+
+#: Level heights change smoothly: the reference spacing of a run of segments is the median of up
+#: to this many gaps on each side of it.
+RECOUNT_NEIGHBOURS = 3
+
+
+def _best_count(total: float, ref: float) -> int:
+    """Number of levels n whose height total/n is closest to ``ref`` in log ratio."""
+    n = max(1, int(np.floor(total / ref)))
+    return min((n, n + 1), key=lambda k: abs(np.log(total / k / ref)))
+
+
+def _recount(discs: list[int], cov: np.ndarray, s: np.ndarray) -> list[int]:
+    """Re-partition runs of one or two interior segments that hold more levels than detected.
+
+    A disc missed next to a lesion can make the chain settle on two evenly long segments where
+    three levels are (each ~1.5x its neighbours, below the single-gap split ratio). For every run of
+    one or two consecutive interior gaps, the number of levels that best fits the neighbours'
+    spacing (log-ratio nearest) is computed; where it exceeds the run's segment count, the run's
+    inner discs are replaced by the coverage minima nearest to an even partition of the run.
+    """
+    changed = True
+    guard = 0
+    while changed and guard < 20:
+        changed = False
+        guard += 1
+        pos = [s[d] for d in discs]
+        gaps = np.diff(pos)
+        for run in (2, 1):
+            for a in range(0, len(gaps) - run + 1):
+                out = list(gaps[max(0, a - RECOUNT_NEIGHBOURS):a]) + \
+                    list(gaps[a + run:a + run + RECOUNT_NEIGHBOURS])
+                if len(out) < 2:
+                    continue
+                ref = float(np.median(out))
+                total = float(np.sum(gaps[a:a + run]))
+                n = _best_count(total, ref)
+                if n <= run:
+                    continue
+                lo, hi = pos[a], pos[a + run]
+                new = []
+                for k in range(1, n):
+                    target = lo + k * total / n
+                    cand = np.nonzero(np.abs(s - target) <= 0.25 * total / n)[0]
+                    if cand.size:
+                        new.append(int(cand[np.argmin(cov[cand])]))
+                if len(new) != n - 1:
+                    continue
+                discs = sorted(discs[:a + 1] + new + discs[a + run:])
+                changed = True
+                break
+            if changed:
+                break
     return discs
