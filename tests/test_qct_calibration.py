@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from spinemets.physics import attenuation as att
-from spinemets.qct.calibration import (fixed_law, from_rods, k2hpo4_solution_hu_per_mg,
+from spinemets.qct.calibration import (energy_fit_internal, fixed_law, from_rods, k2hpo4_solution_hu_per_mg,
                                        linear_internal, physics_internal)
 
 #: Bonelab spineFE-benchmark, VerSe sub-verse004 calibration file (science.md §1.2)
@@ -65,3 +65,29 @@ def test_linear_fallback_is_a_k2hpo4_solution_model():
     assert cal.slope_mg_cm3_per_hu == pytest.approx(1 / k2hpo4_solution_hu_per_mg(70.0))
     with pytest.raises(ValueError):
         linear_internal({"adipose": -95.0})
+
+
+@pytest.mark.parametrize("energy", [58.0, 65.0, 73.0])
+def test_energy_fit_recovers_the_energy_of_ideal_tissues(energy):
+    th = {t: att.ideal_hu(m, energy) for t, m in (("adipose", "adipose"), ("blood", "blood"),
+                                                    ("muscle", "muscle"), ("air", "air"))}
+    cal = energy_fit_internal(th)
+    fit = cal.samples["energy_fit"]
+    assert cal.method == "phantomless_energy_fit" and not fit["poor"]
+    assert fit["effective_energy_kev"] == pytest.approx(energy, abs=0.15)
+    lo, hi = fit["effective_energy_1sigma_kev"]
+    assert lo < energy < hi and fit["slope_relative_uncertainty"] > 0
+    assert cal.slope_mg_cm3_per_hu == pytest.approx(1 / k2hpo4_solution_hu_per_mg(energy), rel=0.01)
+    # fat infiltration lowering muscle by 8 HU barely moves the energy (adipose carries it)
+    th["muscle"] -= 8.0
+    assert energy_fit_internal(th).samples["energy_fit"]["effective_energy_kev"] == pytest.approx(energy, abs=2.0)
+
+
+def test_energy_fit_flags_implausible_or_inconsistent_tissues():
+    # fat too lean for any plausible 120 kVp energy under ICRU-44 adipose
+    fit = energy_fit_internal({"adipose": -140.0, "blood": 45.0, "muscle": 40.0}).samples["energy_fit"]
+    assert fit["poor"] and fit["effective_energy_kev"] < fit["plausible_energy_kev"][0]
+    # blood 60 HU off its model value
+    assert energy_fit_internal({"adipose": -85.0, "blood": 120.0, "muscle": 40.0}).samples["energy_fit"]["poor"]
+    with pytest.raises(ValueError):
+        energy_fit_internal({"blood": 45.0, "muscle": 40.0})

@@ -107,6 +107,7 @@ def phantomless_calibration(ct: CTImage, vert_mask: np.ndarray, body_mask: np.nd
         raise InputError("phantomless calibration found fewer than two reference tissues "
                          f"({', '.join(usable) or 'none'}); use --calibration fixed or phantom")
     cal = None
+    extra: dict = {}
     if not force_linear and tissue_hu.get("cortical_bone") is not None and len(usable) >= 3:
         cal = cal_mod.physics_internal(tissue_hu, {"regions": samples})
         if cal.r2 is None or cal.r2 < 0.95:
@@ -114,16 +115,19 @@ def phantomless_calibration(ct: CTImage, vert_mask: np.ndarray, body_mask: np.nd
             cal = None
     if cal is None and not force_linear:
         try:
-            cal = cal_mod.energy_fit_internal(tissue_hu, {"regions": samples})
+            kvp = ct.metadata.get("kvp") if isinstance(ct.metadata, dict) else None
+            cal = cal_mod.energy_fit_internal(tissue_hu, {"regions": samples},
+                                              kvp=float(kvp) if kvp not in (None, "") else None)
         except ValueError as exc:
             warnings.append(f"energy fit not possible ({exc}); linear internal method used")
         else:
             if cal.samples["energy_fit"]["poor"]:
                 warnings.extend(cal.warnings)
                 warnings.append("energy fit rejected; linear internal method used")
+                extra["rejected_energy_fit"] = cal.samples["energy_fit"]
                 cal = None
     if cal is None:
-        cal = cal_mod.linear_internal(tissue_hu, samples={"regions": samples})
+        cal = cal_mod.linear_internal(tissue_hu, samples={"regions": samples, **extra})
     cal.warnings = warnings + cal.warnings
     return cal
 

@@ -162,10 +162,16 @@ ENERGY_FIT_SIGMA_HU = {"adipose": 5.0, "blood": 10.0, "muscle": 10.0}
 ENERGY_FIT_GRID_KEV = np.arange(40.0, 140.0 + 1e-9, 0.1)
 #: a fit is poor when a tissue is off by more than this many sigmas or E sits on the grid edge
 ENERGY_FIT_MAX_Z = 3.0
+#: plausible effective energy as a fraction of the tube voltage: a filtered clinical spectrum
+#: hardened by the patient has its mean near 0.5-0.6 x kVp (120 kVp: 54-80 keV); a fitted energy
+#: outside means the tissues do not follow the ICRU-44 monoenergetic model (e.g. in vivo adipose
+#: leaner in water than ICRU-44, or a polychromatic beam) and the fit is rejected
+PLAUSIBLE_ENERGY_PER_KVP = (0.45, 0.667)
+NOMINAL_KVP = 120.0
 
 
 def energy_fit_internal(tissue_hu: Mapping[str, float | None],
-                        samples: dict[str, Any] | None = None) -> Calibration:
+                        samples: dict[str, Any] | None = None, kvp: float | None = None) -> Calibration:
     """Phantomless calibration by the effective energy fitted to soft tissues (see module doc).
 
     Needs adipose and at least one of blood/muscle (the check). Air and cortical bone are not fitted
@@ -190,7 +196,10 @@ def energy_fit_internal(tissue_hu: Mapping[str, float | None],
     resid = meas - pred[i]
     z = resid / sig
     on_edge = i in (0, len(grid) - 1)
-    poor = bool(on_edge or np.max(np.abs(z)) > ENERGY_FIT_MAX_Z)
+    kv = float(kvp) if kvp else NOMINAL_KVP
+    e_range = (PLAUSIBLE_ENERGY_PER_KVP[0] * kv, PLAUSIBLE_ENERGY_PER_KVP[1] * kv)
+    implausible = not (e_range[0] <= e_fit <= e_range[1])
+    poor = bool(on_edge or implausible or np.max(np.abs(z)) > ENERGY_FIT_MAX_Z)
     per_mg = k2hpo4_solution_hu_per_mg(e_fit)
     rel = max(abs(k2hpo4_solution_hu_per_mg(e_lo) / per_mg - 1.0), abs(k2hpo4_solution_hu_per_mg(e_hi) / per_mg - 1.0))
     fit = {"effective_energy_kev": round(e_fit, 2), "effective_energy_1sigma_kev": [round(e_lo, 2), round(e_hi, 2)],
@@ -200,6 +209,8 @@ def energy_fit_internal(tissue_hu: Mapping[str, float | None],
            "residual_sigmas": {t: round(float(v), 2) for t, v in zip(names, z)},
            "chi2_per_dof": round(float(chi2[i]) / max(len(names) - 1, 1), 3),
            "slope_relative_uncertainty": round(float(rel), 4), "poor": poor,
+           "plausible_energy_kev": [round(e_range[0], 1), round(e_range[1], 1)],
+           "kvp": kv, "kvp_assumed": not kvp,
            "k2hpo4_solution_hu_per_mg_cm3": per_mg}
     s = {"tissue_hu": {t: float(v) for t, v in tissue_hu.items() if v is not None}, "energy_fit": fit,
          **(samples or {})}
@@ -208,7 +219,9 @@ def energy_fit_internal(tissue_hu: Mapping[str, float | None],
                 f"{100 * rel:.0f} %); K2HPO4-in-water law at that energy"]
     if poor:
         warnings.append(f"energy fit is poor (residuals in sigmas {fit['residual_sigmas']}"
-                        + (", energy at the edge of the search range" if on_edge else "") + ")")
+                        + (", energy at the edge of the search range" if on_edge else "")
+                        + (f", {e_fit:.1f} keV outside the plausible {e_range[0]:.0f}-{e_range[1]:.0f} keV "
+                           f"for {kv:g} kVp" if implausible else "") + ")")
     return Calibration("phantomless_energy_fit", float(1.0 / per_mg), 0.0, None, s, warnings)
 
 
