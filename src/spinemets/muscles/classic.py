@@ -126,11 +126,11 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
     # compartments are barriers the rays do not enter
     # the rib cage (bone apart from the vertebra) ends the wall: intercostals lie in the rib layer
     rib_bone = (hs > BONE_HU) & body & ~ndi.binary_dilation(vert_in_plane > 0, structure=_disk(3.0 / px))
+    cap_mm = WALL_SHEET_MAX_MM_CHEST if expected("pectoralis_major", level) else WALL_SHEET_MAX_MM
     runs = wall_layers(body, sat, muscle & ~(post_zone | gutter | ql_zone), px, max_depth_mm=WALL_MAX_MM,
-                       ribs=rib_bone)
+                       ribs=rib_bone, max_layer_mm=cap_mm)
     # each wall layer is a sheet: parts thicker than the thickest sheet muscle at this level are
     # organs touching the wall without a fat plane (liver, bowel loops) and are removed
-    cap_mm = WALL_SHEET_MAX_MM_CHEST if expected("pectoralis_major", level) else WALL_SHEET_MAX_MM
     for r in (1, 2):
         m = runs == r
         thick = ndi.binary_opening(m, structure=_disk(0.5 * cap_mm / px))

@@ -21,7 +21,8 @@ from scipy import ndimage as ndi
 def wall_layers(body: np.ndarray, sat: np.ndarray, muscle: np.ndarray, px: float,
                 max_depth_mm: float = 30.0, gap_mm: float = 1.0, plane_mm: float = 4.0,
                 step_deg: float = 0.5, ribs: np.ndarray | None = None,
-                rib_margin_mm: float = 2.0, rib_gap_deg: float = 30.0) -> np.ndarray:
+                rib_margin_mm: float = 2.0, rib_gap_deg: float = 30.0,
+                max_layer_mm: float | None = None) -> np.ndarray:
     out = np.zeros(muscle.shape, np.int8)
     if not body.any() or not sat.any():
         return out
@@ -67,12 +68,31 @@ def wall_layers(body: np.ndarray, sat: np.ndarray, muscle: np.ndarray, px: float
                     if miss > plane_gap:
                         break
             i -= 1
+    if max_layer_mm is not None:
+        _cap_layers(lay, max_layer_mm / px, window=int(round(20.0 / step_deg)))
     yy, xx = np.indices(muscle.shape)
     ai = np.round((np.degrees(np.arctan2(yy - r0, xx - c0)) % 360.0) / step_deg).astype(int) % len(th)
     ri = np.clip(np.round(np.hypot(yy - r0, xx - c0)).astype(int), 0, n_r - 1)
     out = lay[ai, ri]
     out[~muscle] = 0
     return out
+
+
+def _cap_layers(lay: np.ndarray, max_px: float, window: int) -> None:
+    """In place: a layer run longer than ``max_px`` along its ray continues into an organ that
+    touches the sheet without a fat plane; it is cut to the median thickness of that layer on the
+    rays within ``window`` rays either side whose run is not too long (dropped when there is none)."""
+    n_a = lay.shape[0]
+    for layer in (1, 2):
+        on = lay == layer
+        length = on.sum(axis=1)
+        ok = (length > 0) & (length <= max_px)
+        for a in np.nonzero(length > max_px)[0]:
+            nb = (np.arange(a - window, a + window + 1)) % n_a
+            ref = length[nb][ok[nb]]
+            idx = np.nonzero(on[a])[0]  # radius indices; the outer end of the run is idx.max()
+            keep = int(np.median(ref)) if len(ref) else 0
+            lay[a, idx[idx < idx.max() - keep + 1]] = 0
 
 
 def _rib_stop(s_rib: np.ndarray, margin_px: float, max_gap_rays: float) -> np.ndarray:
