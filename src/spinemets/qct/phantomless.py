@@ -8,8 +8,9 @@ All regions are restricted to the axial slab of the given vertebrae and chosen b
 * subcutaneous fat: 3-25 mm inside the outline;
 * skeletal muscle: paraspinal region, 5-60 mm from the spine's midline, posterior to the
   vertebral-body centroids and within 80 mm of them, at least 5 mm from bone;
-* aortic blood: a round homogeneous structure anterior-left of the vertebral bodies (centre
-  within 0-45 mm left of and 0-45 mm anterior to the body's anterior surface);
+* aortic blood: a round homogeneous blob (12-40 mm across) anterior-left of the vertebral bodies
+  (within 0-45 mm left of and 0-45 mm anterior to the body's anterior surface), recurring at the
+  same in-plane place on the most slices;
 * cortical bone: vertebral voxels whose 3x3x3 mean exceeds 1000 HU (rarely found at clinical
   resolution because of partial volume; left out when fewer than 20 voxels).
 
@@ -129,29 +130,37 @@ def _lps_regions(hu: np.ndarray, bodies: np.ndarray, out: np.ndarray, bone_near:
 
 def _blood(result: dict[str, Any], hu: np.ndarray, mean: np.ndarray, sd: np.ndarray,
            region: np.ndarray, sp: np.ndarray, sd_max: float) -> None:
-    """Aorta: the largest round homogeneous soft-tissue/contrast blob in the region."""
+    """Aorta: a round homogeneous blob (12-40 mm across) at the same in-plane place on many slices.
+
+    Per slice, homogeneous candidate blobs in the region are kept when round (area >= 60 % of the
+    circle spanning their largest extent); the blob whose centre recurs (within 10 mm) on the
+    most slices is the aorta, and all blobs at that place are pooled. Per-slice analysis keeps
+    the aorta apart from neighbouring soft tissue it touches on a few slices only."""
     lo, hi = WINDOWS_HU["blood"]
     cand = region & (mean >= lo) & (mean <= hi) & (sd <= sd_max)
-    lab, n = ndimage.label(cand)
-    best, best_score = None, 0.0
-    for i, sl in enumerate(ndimage.find_objects(lab), start=1):
-        if sl is None:
-            continue
-        comp = lab[sl] == i
-        nz = comp.shape[0]
-        area_mm2 = comp.sum() / max(nz, 1) * sp[1] * sp[2]
-        ext = [(s.stop - s.start) * d for s, d in zip(sl[1:], sp[1:])]
-        # a tube: present on many slices, compact cross-section of 10-40 mm
-        if not (5.0 <= max(ext) <= 45.0) or area_mm2 < 20.0:
-            continue
-        score = comp.sum() * min(ext) / max(ext)
-        if score > best_score:
-            best, best_score = (sl, comp), score
-    if best is None:
+    blobs = []  # (k, cy_mm, cx_mm, slice-object, component)
+    for k in range(cand.shape[0]):
+        lab, _ = ndimage.label(cand[k])
+        for i, sl in enumerate(ndimage.find_objects(lab), start=1):
+            if sl is None:
+                continue
+            comp = lab[sl] == i
+            area = comp.sum() * sp[1] * sp[2]
+            ext = max((s_.stop - s_.start) * d for s_, d in zip(sl, sp[1:]))
+            if not (12.0 <= ext <= 40.0) or area < 0.6 * np.pi * (ext / 2) ** 2:
+                continue
+            jj, ii = np.nonzero(comp)
+            blobs.append((k, (sl[0].start + jj.mean()) * sp[1], (sl[1].start + ii.mean()) * sp[2], sl, comp))
+    if not blobs:
         result["blood"] = {"hu_median": None, "n_voxels": 0}
         return
-    sl, comp = best
-    vals = hu[sl][comp]
-    result["blood"] = {"hu_median": float(np.median(vals)), "n_voxels": int(comp.sum())}
+    cen = np.array([(b[1], b[2]) for b in blobs])
+    ks = np.array([b[0] for b in blobs])
+    near = np.hypot(cen[:, None, 0] - cen[None, :, 0], cen[:, None, 1] - cen[None, :, 1]) <= 10.0
+    n_slices = [len(set(ks[near[i]].tolist())) for i in range(len(blobs))]
+    best = int(np.argmax(n_slices))
+    vals = np.concatenate([hu[b[0]][b[3]][b[4]] for b, m in zip(blobs, near[best]) if m])
+    result["blood"] = {"hu_median": float(np.median(vals)), "n_voxels": int(vals.size),
+                       "n_slices": int(n_slices[best])}
     if result["blood"]["hu_median"] > CONTRAST_BLOOD_HU:
         result["blood"]["contrast_enhanced"] = True
