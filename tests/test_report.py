@@ -22,7 +22,7 @@ from spinemets.report import build_results, render_case_html, results_schema, va
 from spinemets.report.results import lsr_band
 
 LEVELS = ["T12", "L1", "L2", "L3", "L4", "L5"]
-ACTS = ["standing", "flexion_45"]
+ACTS = ["standing", "flexion_45", "standing_weights_elbows90"]
 
 
 def synthetic_case() -> dict:
@@ -114,8 +114,8 @@ def test_results_follow_schema_and_carry_everything(case):
     assert l1["loads"]["flexion_45"]["compression_N"] == pytest.approx(2 * 430.0)
     # summary: FE strength preferred; the worst activity is flexion
     assert l1["summary"]["strength_method"] == "fe" and l1["summary"]["strength_N"] == 3200.0
-    assert l1["summary"]["max_lsr_activity"] == "flexion_45"
-    assert l1["summary"]["max_lsr"] == pytest.approx(860.0 / 3200.0)
+    assert l1["summary"]["max_lsr_activity"] == "standing_weights_elbows90"
+    assert l1["summary"]["max_lsr"] == pytest.approx(3 * 430.0 / 3200.0)
     assert res["levels"]["L5"]["summary"]["strength_method"] == "rigidity"
     assert res["levels"]["T1"]["label_status"] == "not_in_view" and res["levels"]["T1"]["bone"] is None
     msgs = " | ".join(w["message"] for w in res["warnings"])
@@ -123,7 +123,7 @@ def test_results_follow_schema_and_carry_everything(case):
     assert "T12: label status touches_border" in msgs
     assert "T12 flexion_45: load infeasible" in msgs
     assert "contrast-enhanced" in msgs and "calibration fit: 3 of 4 tissues used" in msgs
-    assert res["activities"] == ["flexion_45", "standing"]
+    assert res["activities"] == ["flexion_45", "standing", "standing_weights_elbows90"]
 
 
 def test_missing_stage_is_null_with_reason_and_schema_rejects_bad_values(case):
@@ -195,6 +195,7 @@ def test_dicom_sr_round_trip(case, tmp_path):
     assert l1["Trabecular volumetric bone mineral density (K2HPO4 equivalent)"] == pytest.approx(105.0)
     assert l1["Vertebral compressive strength"] == pytest.approx(3200.0)
     assert l1["Load-to-strength ratio, activity flexion_45"] == pytest.approx(860.0 / 3200.0)
+    assert l1["Load-to-strength ratio, activity standing_weights_elbows90"] == pytest.approx(1290.0 / 3200.0)
 
 
 def test_dicom_sr_references_seg_segments(case, tmp_path):
@@ -217,7 +218,7 @@ def test_dicom_sr_references_seg_segments(case, tmp_path):
     sr = hd.sr.srread(str(out))
     groups = sr.content.get_volumetric_roi_measurement_groups()
     assert len(groups) == len(LEVELS)
-    assert all(g.referenced_segment is not None for g in groups)
+    assert all(g.referenced_segment.referenced_sop_instance_uid == seg_ds.SOPInstanceUID for g in groups)
     assert read_measurement_report(out)["L3"]["Vertebral compressive strength"] == pytest.approx(3400.0)
 
 

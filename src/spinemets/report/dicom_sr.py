@@ -34,8 +34,19 @@ def concept_strength() -> Any:
     return _cc("VSTRENGTH", SCHEME, "Vertebral compressive strength")
 
 
+def short_code(prefix: str, name: str) -> str:
+    """A CodeValue of at most 16 characters (DICOM SH): ``prefix-name``, or ``prefix-<hash>`` when
+    too long (readers such as highdicom expect CodeValue, not LongCodeValue, in SR groups)."""
+    import hashlib
+
+    value = f"{prefix}-{name}"
+    if len(value) <= 16:
+        return value
+    return f"{prefix}-{hashlib.sha256(name.encode()).hexdigest()[:15 - len(prefix)]}"
+
+
 def concept_lsr(activity: str) -> Any:
-    return _cc(f"LSR-{activity}"[:64], SCHEME, f"Load-to-strength ratio, activity {activity}")
+    return _cc(short_code("LSR", activity), SCHEME, f"Load-to-strength ratio, activity {activity}")
 
 
 def _vertebra_concept(level: str) -> Any:
@@ -95,7 +106,7 @@ def write_measurement_report(results: Mapping[str, Any], source_files: Sequence[
             measurements.append(hd.sr.Measurement(
                 name=concept_strength(), value=float(strength), unit=codes.UCUM.Newton
                 if hasattr(codes.UCUM, "Newton") else _cc("N", "UCUM", "Newton"),
-                method=_cc(f"STR-{method}", SCHEME, f"strength method {method}") if method else None,
+                method=_cc(short_code("STR", method), SCHEME, f"strength method {method}") if method else None,
                 algorithm_id=algo))
         for act, entry in (d.get("risk") or {}).items():
             v = lsr_value(entry)
