@@ -22,10 +22,15 @@ from .centreline import Centreline
 ZONE_LATERAL_MM = 58.0
 ZONE_ANTERIOR_MARGIN_MM = 15.0
 ZONE_POSTERIOR_MM = 105.0
+#: At rib-bearing levels the transverse-process tips (costotransverse joints) lie at most ~38 mm
+#: from the midline (T1, the widest; ~22 mm at T12): bone further out is rib.
+ZONE_RIB_LATERAL_MM = 38.0
 #: Body half width as a multiple of its inscribed radius, and how far behind the body centre
-#: (beyond one radius) the rib-head region reaches (mm).
+#: (beyond one radius) the rib-head and rib-neck region reaches (mm): the rib neck runs in front
+#: of the transverse process, which starts at the pedicle-lamina junction ~8-10 mm behind the
+#: posterior body wall (thoracic pedicle length).
 BODY_HALF_WIDTH_FACTOR = 2.0
-RIB_ZONE_BEHIND_MM = 2.0
+RIB_ZONE_BEHIND_MM = 8.0
 #: Seed radius as a fraction of the body radius, and the central fraction of each segment seeded.
 SEED_RADIUS_FRACTION = 0.5
 SEED_CENTRAL_FRACTION = 0.5
@@ -60,6 +65,7 @@ def spine_zone(shape: tuple[int, int, int], cl: Centreline, w: float,
         # vertebral bone, only rib heads and necks: that bone seeds the rib side
         if rib_slices is not None and rib_slices[z]:
             zone[z] &= ~((np.abs(dx) > BODY_HALF_WIDTH_FACTOR * r) & (dy < r + RIB_ZONE_BEHIND_MM))
+            zone[z] &= np.abs(dx) <= ZONE_RIB_LATERAL_MM
     return zone
 
 
