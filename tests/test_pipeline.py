@@ -130,6 +130,7 @@ def _small_ct(request, tmp_path_factory) -> Path:
         return p
 
 
+@pytest.mark.slow
 def test_run_end_to_end_with_cache(request, tmp_path_factory, tmp_path):
     ct = _small_ct(request, tmp_path_factory)
     out = tmp_path / "case"
