@@ -280,7 +280,8 @@ def run_classic(ct: CTImage) -> ClassicOutput:
             lo_, hi_, _ = bounds[k]
             rib_slices[max(0, int(np.floor(lo_))):int(np.ceil(hi_)) + 1] = True
     if rib_slices.any():
-        labels, zone = separate(bone, filled, cl, disc_z, bounds, w, typical_gap, rib_slices=rib_slices)
+        labels, zone = separate(bone, filled, cl, disc_z, bounds, w, typical_gap, rib_slices=rib_slices,
+                                hu=fine.array, fixed={k + 1 for k, f in enumerate(findings) if f.sacral})
     # lung fraction at each segment's level (coarse grid covers the whole body)
     lung_c = body_c & (coarse.array < LUNG_HU)
     for k, (lo_, hi_, _) in enumerate(bounds):

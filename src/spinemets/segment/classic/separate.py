@@ -184,11 +184,26 @@ def cut_discs(mask: np.ndarray, cl: Centreline, disc_z: list[float], w: float) -
     return out
 
 
+#: Landscape of the vertebra-vs-vertebra watershed (HU): bone at least this bright is flat
+#: (geodesic growth through cortex); darker bone is flooded later, darkest last.
+LANDSCAPE_BRIGHT_HU = 300.0
+
+
+def joint_landscape(hu: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Watershed landscape: 0 on bright cortex, rising as bone gets darker (joint clefts are
+    darker than the cortex on both sides even after partial volume)."""
+    return np.clip(LANDSCAPE_BRIGHT_HU - hu, 0.0, LANDSCAPE_BRIGHT_HU).astype(np.float32)
+
+
 def separate(bone: np.ndarray, filled: np.ndarray, cl: Centreline, disc_z: list[float],
              bounds: list[tuple[float, float, bool]], w: float, typical_gap_vox: float,
-             no_arch: set[int] = frozenset(), rib_slices: np.ndarray | None = None
+             no_arch: set[int] = frozenset(), rib_slices: np.ndarray | None = None,
+             hu: np.ndarray | None = None, fixed: set[int] = frozenset()
              ) -> tuple[np.ndarray, np.ndarray]:
     """Watershed labels: 1..n vertebral segments (index+1 of ``bounds``), OTHER_OFFSET+j other bone.
+
+    With ``hu``, the partition between vertebrae (other than ``fixed``) is redrawn along the joint
+    clefts (``joint_landscape``).
 
     Returns (labels, zone).
     """
@@ -203,6 +218,20 @@ def separate(bone: np.ndarray, filled: np.ndarray, cl: Centreline, disc_z: list[
     # flat landscape: every bone voxel goes to the seed it is geodesically closest to (through
     # bone), so posterior elements follow their own pedicles rather than a neighbour's facet
     labels = watershed(np.zeros(cut.shape, np.uint8), markers=markers, mask=cut)
+    if hu is not None:
+        # between vertebrae, the boundary is redrawn at the joint clefts (facet joints, contacts of
+        # sloping spinous processes with the lamina below): darker than the cortex on both sides
+        # (``fixed`` segments, e.g. the sacrum, keep their geodesic partition: a seed in dark
+        # cancellous bone floods late and would lose its own cortex to a neighbour)
+        # only at rib-bearing levels: there the spinous processes slope 30-60 degrees caudally and
+        # overlap the lamina below; lumbar processes are near horizontal and the geodesic
+        # partition holds
+        vert = (labels > 0) & (labels < OTHER_OFFSET) & ~np.isin(labels, list(fixed))
+        if rib_slices is not None:
+            vert &= rib_slices[:, None, None]
+        vmark = np.where(vert & (markers > 0), markers, 0)
+        again = watershed(joint_landscape(hu, cut.shape), markers=vmark, mask=vert)
+        labels = np.where(vert & (again > 0), again, labels)
     # keep, for every vertebral segment, the component that holds its seed
     for k in range(1, len(bounds) + 1):
         reg = labels == k
