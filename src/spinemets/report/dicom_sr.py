@@ -149,7 +149,7 @@ def write_measurement_report(results: Mapping[str, Any], source_files: Sequence[
 def _evidence(ds: Any) -> Any:
     """A source dataset usable as SR evidence: blank UIDs filled as the SEG writer fills them."""
     try:  # the same effective UIDs as spinemets.io.write_seg uses for its references
-        from ..io.dicom_common import fill_missing_uids
+        from ..io import fill_missing_uids
 
         ds = fill_missing_uids(ds)
     except ImportError:
