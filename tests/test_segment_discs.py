@@ -30,3 +30,15 @@ def test_missed_faint_disc_is_recovered_from_the_spacing_prior():
     found = prof.s_mm[select_discs(prof)]
     assert len(found) == len(true), found
     assert abs(found[6] - true[6]) <= 4.0
+
+
+def test_two_faint_discs_beside_a_lesion_dip_are_recounted():
+    """Two faint discs with a lesion-induced dip between them: the chain settles on two segments of
+    ~1.5 levels each; the neighbours' spacing says three levels are there, so the run is split in
+    three at the coverage minima and the lesion dip is not kept as a disc."""
+    true = [20.0 + 23.0 * k for k in range(12)]
+    lesion = true[5] + 34.5
+    prof = _profile(true + [lesion], depth={6: 0.03, 7: 0.03, 12: 0.6})
+    found = prof.s_mm[select_discs(prof)]
+    assert len(found) == len(true), found
+    assert np.max(np.abs(found - np.asarray(true))) <= 4.0, found

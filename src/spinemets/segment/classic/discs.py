@@ -220,7 +220,8 @@ def _recount(discs: list[int], cov: np.ndarray, s: np.ndarray) -> list[int]:
     three levels are (each ~1.5x its neighbours, below the single-gap split ratio). For every run of
     one or two consecutive interior gaps, the number of levels that best fits the neighbours'
     spacing (log-ratio nearest) is computed; where it exceeds the run's segment count, the run's
-    inner discs are replaced by the coverage minima nearest to an even partition of the run.
+    inner discs are replaced by the coverage minima nearest to an even partition of the run, if
+    the new segments fit that spacing better than the old ones (sum of absolute log ratios).
     """
     changed = True
     guard = 0
@@ -248,6 +249,12 @@ def _recount(discs: list[int], cov: np.ndarray, s: np.ndarray) -> list[int]:
                     if cand.size:
                         new.append(int(cand[np.argmin(cov[cand])]))
                 if len(new) != n - 1:
+                    continue
+                # accept only when the run's segments then fit the spacing better (sum of
+                # |log(gap / ref)|): one normal and one 1.5x gap stay as they are
+                before = float(np.sum(np.abs(np.log(gaps[a:a + run] / ref))))
+                after = float(np.sum(np.abs(np.log(np.diff([lo] + [s[d] for d in new] + [hi]) / ref))))
+                if after >= before:
                     continue
                 discs = sorted(discs[:a + 1] + new + discs[a + run:])
                 changed = True
