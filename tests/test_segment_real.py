@@ -41,7 +41,7 @@ def test_real_ct_levels_present_and_labelled(real_metrics, real_result):
 
 @pytest.mark.parametrize("level", [
     pytest.param(lv, marks=pytest.mark.xfail(
-        strict=True, reason="L5 Dice 0.839: the upward processes of S1 are given to L5 (S1 not detached)"))
+        strict=True, reason="L5 Dice 0.839: ~240 voxels of S1 (superior articular processes) given to L5, ~400 rim voxels"))
     if lv == "L5" else lv for lv in LEVELS])
 def test_real_ct_dice(real_metrics, level):
     assert real_metrics["levels"][level]["dice"] >= 0.85, real_metrics["levels"][level]
@@ -106,7 +106,10 @@ def test_dicom_slab_t12_label(dicom_case):
     assert res.summary["labelling"]["confidence"] <= 0.5
 
 
-@pytest.mark.xfail(strict=True, reason="T12 Dice 0.69: T11's spinous process (slab cut above T12) is given to T12")
+@pytest.mark.xfail(strict=True, reason=(
+    "T12 Dice 0.69: 38.5k predicted vs 23.6k reference voxels; 13.5k extra are bone outside the "
+    "reference's T12 (rib heads/necks and body rim: ribs here only 'near', so not detached), 3.6k are "
+    "T11's sloping spinous/articular processes"))
 def test_dicom_slab_t12_dice(dicom_case):
     _, _, m = dicom_case
     assert m["levels"]["T12"]["dice"] >= 0.85, m["levels"]["T12"]
