@@ -11,6 +11,7 @@ from spinemets.image import LabelMap
 from spinemets.qct import assess_bone
 from spinemets.qct import frame as fr
 from spinemets.mechanics.strength import VertebraVolume, fe_strength
+from spinemets.mechanics.strength.fe import CG_RTOL
 
 LEVELS = ("T12", "L5")
 METHODS = ("density_area", "rigidity", "fe")
@@ -67,7 +68,8 @@ def test_fe_strength_converges_between_1_5_and_1_mm(phantom_factory):
                                  h, fr.resample(les, g, grid, order=0).astype(np.uint8))
             res[h] = fe_strength(vol)
         assert abs(res[1.0].strength_N / res[1.5].strength_N - 1) < 0.05, lv
-        assert res[1.0].solver_relative_residual < 1e-5
+        # converged to the solver's tolerance (CG_RTOL: its effect on the strength is < 1e-5)
+        assert res[1.0].status == "ok" and res[1.0].solver_relative_residual <= CG_RTOL
 
 
 @pytest.mark.slow
