@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 import numpy as np
+from scipy import ndimage
 
 from .. import DISCLAIMER, __version__, anatomy
 from ..errors import InputError
@@ -20,6 +22,11 @@ from .shape import SHAPE_STEP_MM, ShapeResult, genant_grade, measure_shape
 log = logging.getLogger(__name__)
 CROP_MARGIN_MM = 12.0
 CTRA_SLICE_MM = 1.0
+#: in-plane voxel size (mm) at least this for the phantomless reference-tissue sampling
+CAL_SAMPLE_MM = 1.5
+#: cortical-bone reference rule of ``phantomless.sample_tissues`` (3x3x3 mean HU, minimum count)
+CORTICAL_MIN_HU = 1000.0
+CORTICAL_MIN_VOXELS = 20
 
 
 def _check_grid(name: str, lm: LabelMap | None, ct: CTImage) -> None:
@@ -35,21 +42,22 @@ def lesion_classes(lesions: LabelMap | None) -> np.ndarray | None:
     if lesions is None:
         return None
     arr = lesions.array
-    out = np.zeros(arr.shape, np.uint8)
     by_name = {v: k for k, v in anatomy.LESION_CLASSES.items()}
-    for lid in lesions.present_ids():
+    ids = list(_label_boxes(arr))
+    lut = np.zeros(max(ids, default=0) + 1, np.uint8)
+    for lid in ids:
         name = lesions.labels.get(lid, "")
         cls = next((cid for cname, cid in by_name.items() if cname in name.lower()), None)
         if cls is None and lid in anatomy.LESION_CLASSES:
             cls = lid
         if cls is None:
             raise InputError(f"lesion label {lid} ({name or 'unnamed'}) is not lytic, blastic or mixed")
-        out[arr == lid] = cls
-    return out
+        lut[lid] = cls
+    return lut[np.clip(arr, 0, lut.size - 1)]
 
 
 def resolve_calibration(ct: CTImage, vert_mask: np.ndarray, body_mask: np.ndarray,
-                        calibration: Any) -> cal_mod.Calibration:
+                        calibration: Any, samples: dict[str, Any] | None = None) -> cal_mod.Calibration:
     """Calibration object from the ``calibration`` argument of ``assess_bone``.
 
     None or "phantomless": automatic internal calibration; "fixed": the default fixed law;
@@ -81,19 +89,34 @@ def resolve_calibration(ct: CTImage, vert_mask: np.ndarray, body_mask: np.ndarra
         return c
     if method not in ("phantomless", "phantomless_physics", "phantomless_linear", "auto"):
         raise InputError(f"unknown calibration {method!r}; use phantom, phantomless or fixed")
-    return phantomless_calibration(ct, vert_mask, body_mask, force_linear=method == "phantomless_linear")
+    return phantomless_calibration(ct, vert_mask, body_mask, force_linear=method == "phantomless_linear",
+                                   samples=samples)
+
+
+def _is_phantomless(calibration: Any) -> bool:
+    if calibration is None:
+        return True
+    if isinstance(calibration, str):
+        return calibration.lower() in ("phantomless", "phantomless_physics", "phantomless_linear", "auto")
+    if isinstance(calibration, Mapping):
+        return _is_phantomless(calibration.get("method") or "phantomless")
+    return False
 
 
 def phantomless_calibration(ct: CTImage, vert_mask: np.ndarray, body_mask: np.ndarray,
-                            force_linear: bool = False) -> cal_mod.Calibration:
+                            force_linear: bool = False,
+                            samples: dict[str, Any] | None = None) -> cal_mod.Calibration:
     """Internal calibration from sampled reference tissues, by order of preference:
 
     1. physics-based (Michalski) when a cortical-bone reference was sampled;
     2. effective energy fitted to adipose + blood/muscle, K2HPO4-in-water law at that energy
        (cortical bone is rarely sampled at clinical resolution because of partial volume);
     3. linear internal method at a nominal energy when the energy fit is poor or impossible.
+
+    ``samples``: reference tissues already sampled (``sample_tissues``), e.g. on a subsampled CT.
     """
-    samples = sample_tissues(ct, vert_mask, body_mask)
+    if samples is None:
+        samples = sample_tissues(ct, vert_mask, body_mask)
     warnings = []
     tissue_hu = {t: (samples.get(t) or {}).get("hu_median") for t in ("air", "adipose", "blood",
                                                                         "muscle", "cortical_bone")}
@@ -132,12 +155,89 @@ def phantomless_calibration(ct: CTImage, vert_mask: np.ndarray, body_mask: np.nd
     return cal
 
 
-def _crop_box(mask: np.ndarray, spacing_zyx: np.ndarray, margin_mm: float) -> tuple[slice, ...]:
-    idx = np.argwhere(mask)
+def _grow_box(box: tuple[slice, ...], shape: tuple[int, ...], spacing_zyx: np.ndarray,
+              margin_mm: float) -> tuple[slice, ...]:
+    """``box`` (a tight bounding box) grown by ``margin_mm`` on every side, clipped to ``shape``."""
     m = np.ceil(margin_mm / spacing_zyx).astype(int)
-    lo = np.maximum(idx.min(axis=0) - m, 0)
-    hi = np.minimum(idx.max(axis=0) + m + 1, mask.shape)
-    return tuple(slice(a, b) for a, b in zip(lo, hi))
+    return tuple(slice(max(b.start - k, 0), min(b.stop + k, n)) for b, k, n in zip(box, m, shape))
+
+
+def _label_boxes(arr: np.ndarray) -> dict[int, tuple[slice, ...]]:
+    """Tight bounding box of every label present in ``arr`` (one pass, no full-volume masks)."""
+    if arr.size == 0 or int(arr.max()) <= 0:
+        return {}
+    return {i + 1: b for i, b in enumerate(ndimage.find_objects(arr)) if b is not None}
+
+
+@dataclass
+class _Body:
+    """One level's vertebral body as a tight crop of the full grid: voxels ``mask`` at ``box``."""
+
+    box: tuple[slice, ...]
+    mask: np.ndarray
+
+    @property
+    def n_voxels(self) -> int:
+        return int(np.count_nonzero(self.mask))
+
+    def touches_edge(self, shape: tuple[int, ...]) -> bool:
+        idx = np.argwhere(self.mask)
+        lo = idx.min(axis=0) + [b.start for b in self.box]
+        hi = idx.max(axis=0) + [b.start for b in self.box]
+        return bool(np.any(lo == 0) or np.any(hi == np.array(shape) - 1))
+
+    def in_box(self, box: tuple[slice, ...]) -> np.ndarray:
+        """The body's voxels on the grid of ``box`` (parts outside ``box`` dropped)."""
+        out = np.zeros(tuple(b.stop - b.start for b in box), bool)
+        src = tuple(slice(max(b.start, c.start), min(b.stop, c.stop)) for b, c in zip(self.box, box))
+        if any(s.stop <= s.start for s in src):
+            return out
+        out[tuple(slice(s.start - c.start, s.stop - c.start) for s, c in zip(src, box))] = \
+            self.mask[tuple(slice(s.start - b.start, s.stop - b.start) for s, b in zip(src, self.box))]
+        return out
+
+
+def _sampling_view(ct: CTImage, masks: list[np.ndarray], z_range: tuple[int, int]
+                   ) -> tuple[CTImage, list[np.ndarray]]:
+    """The CT (and masks) restricted to the slab ``z_range`` and subsampled in-plane to voxels of
+    at least ``CAL_SAMPLE_MM`` (every k-th voxel, raw HU kept: medians of homogeneous tissue are
+    unbiased and the local-SD noise floor is measured on the same image)."""
+    from ..image import Geometry
+
+    g = ct.geometry
+    sp = np.array(g.spacing_mm[::-1])
+    step = [1] + [max(1, int(np.floor(CAL_SAMPLE_MM / s + 1e-6))) for s in sp[1:]]
+    z0, z1 = z_range
+    sl = (slice(z0, z1, step[0]), slice(0, None, step[1]), slice(0, None, step[2]))
+    arr = ct.array[sl]
+    origin = g.index_zyx_to_lps(np.array([z0, 0, 0], float))
+    geom = Geometry(arr.shape, tuple(float(s) * k for s, k in zip(g.spacing_mm, step[::-1])),
+                    tuple(origin), g.direction)
+    return CTImage(arr, geom, ct.metadata), [m[sl] for m in masks]
+
+
+def _cortical_bone_sample(ct: CTImage, varr: np.ndarray, boxes: dict[int, tuple[slice, ...]],
+                          z_range: tuple[int, int]) -> dict[str, Any]:
+    """Cortical-bone reference at full resolution, the rule of ``phantomless.sample_tissues``:
+    vertebra voxels whose 3x3x3 mean (within the vertebrae's slab ``z_range``) is at least
+    ``CORTICAL_MIN_HU``; median HU when at least ``CORTICAL_MIN_VOXELS`` are found.
+
+    Computed on each vertebra's bounding box grown by one voxel (the filter's reach) and clipped
+    to the slab, so the result equals the full-slab computation without a full-slab array."""
+    vals = []
+    lo_lim = np.array([z_range[0], 0, 0])
+    hi_lim = np.array([z_range[1], varr.shape[1], varr.shape[2]])
+    for vid, bb in boxes.items():
+        lo = np.maximum([b.start - 1 for b in bb], lo_lim)
+        hi = np.minimum([b.stop + 1 for b in bb], hi_lim)
+        box = tuple(slice(a, b) for a, b in zip(lo, hi))
+        hu = ct.array[box].astype(np.float32)
+        # mode "reflect" acts only where the box meets the slab/volume edge, as on the full slab
+        m3 = ndimage.uniform_filter(hu, size=3)
+        vals.append(hu[(varr[box] == vid) & (m3 >= CORTICAL_MIN_HU)])
+    v = np.concatenate(vals) if vals else np.zeros(0, np.float32)
+    return {"hu_median": float(np.median(v)) if v.size >= CORTICAL_MIN_VOXELS else None,
+            "n_voxels": int(v.size)}
 
 
 def assess_bone(ct: CTImage, vertebrae: LabelMap, bodies: LabelMap, lesions: LabelMap | None = None,
@@ -146,6 +246,10 @@ def assess_bone(ct: CTImage, vertebrae: LabelMap, bodies: LabelMap, lesions: Lab
 
     ``bodies`` either carries vertebra ids (body of each level) or a single body label that is
     intersected with each vertebra. BMD in mg/cm3 K2HPO4-equivalent; heights in mm; forces in N.
+
+    Memory: no full-volume float array is built here; every level is cropped to its vertebra's
+    bounding box (+ ``CROP_MARGIN_MM``) before conversion, resampling or distance transforms, and
+    phantomless calibration samples the vertebrae's slab subsampled to ``CAL_SAMPLE_MM``.
     """
     from ..mechanics.strength import (VertebraVolume, density_area_strength, fe_strength,
                                       rigidity_strength)
@@ -158,46 +262,67 @@ def assess_bone(ct: CTImage, vertebrae: LabelMap, bodies: LabelMap, lesions: Lab
     g = ct.geometry
     sp = np.array(g.spacing_mm[::-1])
     varr = vertebrae.array
-    levels = [lv for lv in anatomy.TARGET_LEVELS if np.any(varr == anatomy.vertebra_id(lv))]
+    barr = bodies.array
+    vboxes = _label_boxes(varr)
+    levels = [lv for lv in anatomy.TARGET_LEVELS if anatomy.vertebra_id(lv) in vboxes]
     if not levels:
         raise InputError("the vertebrae label map holds none of the levels T1-L5")
-    body_ids = set(bodies.present_ids())
-    per_level_body = any(anatomy.vertebra_id(lv) in body_ids for lv in levels)
-    body_all = bodies.array > 0
+    bboxes = _label_boxes(barr)
+    per_level_body = any(anatomy.vertebra_id(lv) in bboxes for lv in levels)
 
-    def body_of(lv: str) -> np.ndarray:
+    body_crops: dict[str, _Body] = {}
+    for lv in levels:
         vid = anatomy.vertebra_id(lv)
-        return (bodies.array == vid) if per_level_body else (body_all & (varr == vid))
+        if per_level_body:
+            if vid not in bboxes:
+                continue
+            bb = bboxes[vid]
+            body_crops[lv] = _Body(bb, barr[bb] == vid)
+        else:
+            bb = vboxes[vid]
+            body_crops[lv] = _Body(bb, (barr[bb] > 0) & (varr[bb] == vid))
 
     les_cls = lesion_classes(lesions)
     all_bodies = np.zeros(varr.shape, bool)
-    for lv in levels:
-        all_bodies |= body_of(lv)
-    vert_mask = np.isin(varr, [anatomy.vertebra_id(lv) for lv in levels])
-    cal = resolve_calibration(ct, vert_mask, all_bodies, calibration)
+    for b in body_crops.values():
+        all_bodies[b.box] |= b.mask
+    lut = np.zeros(int(varr.max()) + 1, bool)
+    lut[[anatomy.vertebra_id(lv) for lv in levels]] = True
+    vert_mask = lut[varr]
+    zs = [vboxes[anatomy.vertebra_id(lv)][0] for lv in levels]
+    z_range = (min(z.start for z in zs), max(z.stop for z in zs))
+    if _is_phantomless(calibration):
+        ct_s, (vert_s, bodies_s) = _sampling_view(ct, [vert_mask, all_bodies], z_range)
+        samples = sample_tissues(ct_s, vert_s, bodies_s)
+        # cortical bone needs the full resolution (partial volume): sampled per vertebra crop
+        samples["cortical_bone"] = _cortical_bone_sample(
+            ct, varr, {anatomy.vertebra_id(lv): vboxes[anatomy.vertebra_id(lv)] for lv in levels}, z_range)
+        cal = resolve_calibration(ct_s, vert_s, bodies_s, calibration, samples=samples)
+        del ct_s, vert_s, bodies_s
+    else:
+        cal = resolve_calibration(ct, vert_mask, all_bodies, calibration)
+    del vert_mask, all_bodies
     # centroids for the cranio-caudal axis of each body
     cents: dict[str, np.ndarray] = {}
-    for lv in levels:
-        b = body_of(lv)
-        if b.sum() >= 8:
-            cents[lv] = fr.body_centroid_lps(b, g)
+    for lv, b in body_crops.items():
+        if b.n_voxels >= 8:
+            cents[lv] = fr.body_centroid_lps(b.mask, _sub_geometry(g, b.box))
     out_levels: dict[str, Any] = {}
     shapes: dict[str, ShapeResult] = {}
     for lv in levels:
         vid = anatomy.vertebra_id(lv)
         entry: dict[str, Any] = {"status": "ok", "warnings": []}
         out_levels[lv] = entry
-        body_full = body_of(lv)
-        if body_full.sum() < 8:
+        bc = body_crops.get(lv)
+        if bc is None or bc.n_voxels < 8:
             entry.update(_null_level("no vertebral body voxels for this level"))
             continue
-        box = _crop_box(varr == vid, sp, CROP_MARGIN_MM)
-        body = body_full[box]
+        box = _grow_box(vboxes[vid], varr.shape, sp, CROP_MARGIN_MM)
+        body = bc.in_box(box)
         hu = ct.array[box].astype(np.float32)
         bmd = cal.bmd(hu).astype(np.float32)
         sub_geom = _sub_geometry(g, box)
-        touches = any(np.any(np.take(body_full, i, axis=a)) for a in range(3) for i in (0, -1))
-        if touches:
+        if bc.touches_edge(varr.shape):
             entry["warnings"].append("the body touches the edge of the scan; it may be incomplete")
             entry["status"] = "warning"
         dens, _trab = measure_density(hu, bmd, body, tuple(sp))
