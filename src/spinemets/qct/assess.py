@@ -41,9 +41,13 @@ def lesion_classes(lesions: LabelMap | None) -> np.ndarray | None:
     name; unnamed labels 1-3 are taken as class ids (``anatomy.LESION_CLASSES``)."""
     if lesions is None:
         return None
-    arr = lesions.array
+    return _class_of(lesions.array, _lesion_lut(lesions))
+
+
+def _lesion_lut(lesions: LabelMap) -> np.ndarray:
+    """Lookup table lesion label id -> class (see ``lesion_classes``)."""
     by_name = {v: k for k, v in anatomy.LESION_CLASSES.items()}
-    ids = list(_label_boxes(arr))
+    ids = list(_label_boxes(lesions.array))
     lut = np.zeros(max(ids, default=0) + 1, np.uint8)
     for lid in ids:
         name = lesions.labels.get(lid, "")
@@ -53,6 +57,10 @@ def lesion_classes(lesions: LabelMap | None) -> np.ndarray | None:
         if cls is None:
             raise InputError(f"lesion label {lid} ({name or 'unnamed'}) is not lytic, blastic or mixed")
         lut[lid] = cls
+    return lut
+
+
+def _class_of(arr: np.ndarray, lut: np.ndarray) -> np.ndarray:
     return lut[np.clip(arr, 0, lut.size - 1)]
 
 
@@ -197,9 +205,8 @@ class _Body:
         return out
 
 
-def _sampling_view(ct: CTImage, masks: list[np.ndarray], z_range: tuple[int, int]
-                   ) -> tuple[CTImage, list[np.ndarray]]:
-    """The CT (and masks) restricted to the slab ``z_range`` and subsampled along each axis by the
+def _sampling_view(ct: CTImage, z_range: tuple[int, int]) -> tuple[CTImage, tuple[slice, ...]]:
+    """The CT restricted to the slab ``z_range`` and subsampled along each axis by the
     largest integer step that keeps voxels <= ``CAL_SAMPLE_MM`` apart (every k-th voxel, raw HU
     kept: medians of homogeneous tissue are unbiased and the local-SD noise floor is measured on
     the same image). Scans with voxels of 1 mm or more are not subsampled in that axis.
@@ -217,7 +224,7 @@ def _sampling_view(ct: CTImage, masks: list[np.ndarray], z_range: tuple[int, int
     origin = g.index_zyx_to_lps(np.array([z0, 0, 0], float))
     geom = Geometry(arr.shape, tuple(float(s) * k for s, k in zip(g.spacing_mm, step[::-1])),
                     tuple(origin), g.direction)
-    return CTImage(arr, geom, ct.metadata), [m[sl] for m in masks]
+    return CTImage(arr, geom, ct.metadata), sl
 
 
 def _cortical_bone_sample(ct: CTImage, varr: np.ndarray, boxes: dict[int, tuple[slice, ...]],
@@ -286,17 +293,23 @@ def assess_bone(ct: CTImage, vertebrae: LabelMap, bodies: LabelMap, lesions: Lab
             bb = vboxes[vid]
             body_crops[lv] = _Body(bb, (barr[bb] > 0) & (varr[bb] == vid))
 
-    les_cls = lesion_classes(lesions)
-    all_bodies = np.zeros(varr.shape, bool)
-    for b in body_crops.values():
-        all_bodies[b.box] |= b.mask
+    les_lut = None if lesions is None else _lesion_lut(lesions)
     lut = np.zeros(int(varr.max()) + 1, bool)
     lut[[anatomy.vertebra_id(lv) for lv in levels]] = True
-    vert_mask = lut[varr]
+    blut = np.zeros(int(barr.max()) + 1, bool)
+    if per_level_body:
+        blut[[anatomy.vertebra_id(lv) for lv in body_crops]] = True
+
+    def masks_on(sl: tuple[slice, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """(vertebrae of the levels, their bodies) on the voxels ``sl``: no full-volume copy."""
+        v = lut[varr[sl]]
+        return v, (blut[barr[sl]] if per_level_body else (barr[sl] > 0) & v)
+
     zs = [vboxes[anatomy.vertebra_id(lv)][0] for lv in levels]
     z_range = (min(z.start for z in zs), max(z.stop for z in zs))
     if _is_phantomless(calibration):
-        ct_s, (vert_s, bodies_s) = _sampling_view(ct, [vert_mask, all_bodies], z_range)
+        ct_s, sl = _sampling_view(ct, z_range)
+        vert_s, bodies_s = masks_on(sl)
         samples = sample_tissues(ct_s, vert_s, bodies_s)
         # cortical bone needs the full resolution (partial volume): sampled per vertebra crop
         samples["cortical_bone"] = _cortical_bone_sample(
@@ -304,8 +317,9 @@ def assess_bone(ct: CTImage, vertebrae: LabelMap, bodies: LabelMap, lesions: Lab
         cal = resolve_calibration(ct_s, vert_s, bodies_s, calibration, samples=samples)
         del ct_s, vert_s, bodies_s
     else:
+        vert_mask, all_bodies = masks_on((slice(None),) * 3)
         cal = resolve_calibration(ct, vert_mask, all_bodies, calibration)
-    del vert_mask, all_bodies
+        del vert_mask, all_bodies
     # centroids for the cranio-caudal axis of each body
     cents: dict[str, np.ndarray] = {}
     for lv, b in body_crops.items():
@@ -349,7 +363,7 @@ def assess_bone(ct: CTImage, vertebrae: LabelMap, bodies: LabelMap, lesions: Lab
         smask = fr.resample(body.astype(np.float32), sub_geom, sgrid) > 0.5
         shape = measure_shape(smask, SHAPE_STEP_MM)
         shapes[lv] = shape
-        les = None if les_cls is None else les_cls[box]
+        les = None if les_lut is None else _class_of(lesions.array[box], les_lut)
         lesion_fraction = None if les is None else float(((les > 0) & body).sum() / body.sum())
         entry.update({
             "trabecular_bmd_mg_cm3": dens.trabecular_bmd_mg_cm3,
