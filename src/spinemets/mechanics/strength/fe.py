@@ -4,8 +4,10 @@ Method (linear elastic, small strain):
 
 * Mesh: every voxel of the body on the local isotropic grid (``VertebraVolume``, element edge
   ``h`` = grid step, normally 1-1.5 mm) is one 8-node trilinear hexahedron. Element stiffness is
-  one unit-modulus hex matrix ``K1`` (2x2x2 Gauss, nu = 0.3) scaled by ``E_e * h`` and assembled
-  in one vectorised COO -> CSR step.
+  one unit-modulus hex matrix ``K1`` (2x2x2 Gauss, nu = 0.3) scaled by ``E_e * h``. With caps
+  (whole nodes fixed) only the free nodes' 3x3-block BSR matrix is assembled, vectorised per pair
+  of local nodes (``_assemble_free_nodes``; the prescribed displacements go to the right-hand
+  side, the reaction force is summed from element forces); without caps one COO -> CSR step.
 * Material: ``E_e`` from the element's BMD with the Morgan 2003 vertebral law
   (``materials.modulus_mpa``); lytic lesion voxels soft (<= 5 MPa), blastic voxels stiff through
   their density.
@@ -16,8 +18,9 @@ Method (linear elastic, small strain):
   fixed. Without caps (``caps=False``) the end-plate nodes (top and bottom node of every column)
   rest on frictionless platens: axial displacement prescribed, in-plane motion free except the
   three rigid-body modes.
-* Solver: scipy conjugate gradients preconditioned by pyamg smoothed aggregation with the six
-  rigid-body modes as near-null space.
+* Solver: scipy conjugate gradients (relative residual ``CG_RTOL`` = 1e-4) preconditioned by
+  pyamg smoothed aggregation with the six rigid-body modes as near-null space; matrices and the
+  hierarchy are released before the strain evaluation.
 * Outputs: reaction force at the top plane, apparent stiffness ``K = F/delta`` (N/mm) and the
   strength from a strain-based criterion at the apparent level: the body fails when its apparent
   (specimen) strain reaches the compressive yield strain of vertebral trabecular bone, 0.77 %
