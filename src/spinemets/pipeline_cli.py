@@ -198,8 +198,8 @@ def register(sub: Any) -> None:
     d.add_argument("-o", "--output", default="demo_output", metavar="DIR", help="output folder (default demo_output)")
     d.add_argument("--seed", type=int, default=0, help="phantom seed (default 0)")
     d.add_argument("--size", default="default", help="phantom size preset (default: default)")
-    d.add_argument("--fe", action="store_true",
-                   help="include voxel finite-element strength (minutes; default: density x area and CTRA only)")
+    d.add_argument("--no-fe", dest="fe", action="store_false",
+                   help="leave out voxel finite-element strength (density x area and CTRA only)")
     d.add_argument("--force", action="store_true", help="re-run every pipeline step")
     d.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     d.set_defaults(func=cmd_demo)
