@@ -81,3 +81,23 @@ def test_strengths_plausible_and_rising_caudally(real):
         assert spearmanr(range(len(f)), f).statistic >= 0.9, (m, f)
     fe = [res["levels"][lv]["strength_N"]["fe"] for lv in LUMBAR]
     assert fe[-1] / fe[0] > 1.1  # L5 stronger than L1 (science.md 2.4: +23 %)
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="issue 5 target not met: 6 of 15 L1-L5 heights differ from "
+                   "TotalSegmentator's spine report by more than 3 mm (worst 4.5 mm) with the issue's body masks")
+def test_body_heights_issue_target_3mm(real):
+    res, ref, _ = real
+    diffs = [abs(res["levels"][lv][f"height_{p}_mm"] - ref[f"vertebrae_{lv}_height_{p}_mm"])
+             for lv in LUMBAR for p in ("anterior", "middle", "posterior")]
+    assert max(diffs) <= 3.0, diffs
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="issue 5 target not met: T12 (cut by the scan edge) has a CTRA "
+                   "strength of about 1.4 kN, below the 2-10 kN range")
+def test_t12_to_l5_strengths_issue_range(real):
+    res, _, _ = real
+    for lv in ["T12"] + LUMBAR:
+        for m, f in res["levels"][lv]["strength_N"].items():
+            assert f is not None and 2000.0 <= f <= 10000.0, (lv, m, f)
