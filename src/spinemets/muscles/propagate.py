@@ -12,7 +12,6 @@ changes between levels are not modelled, so per-level numbers always come from t
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage as ndi
 
 from ..image import CTImage
 from .classic import MUSCLE_HU
@@ -74,87 +73,5 @@ def propagate_labels(ct: CTImage, planes: list[Plane], label_images: list[np.nda
             c = np.rint(fi[sel] * rc[1, 0] + fj[sel] * rc[1, 1] + (k * rc[1, 2] + rc[1, 3])).astype(np.int64)
             inb = (r >= 0) & (r < lab2d.shape[0]) & (c >= 0) & (c < lab2d.shape[1])
             labels[sel[inb]] = lab2d[r[inb], c[inb]]
-        out[k, jj, ii] = labels
-    return out
-    origins = np.stack([p.origin_lps_mm for p in planes])
-    normals = np.stack([p.normal for p in planes])
-    # slab limits along each plane's normal: half-way to the neighbouring planes
-    gaps = [float(np.linalg.norm(origins[i + 1] - origins[i])) for i in range(len(planes) - 1)]
-    end_gap = [gaps[0] if gaps else 20.0, gaps[-1] if gaps else 20.0]
-    aff = geo.affine_lps
-    offs = np.einsum("pk,pk->p", origins, normals)
-    for k in range(geo.shape_zyx[0]):
-        sl = ct.array[k]
-        cand = (sl >= MUSCLE_HU[0]) & (sl <= MUSCLE_HU[1])
-        if not cand.any():
-            continue
-        jj, ii = np.nonzero(cand)
-        # planes that can be nearest in this slice: the range of those nearest at the corners of
-        # the candidates' bounding box (planes are ordered cranio-caudally), widened by one
-        corners = np.array([[i, j, k] for i in (ii.min(), ii.max()) for j in (jj.min(), jj.max())], float)
-        c_lps = corners @ aff[:3, :3].T + aff[:3, 3]
-        near_c = np.argmin(np.abs(c_lps @ normals.T - offs[None, :]), axis=1)
-        p_lo, p_hi = max(int(near_c.min()) - 1, 0), min(int(near_c.max()) + 1, len(planes) - 1)
-        cidx = np.arange(p_lo, p_hi + 1)
-        ijk = np.stack([ii, jj, np.full_like(ii, k)], axis=1).astype(float)
-        lps = ijk @ aff[:3, :3].T + aff[:3, 3]
-        s = lps @ normals[cidx].T - offs[cidx][None, :]
-        nearest_c = np.argmin(np.abs(s), axis=1)
-        sn = s[np.arange(len(s)), nearest_c]
-        nearest = cidx[nearest_c]
-        ok = ~((nearest == 0) & (sn > 0.5 * end_gap[0]))  # beyond the cranial-most plane
-        ok &= ~((nearest == len(planes) - 1) & (sn < -0.5 * end_gap[1]))
-        labels = np.zeros(len(s), np.uint16)
-        for p_i in cidx:
-            sel = ok & (nearest == p_i)
-            if not sel.any():
-                continue
-            plane, lab2d = planes[p_i], label_images[p_i]
-            xy = plane.project_lps(lps[sel])
-            r, c = plane.to_pixel(xy[:, 0], xy[:, 1])
-            labels[sel] = ndi.map_coordinates(lab2d, [r, c], order=0, mode="constant", cval=0)
-        out[k, jj, ii] = labels
-    return out
-    origins = np.stack([p.origin_lps_mm for p in planes])
-    normals = np.stack([p.normal for p in planes])
-    # slab limits along each plane's normal: half-way to the neighbouring planes
-    gaps = [float(np.linalg.norm(origins[i + 1] - origins[i])) for i in range(len(planes) - 1)]
-    end_gap = [gaps[0] if gaps else 20.0, gaps[-1] if gaps else 20.0]
-    aff = geo.affine_lps
-    # a slice can only be nearest to planes whose origin lies within the in-plane trunk radius
-    # times the largest tilt plus the largest inter-plane gap (generous bound, in mm along z)
-    tilt = float(np.max(np.sqrt(1.0 - np.clip(np.abs(normals[:, 2]), 0, 1) ** 2)))
-    extent = float(np.hypot(*(np.asarray(geo.shape_zyx[1:]) * np.asarray(geo.spacing_mm[1::-1]))))
-    reach = max(gaps + end_gap) + tilt * extent + 10.0
-    zaxis = 0
-    for k in range(geo.shape_zyx[zaxis]):
-        sl = ct.array[k]
-        cand = (sl >= MUSCLE_HU[0]) & (sl <= MUSCLE_HU[1])
-        if not cand.any():
-            continue
-        jj, ii = np.nonzero(cand)
-        ijk = np.stack([ii, jj, np.full_like(ii, k)], axis=1).astype(float)
-        lps = ijk @ aff[:3, :3].T + aff[:3, 3]
-        # only planes that can be nearest for this slice (their origin within reach along z)
-        zc = float(lps[:, 2].mean())
-        cand_p = np.nonzero(np.abs(origins[:, 2] - zc) <= reach)[0]
-        if len(cand_p) == 0:
-            continue
-        s = np.full((len(lps), len(planes)), np.inf)
-        s[:, cand_p] = lps @ normals[cand_p].T - np.einsum("pk,pk->p", origins[cand_p], normals[cand_p])[None, :]
-        nearest = np.argmin(np.abs(s), axis=1)
-        sn = s[np.arange(len(s)), nearest]
-        ok = np.ones(len(s), bool)
-        ok &= ~((nearest == 0) & (sn > 0.5 * end_gap[0]))  # beyond the cranial-most plane
-        ok &= ~((nearest == len(planes) - 1) & (sn < -0.5 * end_gap[1]))
-        labels = np.zeros(len(s), np.uint16)
-        for p_i, (plane, lab2d) in enumerate(zip(planes, label_images)):
-            sel = ok & (nearest == p_i)
-            if not sel.any():
-                continue
-            xy = plane.project_lps(lps[sel])
-            r, c = plane.to_pixel(xy[:, 0], xy[:, 1])
-            vals = ndi.map_coordinates(lab2d, [r, c], order=0, mode="constant", cval=0)
-            labels[sel] = vals
         out[k, jj, ii] = labels
     return out
