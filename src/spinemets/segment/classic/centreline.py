@@ -86,6 +86,19 @@ def find_centreline(filled: np.ndarray, body: np.ndarray, spacing_mm: float,
     # lateral midline from the whole body outline (robust to arms in some slices)
     xi = np.arange(nx)
     yi = np.arange(ny)
+
+    def _take_deepest(z: int, sl: np.ndarray, band: np.ndarray) -> None:
+        """Record the deepest bone point (largest in-slice distance, mm) of slice z's band."""
+        k = int(np.argmax(sl))
+        r = float(sl.flat[k])
+        if r < MIN_BODY_RADIUS_MM:
+            return
+        yk, xk = np.unravel_index(k, sl.shape)
+        zs.append(z)
+        ys.append(float(yk))
+        xs.append(float(xi[band][xk]))
+        rs.append(r)
+
     for z in range(nz):
         if prior is not None:
             if z < prior.z[0] - 1 or z > prior.z[-1] + 1:
@@ -93,16 +106,7 @@ def find_centreline(filled: np.ndarray, body: np.ndarray, spacing_mm: float,
             py, px, _ = prior.at(np.array([z]))
             band = np.abs(xi - px[0]) * spacing_mm <= prior_band_mm
             ymask = np.abs(yi - py[0]) * spacing_mm <= prior_band_mm
-            sl = np.where(ymask[:, None], edt[z][:, band], 0.0)
-            k = int(np.argmax(sl))
-            r = float(sl.flat[k])
-            if r < MIN_BODY_RADIUS_MM:
-                continue
-            yk, xk = np.unravel_index(k, sl.shape)
-            zs.append(z)
-            ys.append(float(yk))
-            xs.append(float(xi[band][xk]))
-            rs.append(r)
+            _take_deepest(z, np.where(ymask[:, None], edt[z][:, band], 0.0), band)
             continue
         if not body_any[z]:
             continue
@@ -117,17 +121,7 @@ def find_centreline(filled: np.ndarray, body: np.ndarray, spacing_mm: float,
         depth = (yrows[-1] - yrows[0] + 1)
         band = np.abs(xi - cx) * spacing_mm <= BAND_HALF_WIDTH_MM
         ylim = cy - ANTERIOR_LIMIT_FRACTION * depth
-        sl = edt[z][:, band]
-        sl = np.where((yi >= ylim)[:, None], sl, 0.0)
-        k = int(np.argmax(sl))
-        r = float(sl.flat[k])
-        if r < MIN_BODY_RADIUS_MM:
-            continue
-        yk, xk = np.unravel_index(k, sl.shape)
-        zs.append(z)
-        ys.append(float(yk))
-        xs.append(float(xi[band][xk]))
-        rs.append(r)
+        _take_deepest(z, np.where((yi >= ylim)[:, None], edt[z][:, band], 0.0), band)
     if len(zs) < 2:
         return None
     z = np.asarray(zs, float)
