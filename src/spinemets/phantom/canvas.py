@@ -78,6 +78,16 @@ class Canvas:
         z = (oz + sz * np.arange(k0, k1, dtype=np.float32))[:, None, None]
         return (slice(k0, k1), slice(j0, j1), slice(i0, i1)), (z, y, x)
 
+    def frame_region(self, origin: np.ndarray, R: np.ndarray, ext: np.ndarray):
+        """Index slices of the grid covering the local box ``ext`` ([[lo u,v,w], [hi u,v,w]], mm)
+        of the frame (origin, R columns) and the local (u, v, w) float32 coordinates there, as
+        ``(slices, u, v, w)``; None when the box misses the grid."""
+        b = self.box(*frame_box(origin, R, ext))
+        if b is None:
+            return None
+        sl, co = b
+        return (sl, *self.local_coords(co, origin, R))
+
     def local_coords(self, coords, origin: np.ndarray, R: np.ndarray):
         """Local (u, v, w) float32 arrays for the box coordinates in a frame (origin, R cols)."""
         z, y, x = coords

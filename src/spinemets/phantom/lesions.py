@@ -20,7 +20,7 @@ from scipy import ndimage
 from scipy.spatial.transform import Rotation
 
 from . import canvas as C
-from .canvas import Canvas, frame_box
+from .canvas import Canvas
 from .dimensions import LevelDims
 from .spine import Frame
 from .vertebra import canal_centre_v
@@ -74,12 +74,10 @@ def paint_lesion(cv: Canvas, les: Lesion, frame: Frame, vid: int, trab_mat: int,
     """Replace bone of vertebra ``vid`` inside the ellipsoid; record the instance in ``cv.les``."""
     rmax = float(les.radii_mm.max())
     ext = np.array([les.centre_local - rmax - 1, les.centre_local + rmax + 1])
-    lo, hi = frame_box(frame.origin, frame.R, ext)
-    b = cv.box(lo, hi)
-    if b is None:
+    region = cv.frame_region(frame.origin, frame.R, ext)
+    if region is None:
         return
-    sl, co = b
-    u, v, w = cv.local_coords(co, frame.origin, frame.R)
+    sl, u, v, w = region
     p = np.stack([u - les.centre_local[0], v - les.centre_local[1], w - les.centre_local[2]], -1)
     q = p @ les.rot.astype(np.float32)
     qn = q / les.radii_mm.astype(np.float32)

@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import anatomy
 from . import canvas as C
-from .canvas import Canvas, frame_box
+from .canvas import Canvas
 from .dimensions import LevelDims
 from .spine import Frame, frame_from_phi
 from .vertebra import (CORTEX_MM, POST_CORTEX_MM, Fracture, body_heights, body_mask, canal_centre_v,
@@ -30,12 +30,10 @@ def endplate_centres(frame: Frame, d: LevelDims, fracture: Fracture | None) -> t
 
 def paint_canal(cv: Canvas, frame: Frame, d: LevelDims) -> None:
     ext = local_extent(d)
-    lo, hi = frame_box(frame.origin, frame.R, ext)
-    b = cv.box(lo, hi)
-    if b is None:
+    region = cv.frame_region(frame.origin, frame.R, ext)
+    if region is None:
         return
-    sl, co = b
-    u, v, w = cv.local_coords(co, frame.origin, frame.R)
+    sl, u, v, w = region
     m = canal_mask(u, v, w, d, d.disc / 2 + 1.5)
     lab = cv.lab[sl]
     m &= ~np.isin(lab, list(VERTEBRA_IDS))
@@ -52,12 +50,10 @@ def paint_canal(cv: Canvas, frame: Frame, d: LevelDims) -> None:
 def paint_vertebra(cv: Canvas, level: str, frame: Frame, d: LevelDims, fracture: Fracture | None,
                    trab_mat: int) -> None:
     ext = local_extent(d)
-    lo, hi = frame_box(frame.origin, frame.R, ext)
-    b = cv.box(lo, hi)
-    if b is None:
+    region = cv.frame_region(frame.origin, frame.R, ext)
+    if region is None:
         return
-    sl, co = b
-    u, v, w = cv.local_coords(co, frame.origin, frame.R)
+    sl, u, v, w = region
     shape = u.shape
     # evaluate the shapes only on candidate voxels (flat subsets) - much cheaper than the box
     cb = np.flatnonzero((np.abs(u) <= d.W / 2 + 1) & (np.abs(v) <= d.D / 2 + 1) & (np.abs(w) <= d.H / 2 + abs(d.Ha - d.Hp) / 2 + 1))
@@ -105,12 +101,10 @@ def paint_disc(cv: Canvas, upper: tuple[Frame, LevelDims, Fracture | None],
     dd = replace(du, W=0.5 * (du.W + dl.W), D=0.5 * (du.D + dl.D), Ha=length, Hp=length)
     half = length / 2 + 0.5 * dd.D * 0.15 + 1.0  # overlap into the (tilted) end plates
     ext = np.array([[-dd.W / 2 - 3, -dd.D / 2 - 3, -half], [dd.W / 2 + 3, dd.D / 2 + 3, half]])
-    lo, hi = frame_box(o, R, ext)
-    b = cv.box(lo, hi)
-    if b is None:
+    region = cv.frame_region(o, R, ext)
+    if region is None:
         return
-    sl, co = b
-    uu, vv, ww = cv.local_coords(co, o, R)
+    sl, uu, vv, ww = region
     m = disc_mask(uu, vv, ww, dd, half)
     cv.lab[sl][m] = anatomy.BY_NAME["intervertebral_disc"].id
     cv.mat[sl][m] = C.DISC
@@ -139,12 +133,10 @@ def paint_sacrum(cv: Canvas, segs: list[tuple[Frame, LevelDims]], trab_mat: int)
         ext = local_extent(d)
         ala = d.W / 2 + (38.0 if i == 0 else 25.0 if i == 1 else 8.0)
         ext[0, 0], ext[1, 0] = -ala - 2, ala + 2
-        lo, hi = frame_box(f.origin, f.R, ext)
-        b = cv.box(lo, hi)
-        if b is None:
+        region = cv.frame_region(f.origin, f.R, ext)
+        if region is None:
             continue
-        sl, co = b
-        u, v, w = cv.local_coords(co, f.origin, f.R)
+        sl, u, v, w = region
         bo = body_mask(u, v, w, d, None)
         bi = body_mask(u, v, w, d, None, shrink=CORTEX_MM, shrink_w=CORTEX_MM)
         # alae: lateral masses beside the body, from the body's front to behind the canal
