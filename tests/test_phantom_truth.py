@@ -236,3 +236,26 @@ def test_noise_level(ph):
     m = ndimage.binary_erosion(lab == anatomy.BY_NAME["subcutaneous_fat"].id, iterations=3)
     sd = float(ph.ct.array[m].std())
     assert 8 < sd < 30
+
+
+@pytest.mark.parametrize("ns", [1, 3, 5])
+def test_truth_labels_are_majority_occupancy(ns):
+    """Each output voxel takes the label filling most of its sub-slices (background included);
+    ties go to the central sub-slice's label when it is tied, else to the lowest tied sub-slice."""
+    from spinemets.phantom.canvas import majority_subslices
+
+    rng = np.random.default_rng(ns)
+    fine = rng.integers(0, 4, (ns * 6, 5, 7)).astype(np.uint8)
+    out = majority_subslices(fine, ns, chunk=4)
+    sub = fine.reshape(6, ns, 5, 7)
+    for k, j, i in np.ndindex(6, 5, 7):
+        v = sub[k, :, j, i]
+        cnt = np.bincount(v, minlength=4)
+        want = v[ns // 2] if cnt[v[ns // 2]] == cnt.max() else next(x for x in v if cnt[x] == cnt.max())
+        assert out[k, j, i] == want
+    # a slab one third bone is not bone; two thirds is
+    fine = np.zeros((3, 2, 2), np.uint8)
+    fine[0] = 20
+    assert not majority_subslices(fine, 3).any()
+    fine[1] = 20
+    assert np.all(majority_subslices(fine, 3) == 20)

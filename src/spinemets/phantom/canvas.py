@@ -1,8 +1,10 @@
 """The fine voxel grid the phantom is painted on, and its material table.
 
 The canvas has the output pixel size in-plane and ``slice_mm / oversample_z`` along z; the CT is
-formed by averaging the sub-slices of each output slice (slice profile, partial volume), the label
-maps take the central sub-slice. Arrays are ``[z, y, x]`` uint8; LPS with identity direction.
+formed by averaging the sub-slices of each output slice (slice profile, partial volume). The label
+maps use the same sub-slices: a voxel takes the label that fills most of its volume (the mode over
+its sub-slices, background included; ties go to the central sub-slice), so that the truth describes
+the same volume the CT value averages. Arrays are ``[z, y, x]`` uint8; LPS with identity direction.
 
 Material ids (uint8): fixed tissues below 40, per-level trabecular bone 40-69, lesion materials
 from 100 (one per lesion and component). ``MaterialTable`` maps id -> (HU, texture SD in HU).
@@ -99,6 +101,40 @@ class Canvas:
         v = dx * Rf[0, 1] + dy * Rf[1, 1] + dz * Rf[2, 1]
         w = dx * Rf[0, 2] + dy * Rf[1, 2] + dz * Rf[2, 2]
         return u, v, w
+
+
+def majority_subslices(fine: np.ndarray, ns: int, chunk: int = 16) -> np.ndarray:
+    """Output-slice label map of a fine uint8 label array ``[nz * ns, ny, nx]``: per voxel, the
+    label held by most of its ``ns`` sub-slices (majority occupancy; background is a label like
+    any other). Ties go to the label of the central sub-slice when it is among the tied ones,
+    else to the tied label of the lowest sub-slice. ``ns == 1`` returns the array itself."""
+    if ns == 1:
+        return fine
+    nzf, ny, nx = fine.shape
+    nz = nzf // ns
+    c0 = ns // 2
+    out = np.empty((nz, ny, nx), fine.dtype)
+    for k0 in range(0, nz, chunk):
+        k1 = min(k0 + chunk, nz)
+        sub = fine[k0 * ns:k1 * ns].reshape(k1 - k0, ns, ny, nx)
+        best = sub[:, c0].copy()
+        if ns == 3:
+            # the only way the central label loses: both outer sub-slices agree on another label
+            a, c = sub[:, 0], sub[:, 2]
+            flip = (a == c) & (a != best)
+            best[flip] = a[flip]
+        else:
+            count = [np.zeros((k1 - k0, ny, nx), np.uint8) for _ in range(ns)]
+            for i in range(ns):
+                for j in range(ns):
+                    count[i] += sub[:, i] == sub[:, j]
+            best_n = count[c0].copy()
+            for i in range(ns):
+                better = count[i] > best_n
+                best[better] = sub[:, i][better]
+                best_n[better] = count[i][better]
+        out[k0:k1] = best
+    return out
 
 
 def frame_box(origin: np.ndarray, R: np.ndarray, ext: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

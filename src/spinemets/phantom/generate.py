@@ -249,9 +249,10 @@ def render(model: Model, grid: Grid | None = None, t_start: float | None = None)
     c0 = ns // 2
     origin = (grid.origin_fine[0], grid.origin_fine[1], grid.origin_fine[2] + c0 * grid.spacing_fine[2])
     geo = Geometry(hu.shape, (grid.spacing_fine[0], grid.spacing_fine[1], grid.spacing_fine[2] * ns), origin)
-    lab = np.ascontiguousarray(cv.lab[c0::ns])
-    bodyv = np.ascontiguousarray(cv.body[c0::ns])
-    lesi = np.ascontiguousarray(cv.les[c0::ns])
+    # truth by majority occupancy over the sub-slices the CT averages (canvas.majority_subslices)
+    lab = np.ascontiguousarray(C.majority_subslices(cv.lab, ns))
+    bodyv = np.ascontiguousarray(C.majority_subslices(cv.body, ns))
+    lesi = np.ascontiguousarray(C.majority_subslices(cv.les, ns))
     del cv
     vert_lut = np.zeros(256, np.uint8)
     vert_lut[VERT_IDS] = VERT_IDS

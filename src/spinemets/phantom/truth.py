@@ -21,6 +21,9 @@ from .vertebra import body_heights, posterior_wall_v
 
 NOTES = [
     "Coordinates are LPS mm (x = patient left, y = posterior, z = superior); arrays are [z, y, x].",
+    "Label maps (labels, vertebrae, vertebral_bodies, muscles, lesions) give each CT voxel the label that "
+    "fills most of its volume: the mode over the same fine sub-slices whose average forms the CT value "
+    "(background counts as a label; ties go to the central sub-slice).",
     "MEASURED on the label maps of this study: volume_mm3 / body_volume_mm3 (voxel count x voxel volume), "
     "centroid_lps_mm, body_centroid_lps_mm, height_*_mm (body label sampled along the vertebra axis at "
     "0.2 mm steps, anterior/posterior lines 2.5 mm inside the design body outline on the midline), endplate_width_mm / endplate_depth_mm (extent of that section), body_width_mm and "
