@@ -8,8 +8,8 @@ pelvis, rest shared by range of motion); arms keep their pose relative to the th
 StaticOptimization with all 520 muscles, strong reserve actuators on every non-spinal coordinate
 (pelvis residuals, limbs, neck, ribs) and weak ones (1 N m) on the spinal coordinates, then
 JointReaction at L1/L2 ... L5/S1 (on the upper vertebra, expressed in ground, projected on the
-axis joining adjacent joint centres). Note the cut difference: the peer model's reactions are at the
-intervertebral joints below each vertebra; ours at mid-height of the vertebral body.
+axis joining adjacent joint centres). Same cut in both: the intervertebral joint below each vertebra
+(our cut points are this model's joint centres, scaled by height), resolved along the vertebra's axis.
 Usage: ``python benchmarks/peer_wilkinson.py`` (about a minute or two per posture on 2 cores).
 """
 
@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from spinemets.mechanics.opensim_model import run_analysis, write_coordinates_mot
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL = REPO.parent / "shared" / "data" / "opensim_thoracolumbar_wilkinson" / "cyclistFullBodyMuscle.osim"
@@ -66,25 +68,10 @@ def run_peer(osim, pose: dict[str, float], out: Path) -> dict[str, float]:
         c = cs.get(i)
         vals.append(pose.get(c.getName(), c.getDefaultValue()))
     mot = out / "peer.mot"
-    times = [0.01 * i for i in range(6)]
-    lines = ["peer", "version=1", f"nRows={len(times)}", f"nColumns={len(names) + 1}",
-             "inDegrees=no", "endheader", "\t".join(["time"] + names)]
-    lines += ["\t".join([f"{t:.3f}"] + [f"{v:.8f}" for v in vals]) for t in times]
-    mot.write_text("\n".join(lines) + "\n")
+    write_coordinates_mot(mot, dict(zip(names, vals)))
 
     def analyze(analysis, name):
-        tool = osim.AnalyzeTool()
-        tool.setName(name)
-        tool.setModelFilename(str(model_file))
-        tool.setCoordinatesFileName(str(mot))
-        tool.setLowpassCutoffFrequency(-1)
-        tool.setInitialTime(0.0)
-        tool.setFinalTime(0.0)
-        tool.setResultsDir(str(out))
-        tool.getAnalysisSet().cloneAndAppend(analysis)
-        setup = out / f"{name}.xml"
-        tool.printToXML(str(setup))
-        osim.AnalyzeTool(str(setup)).run()
+        run_analysis(model_file, mot, out, analysis, name, 0.0, 0.0)
 
     so = osim.StaticOptimization()
     so.setName("SO")
@@ -171,7 +158,7 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             peer[name] = run_peer(osim, pose, Path(tmp))
         print(f"peer {name}: {time.perf_counter() - t:.0f} s", flush=True)
-    print(f"{'level':6s} {'activity':11s} {'ours mid-body [N]':>18s} {'peer IVJ below [N]':>19s} "
+    print(f"{'level':6s} {'activity':11s} {'ours IVJ below [N]':>18s} {'peer IVJ below [N]':>19s} "
           f"{'ours/peer':>9s}")
     for name in ("standing", "flexion_45"):
         for lv in CHILD:

@@ -11,8 +11,8 @@ Method
 3. Levels the CT lacks are filled from the default anatomy: chained from the nearest measured level
    (one side) or interpolated between two measured levels, and recorded as ``default_filled``.
 4. Local frames: ``axis_si_lps`` (and ``axis_ap_lps`` for the lateral direction) when given, else the
-   central difference of neighbouring centroids; slab, head and shoulder positions keep their
-   default offsets in the local frames.
+   central difference of neighbouring centroids; slab, head, shoulder positions and the cut point
+   (disc centre below the vertebra) keep their default offsets in the local frames.
 5. Muscles: measured CSA and offsets (``offset_mm`` in the vertebra frame, else the centroid
    projected on the vertebra frame) replace the default; supine-to-standing moment-arm corrections
    (abdominals x1.30, erector spinae x1.03 men / x1.12 women; science.md §3.2) are applied. Default
@@ -203,6 +203,7 @@ def build_from_ct(cls, vsum: dict, msum: dict | None, sex: str, weight_kg: float
         return cents[i] + frames[i] @ (base.frames[i].T @ (p0 - base.centroids_mm[i]))
 
     slab = np.stack([moved(base.slab_com_mm[i], i) for i in range(len(LEVELS))])
+    cuts = np.stack([moved(base.cut_mm[i], i) for i in range(len(LEVELS))])
     head = moved(base.head_com_mm, 0)
     k_sh = LEVELS.index(base.shoulder_level)
     shoulders = np.stack([moved(s, k_sh) for s in base.shoulder_mm])
@@ -234,7 +235,7 @@ def build_from_ct(cls, vsum: dict, msum: dict | None, sex: str, weight_kg: float
                                           fill_src))
 
     model = cls(sex=sex, weight_kg=weight_kg, height_cm=height_cm, age_years=base.age_years,
-                centroids_mm=cents, frames=frames, slab_mass_kg=base.slab_mass_kg,
+                centroids_mm=cents, frames=frames, cut_mm=cuts, slab_mass_kg=base.slab_mass_kg,
                 slab_com_mm=slab, head_mass_kg=base.head_mass_kg, head_com_mm=head,
                 shoulder_mm=shoulders, arm_mass_kg=base.arm_mass_kg,
                 arm_geometry_mm=base.arm_geometry_mm, hip_mm=hip, muscles=muscles,

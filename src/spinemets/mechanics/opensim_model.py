@@ -1,9 +1,10 @@
 """Solver 2: the same subject as an OpenSim model, solved by OpenSim static optimisation and joint
 reaction analysis (``opensim`` 4.x Python package).
 
-Model (per activity): a body per level between cut planes (body k = upper half of slab k + lower
-half of slab k-1, + head on T1, + arm segments and hand loads welded to the shoulder-girdle level at
-their task positions), a CustomJoint at every cut point (flexion, lateral bending, axial rotation;
+Model (per activity): a body per level between cut planes (body k = vertebra k with its trunk slab,
+between the discs above and below it, + head on T1, + arm segments and hand loads welded to the
+shoulder-girdle level at their task positions), a CustomJoint at every cut point (the disc centre
+below each vertebra; flexion, lateral bending, axial rotation;
 the coordinates hold the activity's posture), the pelvis welded to ground at the activity's pelvic
 rotation, one PathActuator per muscle (two path points across the cut, optimal force =
 sigma_max * CSA, min_control = tonic activation of the axial muscles) and a reserve CoordinateActuator on every
@@ -84,7 +85,7 @@ def build_model(subject: SubjectModel, act: Activity, tonic: list[float] | None 
     osim = _osim()
     post = pose(subject, act)
     n = len(subject.levels)
-    c0 = subject.centroids_mm
+    c0 = subject.cut_mm
     tonic = tonic if tonic is not None else [subject.tonic_activation] * n
     m = osim.Model()
     m.setName(f"spinemets_{act.id}")
@@ -98,10 +99,8 @@ def build_model(subject: SubjectModel, act: Activity, tonic: list[float] | None 
     coords: dict[str, float] = {}
     for k in range(n - 1, -1, -1):
         lv = subject.levels[k]
-        parts = [(0.5 * subject.slab_mass_kg[k], subject.slab_com_mm[k])]
-        if k > 0:
-            parts.append((0.5 * subject.slab_mass_kg[k - 1], subject.slab_com_mm[k - 1]))
-        else:
+        parts = [(float(subject.slab_mass_kg[k]), subject.slab_com_mm[k])]
+        if k == 0:
             parts.append((subject.head_mass_kg, subject.head_com_mm))
         mass = sum(p[0] for p in parts)
         com = sum(p[0] * (p[1] - c0[k]) for p in parts) / mass
@@ -130,7 +129,7 @@ def build_model(subject: SubjectModel, act: Activity, tonic: list[float] | None 
     # arms and hand loads: welded point masses at their task positions in the shoulder level frame
     ks = subject.levels.index(subject.shoulder_level)
     for p in arm_points(subject, post, act):
-        local = post.rot[ks].T @ (p.position_mm - post.centroids[ks])
+        local = post.rot[ks].T @ (p.position_mm - post.cut_points[ks])
         mass = float(np.linalg.norm(p.force_N) / 9.81)
         b = osim.Body(p.name, mass, osim.Vec3(0), _inertia(osim, mass))
         m.addBody(b)
@@ -163,9 +162,10 @@ def build_model(subject: SubjectModel, act: Activity, tonic: list[float] | None 
     return m, coords
 
 
-def _write_mot(path: Path, coords: dict[str, float]) -> None:
+def write_coordinates_mot(path: Path, coords: dict[str, float]) -> None:
+    """A constant-posture coordinates file (radians; 6 rows, as OpenSim's GCV splines need)."""
     names = list(coords)
-    times = [0.01 * i for i in range(6)]  # constant posture; GCV splines need >= 6 rows
+    times = [0.01 * i for i in range(6)]
     lines = ["spinemets_posture", "version=1", f"nRows={len(times)}",
              f"nColumns={len(names) + 1}", "inDegrees=no", "endheader",
              "\t".join(["time"] + names)]
@@ -182,19 +182,25 @@ def _read_sto(path: Path) -> dict[str, float]:
     return dict(zip(header, row))
 
 
-def _run_tool(osim, model_file: Path, mot: Path, out: Path, analysis, name: str) -> None:
+def run_analysis(model_file: Path, coordinates_file: Path, results_dir: Path, analysis, name: str,
+                 initial_time: float = 0.0, final_time: float = 0.01) -> Path:
+    """Run one OpenSim analysis (e.g. StaticOptimization, JointReaction) through AnalyzeTool from a
+    setup XML written to ``results_dir`` (dependencies.md: tools must run from setup files).
+    Returns the setup file; results are written to ``results_dir`` with the prefix ``name``."""
+    osim = _osim()
     tool = osim.AnalyzeTool()
     tool.setName(name)
     tool.setModelFilename(str(model_file))
-    tool.setCoordinatesFileName(str(mot))
+    tool.setCoordinatesFileName(str(coordinates_file))
     tool.setLowpassCutoffFrequency(-1)
-    tool.setInitialTime(0.0)
-    tool.setFinalTime(0.01)
-    tool.setResultsDir(str(out))
+    tool.setInitialTime(initial_time)
+    tool.setFinalTime(final_time)
+    tool.setResultsDir(str(results_dir))
     tool.getAnalysisSet().cloneAndAppend(analysis)
-    setup = out / f"{name}_setup.xml"
+    setup = Path(results_dir) / f"{name}_setup.xml"
     tool.printToXML(str(setup))
     osim.AnalyzeTool(str(setup)).run()
+    return setup
 
 
 def solve_activity_opensim(subject: SubjectModel, act: Activity, p: int = 2,
@@ -209,7 +215,7 @@ def solve_activity_opensim(subject: SubjectModel, act: Activity, p: int = 2,
         model_file = out / "model.osim"
         model.printToXML(str(model_file))
         mot = out / "posture.mot"
-        _write_mot(mot, coords)
+        write_coordinates_mot(mot, coords)
         so = osim.StaticOptimization()
         so.setName("SO")
         so.setActivationExponent(float(p))
@@ -218,7 +224,7 @@ def solve_activity_opensim(subject: SubjectModel, act: Activity, p: int = 2,
         so.setMaxIterations(500)
         so.setStartTime(0.0)
         so.setEndTime(0.01)
-        _run_tool(osim, model_file, mot, out, so, "so")
+        run_analysis(model_file, mot, out, so, "so")
         force_file = out / "so_SO_force.sto"
         forces = _read_sto(force_file)
         jr = osim.JointReaction()
@@ -236,7 +242,7 @@ def solve_activity_opensim(subject: SubjectModel, act: Activity, p: int = 2,
         jr.setJointNames(joints)
         jr.setOnBody(onb)
         jr.setInFrame(inf)
-        _run_tool(osim, model_file, mot, out, jr, "jr")
+        run_analysis(model_file, mot, out, jr, "jr")
         rx = _read_sto(out / "jr_JR_ReactionLoads.sto")
     _, systems = level_systems(subject, act)
     results = []

@@ -3,11 +3,16 @@
 Coordinates: LPS millimetres in a *standing* reference frame (+x patient left, +y posterior,
 +z superior = against gravity), origin at the L5/S1 joint centre of the default anatomy. Every
 vertebra has a local frame whose columns are ``e_x`` (left), ``e_y`` (posterior) and ``e_z``
-(superior, the compression axis); its origin is the vertebral-body centroid, which is also where
-that level's load is taken (the cut plane through mid-height of the body, normal ``e_z``).
+(superior, the compression axis); its origin is the vertebral-body centroid. Each level's load is
+taken at its *cut point* ``cut_mm``: the centre of the intervertebral disc below the vertebra (the
+intervertebral-joint centre of the Allaire/Wilkinson model; "L4" = the L4/L5 disc, where Wilke 1999
+measured the intradiscal pressure; "L5" = L5/S1), on the plane through it normal to the vertebra's
+``e_z``. Intervertebral rotations happen about these points (the posture's joints).
 
 Muscles are stored per level in that local frame: ``anterior_mm`` (> 0 in front of the body
-centroid) and ``left_mm`` (signed, > 0 towards the patient's left), with their CSA in mm2.
+centroid) and ``left_mm`` (signed, > 0 towards the patient's left), with their CSA in mm2. They are
+measured in the plane through the body centroid; the solvers carry each muscle along ``e_z`` to the
+cut plane at the same in-plane offset from the cut point (which lies on the vertebra's axis).
 
 Two constructors: :meth:`SubjectModel.default` (generic anatomy scaled by sex, mass, height, age)
 and :meth:`SubjectModel.from_ct_outputs` (CT spine curvature, local frames and muscle CSA/positions
@@ -58,6 +63,7 @@ class SubjectModel:
     age_years: float | None
     centroids_mm: np.ndarray          # (17, 3) vertebral-body centroids, standing frame
     frames: np.ndarray                # (17, 3, 3) columns e_x (left), e_y (posterior), e_z (superior)
+    cut_mm: np.ndarray                # (17, 3) cut points: disc centre below each vertebra
     slab_mass_kg: np.ndarray          # (17,) trunk slab mass per level
     slab_com_mm: np.ndarray           # (17, 3) slab centres of mass, standing frame
     head_mass_kg: float
@@ -84,7 +90,7 @@ class SubjectModel:
         geo = _default_geometry(height_cm)
         model = cls(sex=sex, weight_kg=weight_kg, height_cm=height_cm,
                     age_years=None if age is None else float(age),
-                    centroids_mm=geo["centroids"], frames=geo["frames"],
+                    centroids_mm=geo["centroids"], frames=geo["frames"], cut_mm=geo["cuts"],
                     slab_mass_kg=_slab_masses(sex, weight_kg), slab_com_mm=geo["slab_com"],
                     head_mass_kg=da.SEGMENT_FRACTION[sex]["head_neck"] * weight_kg,
                     head_com_mm=geo["head_com"], shoulder_mm=geo["shoulders"],
@@ -143,6 +149,7 @@ class SubjectModel:
             "levels": {
                 lv: {
                     "centroid_mm": [round(float(v), 2) for v in self.centroids_mm[i]],
+                    "cut_point_mm": [round(float(v), 2) for v in self.cut_mm[i]],
                     "axis_si": [round(float(v), 4) for v in self.frames[i][:, 2]],
                     "slab_mass_kg": round(float(self.slab_mass_kg[i]), 3),
                     "muscles": {m.name: {"csa_mm2": round(m.csa_mm2, 1),
@@ -200,6 +207,7 @@ def _default_geometry(height_cm: float) -> dict[str, Any]:
     joints = {k: _os_to_lps(*v) * s for k, v in da.JOINT_BELOW_XY_M.items()}
     above = {lv: (LEVELS[i - 1] if i > 0 else "C7") for i, lv in enumerate(LEVELS)}
     centroids = np.stack([(joints[lv] + joints[above[lv]]) / 2 for lv in LEVELS])
+    cuts = np.stack([joints[lv] for lv in LEVELS])  # intervertebral joint below each vertebra
     frames = np.stack([frame_from_axis(joints[above[lv]] - joints[lv]) for lv in LEVELS])
     slab_com = np.stack([_os_to_lps(*da.SLAB_COM_XY_M[lv]) * s for lv in LEVELS])
     sx, sy, sz = da.SHOULDER_XYZ_M
@@ -210,7 +218,7 @@ def _default_geometry(height_cm: float) -> dict[str, Any]:
     arm = {k: v * 1000.0 * s for k, v in arm.items()}
     hip = _os_to_lps(-0.0563, 0.8515) * s  # femoral-head centre height/AP (Rajagopal pelvis)
     hip[0] = 0.0
-    return {"centroids": centroids, "frames": frames, "slab_com": slab_com,
+    return {"centroids": centroids, "cuts": cuts, "frames": frames, "slab_com": slab_com,
             "head_com": _os_to_lps(*da.HEAD_NECK_COM_XY_M) * s, "shoulders": shoulders,
             "arm": arm, "hip": hip}
 

@@ -13,16 +13,19 @@ from ..subject import SubjectModel
 from .cutplane import STRESS_SENSITIVITY_N_CM2, LevelResult, solve_activity
 
 CUT_DEFINITION = (
-    "Each level's load is taken at the plane through its vertebral-body centroid (mid-height of the "
-    "body), normal to the vertebra's superior axis e_z, for the body above that plane. "
+    "Each level's load is taken at the plane through the centre of the intervertebral disc below "
+    "the vertebra (the intervertebral-joint centre; 'L4' = the L4/L5 disc, 'L5' = L5/S1), normal to "
+    "the vertebra's superior axis e_z, for the body above that plane (the vertebra, its trunk slab "
+    "and everything above). "
     "compression_N > 0 pushes the upper body onto the lower; shear_ap_N > 0: the upper body pushes "
     "the lower one anteriorly; shear_lat_N > 0: towards the patient's left. Muscles crossing the "
     "cut balance the flexion-extension and lateral-bending moments (static optimisation, "
     "min sum (f/CSA)^p, tonic*sigma_max*CSA <= f <= sigma_max*CSA, with a tonic co-activation of "
     "subject.tonic_activation (default 2 %) of the axial trunk muscles (not the shoulder girdle), "
     "dropped only where no antagonist can balance it); "
-    "each muscle acts along the line between its attachment points 50 mm (x height/170 cm) "
-    "above and below the cut; the axial-torsion moment is left to passive "
+    "each muscle (CSA and in-plane offset measured at the vertebra's mid-body plane) acts along "
+    "the vertebra's axis, between attachment points 50 mm (x height/170 cm) above and below the "
+    "cut; the axial-torsion moment is left to passive "
     "tissues (reported as torsion_passive_Nm). Not modelled: rib cage load sharing, "
     "intra-abdominal pressure, passive ligament/disc moments, co-contraction beyond the optimum."
 )

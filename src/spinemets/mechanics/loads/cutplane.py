@@ -1,6 +1,7 @@
 """Cut-plane equilibrium at every level for one activity (the scipy solver).
 
-For the cut through level i's body centroid (plane normal = the vertebra's e_z):
+For the cut through level i's cut point (centre of the disc below vertebra i; plane normal = the
+vertebra's e_z):
     external: F_ext (gravity + hand loads above the cut), M_ext about the cut point;
     muscles:  f_j u_j at p_j (force on the upper body);
     moment equilibrium about local e_x (flexion-extension) and e_y (lateral bending) by the muscles;
@@ -60,7 +61,7 @@ def level_systems(subject: SubjectModel, act: Activity) -> tuple[Posture, list[L
     for i, lv in enumerate(subject.levels):
         frame = posture.rot[i] @ subject.frames[i]
         mg = muscle_geometry(subject, posture, i)
-        r = (mg.point_mm - posture.centroids[i]) / 1000.0
+        r = (mg.point_mm - posture.cut_points[i]) / 1000.0
         arm = frame.T @ np.cross(r, mg.unit).T if len(mg.names) else np.zeros((3, 0))
         out.append(LevelSystem(lv, frame, force[i], frame.T @ moment[i], mg, arm))
     return posture, out

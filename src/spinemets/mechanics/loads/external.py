@@ -1,16 +1,16 @@
 """Gravity and hand loads above every cut, and muscle lines of action, for one posture.
 
-Mass model (the same in both solvers): the trunk slab of level k (mass at its centre of mass) is
-split in two halves at the cut through k's body centroid; the upper half moves with k's frame, the
-lower half with the frame of the level below (k+1). Head-neck hangs from T1's frame, the shoulder girdle from
-the frame of ``subject.shoulder_level`` (T4); the arms hang by gravity in the sagittal plane at the angles of the activity and the hand loads act
-at the grip points. So the body above the cut of level i = all slabs above i + the upper half of
-slab i + head + arms + hand loads.
+Mass model (the same in both solvers): the trunk slab of level k (mass at its centre of mass) moves
+with k's frame and lies above k's cut (the disc below vertebra k). Head-neck hangs from T1's frame,
+the shoulder girdle from the frame of ``subject.shoulder_level`` (T4); the arms hang by gravity in
+the sagittal plane at the angles of the activity and the hand loads act at the grip points. So the
+body above the cut of level i = slabs T1..i + head + arms (for i at or below the shoulder level) +
+hand loads.
 
 Muscles: each level's muscles cross only that level's cut. Muscle j runs from a point on the frame
-below (k+1, or the pelvis for L5) to a point on level k's frame, both at the muscle's offset in the
-cut plane and ``muscle_path_half_length_mm`` below/above the cut along the standing e_z; its force
-on the upper body acts at the upper point towards the lower point.
+below (k+1, or the pelvis for L5) to a point on level k's frame, both at the muscle's in-plane
+offset from the cut point and ``muscle_path_half_length_mm`` below/above the cut plane along the
+standing e_z; its force on the upper body acts at the upper point towards the lower point.
 """
 
 from __future__ import annotations
@@ -40,13 +40,8 @@ def mass_points(subject: SubjectModel, posture: Posture, act: Activity) -> list[
     pts: list[PointLoad] = []
     n = len(subject.levels)
     for k in range(n):
-        half = 0.5 * subject.slab_mass_kg[k] * G
-        s0 = subject.slab_com_mm[k]
-        pts.append(PointLoad(attach(posture, subject, k, s0), half * down, k,
-                             f"slab_{subject.levels[k]}_upper"))
-        pts.append(PointLoad(attach(posture, subject, k + 1, s0) if k + 1 < n
-                             else attach(posture, subject, -1, s0), half * down, k + 1,
-                             f"slab_{subject.levels[k]}_lower"))
+        pts.append(PointLoad(attach(posture, subject, k, subject.slab_com_mm[k]),
+                             subject.slab_mass_kg[k] * G * down, k, f"slab_{subject.levels[k]}"))
     pts.append(PointLoad(attach(posture, subject, 0, subject.head_com_mm),
                          subject.head_mass_kg * G * down, 0, "head_neck"))
     for arm in arm_points(subject, posture, act):
@@ -95,7 +90,7 @@ def external_loads(subject: SubjectModel, posture: Posture, act: Activity
     n = len(subject.levels)
     above = lvl[None, :] <= np.arange(n)[:, None]          # (n, P)
     force = above.astype(float) @ frc
-    r = (pos[None, :, :] - posture.centroids[:, None, :]) / 1000.0  # (n, P, 3) m
+    r = (pos[None, :, :] - posture.cut_points[:, None, :]) / 1000.0  # (n, P, 3) m
     mom = np.einsum("np,npk->nk", above.astype(float), np.cross(r, frc[None, :, :]))
     return force, mom
 
@@ -111,7 +106,7 @@ class MuscleGeometry:
 def muscle_path_points(subject: SubjectModel, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Standing-frame (upper, lower) path points (m, 3) of level k's muscles."""
     fr = subject.frames[k]
-    c0 = subject.centroids_mm[k]
+    c0 = subject.cut_mm[k]
     half = subject.muscle_path_half_length_mm
     offs = np.array([[mu.left_mm, -mu.anterior_mm, 0.0] for mu in subject.muscles[subject.levels[k]]]
                     ).reshape(-1, 3)

@@ -1,14 +1,14 @@
 """Task posture: rotate the standing subject into an activity's posture.
 
 Kinematic chain (standing frame, LPS mm, gravity along -z): the pelvis rotates about the hip axis by
-``pelvis_share * trunk_flexion``; every level k has a joint centred on its vertebral-body centroid
-(the cut point) that rotates everything above it (its own frame included) by its share of the
+``pelvis_share * trunk_flexion``; every level k has a joint centred on its cut point (the centre of
+the intervertebral disc below vertebra k, ``subject.cut_mm``) that rotates everything above it (its own frame included) by its share of the
 remaining flexion and of the lateral bend (shares proportional to typical intervertebral range of
 motion, default_anatomy.ROM_*). Joint rotations are about the parent's axes: flexion about +x (top
 moves anteriorly), lateral bend about +y (positive bend to the subject's right = negative rotation).
 
-Points are attached to a level's frame: ``p = c_k + Q_k (p0 - c0_k)`` with ``Q_k`` the rotation of
-that frame from standing to the posture.
+Points are attached to a level's frame: ``p = j_k + Q_k (p0 - j0_k)`` with ``j`` the cut point and
+``Q_k`` the rotation of that frame from standing to the posture.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class Posture:
     joint_flex_rad: np.ndarray    # (17,) per level joint (at its centroid)
     joint_bend_rad: np.ndarray    # (17,) rotation about +y (left bend > 0)
     rot: np.ndarray               # (17, 3, 3) Q_k, standing -> posture
-    centroids: np.ndarray         # (17, 3) posture positions of the cut points
+    cut_points: np.ndarray        # (17, 3) posture positions of the cut points (joint centres)
     hip: np.ndarray               # (3,)
     pelvis_rot_angle: float = 0.0  # pelvic flexion (rad)
 
@@ -61,7 +61,7 @@ def pose(subject: SubjectModel, act: Activity) -> Posture:
     pelvis, jf, jb = joint_angles(act, subject.levels)
     qp = rot_x(pelvis)
     hip = subject.hip_mm
-    c0 = subject.centroids_mm
+    c0 = subject.cut_mm
     rot = np.zeros((n, 3, 3))
     cen = np.zeros((n, 3))
     parent_rot, parent_pos, parent_c0 = qp, hip, hip
@@ -77,4 +77,4 @@ def attach(posture: Posture, subject: SubjectModel, k: int, p0: np.ndarray) -> n
     (``k = -1``: the pelvis)."""
     if k < 0:
         return posture.hip + posture.pelvis_rot @ (np.asarray(p0) - subject.hip_mm)
-    return posture.centroids[k] + posture.rot[k] @ (np.asarray(p0) - subject.centroids_mm[k])
+    return posture.cut_points[k] + posture.rot[k] @ (np.asarray(p0) - subject.cut_mm[k])
