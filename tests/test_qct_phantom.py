@@ -74,16 +74,20 @@ def test_shape_and_lesion_share(phantom_factory):
     ph = phantom_factory(11, lesions=[("L1", "lytic", "body", 9.0)], fov_levels=LEVELS,
                          fracture_levels=("L3",))
     res = assess_bone(ph.ct, ph.labels, ph.vertebral_bodies, ph.lesions, calibration="fixed", fe=False)
-    diffs = []
+    diffs, short = [], []
     for lv, e in res["levels"].items():
         t = ph.truth["vertebrae"][lv]
         if e["status"] != "ok" or not t.get("height_middle_mm"):
             continue
         for p in ("anterior", "middle", "posterior"):
-            diffs.append(abs(e[f"height_{p}_mm"] - t[f"height_{p}_mm"]))
+            # the truth is boundary to boundary: compare the boundary heights of the same points
+            diffs.append(abs(e["heights_boundary_mm"][p] - t[f"height_{p}_mm"]))
+            short.append(e["heights_boundary_mm"][p] - e[f"height_{p}_mm"])
     # heights are read on 3 mm slices: median within 1 mm, none off by more than a slice + 0.5 mm
     slice_mm = ph.ct.geometry.spacing_mm[2]
     assert len(diffs) >= 12 and np.median(diffs) <= 1.0 and max(diffs) <= slice_mm + 0.5, diffs
+    # the reported (half-voxel-step) heights read shorter by about half a slice, never longer
+    assert min(short) >= -0.5 and abs(np.median(short) - slice_mm / 2) <= 0.5, short
     assert res["levels"]["L3"]["genant_grade"] >= 1  # the fractured level
     assert all(res["levels"][lv]["genant_grade"] == 0 for lv in ("L2", "L4"))
     assert res["levels"]["L1"]["lesion_fraction"] > 0.02

@@ -17,6 +17,7 @@ from . import frame as fr
 from .density import measure_density
 from .phantomless import sample_tissues
 from .rods import rods_from_spec
+from .shape import CONVENTION as SHAPE_CONVENTION
 from .shape import SHAPE_STEP_MM, ShapeResult, genant_grade, measure_shape
 
 log = logging.getLogger(__name__)
@@ -324,7 +325,7 @@ def assess_bone(ct: CTImage, vertebrae: LabelMap, bodies: LabelMap, lesions: Lab
     cents: dict[str, np.ndarray] = {}
     for lv, b in body_crops.items():
         if b.n_voxels >= 8:
-            cents[lv] = fr.body_centroid_lps(b.mask, _sub_geometry(g, b.box))
+            cents[lv] = fr.body_centre_lps(b.mask, _sub_geometry(g, b.box))
     out_levels: dict[str, Any] = {}
     shapes: dict[str, ShapeResult] = {}
     for lv in levels:
@@ -361,7 +362,8 @@ def assess_bone(ct: CTImage, vertebrae: LabelMap, bodies: LabelMap, lesions: Lab
         frame = fr.make_frame(body, sub_geom, hint)
         sgrid = fr.grid_around(body, sub_geom, frame, SHAPE_STEP_MM)
         smask = fr.resample(body.astype(np.float32), sub_geom, sgrid) > 0.5
-        shape = measure_shape(smask, SHAPE_STEP_MM)
+        shape = measure_shape(smask, SHAPE_STEP_MM, sgrid.index_of(cents[lv]),
+                              (fr.half_voxel_mm(frame.e_s, g), fr.half_voxel_mm(frame.e_a, g)))
         shapes[lv] = shape
         les = None if les_lut is None else _class_of(lesions.array[box], les_lut)
         lesion_fraction = None if les is None else float(((les > 0) & body).sum() / body.sum())
@@ -374,6 +376,9 @@ def assess_bone(ct: CTImage, vertebrae: LabelMap, bodies: LabelMap, lesions: Lab
             "height_anterior_mm": shape.height_anterior_mm,
             "height_middle_mm": shape.height_middle_mm,
             "height_posterior_mm": shape.height_posterior_mm,
+            "height_convention": SHAPE_CONVENTION,
+            "height_plane_offset_mm": shape.plane_offset_mm,
+            "heights_boundary_mm": shape.boundary_heights_mm,
             "width_mm": shape.width_mm, "depth_mm": shape.depth_mm,
             "wedge_ratio": shape.wedge_ratio, "biconcavity_ratio": shape.biconcavity_ratio,
             "lesion_fraction": lesion_fraction,

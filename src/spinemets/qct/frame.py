@@ -38,6 +38,24 @@ def body_centroid_lps(mask: np.ndarray, geometry: Geometry) -> np.ndarray:
     return voxel_points_lps(mask, geometry).mean(axis=0)
 
 
+def body_centre_lps(mask: np.ndarray, geometry: Geometry, erosion_mm: float = 3.0) -> np.ndarray:
+    """Centroid (LPS) of ``mask`` eroded by ``erosion_mm`` with a box of whole voxels (at least
+    one voxel per axis): robust against spikes and end-plate partial volume. Falls back to the
+    plain centroid when the erosion leaves nothing."""
+    sp = np.asarray(geometry.spacing_mm[::-1], float)
+    size = tuple(2 * max(1, int(round(erosion_mm / s))) + 1 for s in sp)
+    er = ndimage.minimum_filter(mask.astype(np.uint8), size=size, mode="constant", cval=0) > 0
+    return body_centroid_lps(er if er.any() else mask, geometry)
+
+
+def half_voxel_mm(direction_lps: np.ndarray, geometry: Geometry) -> float:
+    """Length (mm) of half a voxel step of the CT grid along ``direction_lps``: a step of 0.5 in
+    voxel-index units along that direction (0.5 x spacing for a voxel axis)."""
+    d = np.asarray(direction_lps, float) / np.linalg.norm(direction_lps)
+    per_mm = np.linalg.solve(geometry.direction_matrix, d) / np.asarray(geometry.spacing_mm)
+    return float(0.5 / np.linalg.norm(per_mm))
+
+
 def make_frame(body_mask: np.ndarray, geometry: Geometry,
                axis_hint_lps: np.ndarray | None = None) -> LocalFrame:
     """Frame of one body. ``axis_hint_lps``: cranio-caudal direction from the neighbouring bodies'
@@ -73,6 +91,12 @@ class LocalGrid:
     spacing_mm: float
     shape: tuple[int, int, int]
     center: np.ndarray  # (3,) index of the frame origin
+
+    def index_of(self, point_lps: np.ndarray) -> np.ndarray:
+        """Float grid index (k, j, i) of an LPS point."""
+        f = self.frame
+        d = np.asarray(point_lps, float) - f.origin_lps_mm
+        return self.center + np.array([d @ f.e_s, d @ f.e_a, d @ f.e_l]) / self.spacing_mm
 
     def points_lps(self) -> np.ndarray:
         k, j, i = np.meshgrid(*[np.arange(n, dtype=float) for n in self.shape], indexing="ij")
