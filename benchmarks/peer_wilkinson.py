@@ -1,13 +1,13 @@
 """Peer check: lumbar joint reactions of the public OpenSim thoracolumbar model (Wilkinson full-body
 model with the Allaire 2020 torso, ``shared/data/opensim_thoracolumbar_wilkinson``) beside ours, for
-relaxed standing and 45 degree forward flexion, same body mass.
+relaxed standing and 45 degree forward flexion, same body mass, T11/T12 ... L5/S1.
 
 Peer model run: default pose = relaxed standing; flexion = pelvis_tilt and the intervertebral FE
 coordinates T1/T2..L5/S1 set with the same lumbopelvic rhythm as our ``flexion_45`` activity (35 %
 pelvis, rest shared by range of motion); arms keep their pose relative to the thorax. OpenSim
 StaticOptimization with all 520 muscles, strong reserve actuators on every non-spinal coordinate
 (pelvis residuals, limbs, neck, ribs) and weak ones (1 N m) on the spinal coordinates, then
-JointReaction at L1/L2 ... L5/S1 (on the upper vertebra, expressed in ground, projected on the
+JointReaction at T11/T12 ... L5/S1 (on the upper vertebra, expressed in ground, projected on the
 axis joining adjacent joint centres). Same cut in both: the intervertebral joint below each vertebra
 (our cut points are this model's joint centres, scaled by height), resolved along the vertebra's axis.
 Usage: ``python benchmarks/peer_wilkinson.py`` (about a minute or two per posture on 2 cores).
@@ -30,7 +30,11 @@ LEVEL_JOINT = {"L5": "L5_S1", "L4": "L4_L5", "L3": "L3_L4", "L2": "L2_L3", "L1":
                "T12": "T12_L1", "T11": "T11_T12", "T10": "T10_T11", "T9": "T9_T10",
                "T8": "T8_T9", "T7": "T7_T8", "T6": "T6_T7", "T5": "T5_T6", "T4": "T4_T5",
                "T3": "T3_T4", "T2": "T2_T3", "T1": "T1_T2"}
-CHILD = {"L5": "lumbar5", "L4": "lumbar4", "L3": "lumbar3", "L2": "lumbar2", "L1": "lumbar1"}
+CHILD = {"L5": "lumbar5", "L4": "lumbar4", "L3": "lumbar3", "L2": "lumbar2", "L1": "lumbar1",
+         "T12": "thoracic12", "T11": "thoracic11"}
+#: the joint above each reported vertebra (its axis joins the joint centres below and above)
+JOINT_ABOVE = {"L5": "L4_L5", "L4": "L3_L4", "L3": "L2_L3", "L2": "L1_L2", "L1": "T12_L1",
+               "T12": "T11_T12", "T11": "T10_T11"}
 SPINE_PREFIX = tuple(f"{j}_" for j in LEVEL_JOINT.values())
 
 
@@ -114,10 +118,7 @@ def run_peer(osim, pose: dict[str, float], out: Path) -> dict[str, float]:
         jn = _joint_name(model, LEVEL_JOINT[lv])
         j = model.getJointSet().get(jn)
         p_lo = j.getChildFrame().getPositionInGround(state)
-        up_name = [n for n in ("L4_L5", "L3_L4", "L2_L3", "L1_L2", "T12_L1")
-                   if model.getJointSet().get(_joint_name(model, n)).getParentFrame()
-                   .findBaseFrame().getName() == body]
-        p_hi = model.getJointSet().get(_joint_name(model, up_name[0])).getChildFrame() \
+        p_hi = model.getJointSet().get(_joint_name(model, JOINT_ABOVE[lv])).getChildFrame() \
             .getPositionInGround(state)
         e = np.array([p_hi.get(k) - p_lo.get(k) for k in range(3)])
         e /= np.linalg.norm(e)
