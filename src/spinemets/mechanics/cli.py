@@ -9,6 +9,8 @@ from pathlib import Path
 from spinemets.errors import InputError
 from spinemets.io.atomic import write_json_atomic
 
+from . import default_anatomy as da
+
 
 def _read_json(path: str, what: str) -> dict:
     p = Path(path)
@@ -73,9 +75,10 @@ def register(sub) -> None:
     p.add_argument("--age", type=float, default=None)
     p.add_argument("--muscle-stress", type=float, default=100.0,
                    help="maximum muscle stress in N/cm2 (default 100)")
-    p.add_argument("--tonic-activation", type=float, default=0.02,
+    p.add_argument("--tonic-activation", type=float, default=da.TONIC_ACTIVATION,
                    help="tonic co-activation of every trunk muscle, fraction of its maximum force "
-                        "(default 0.02; a modelling assumption, see loads.json cut_definition)")
+                        f"(default {da.TONIC_ACTIVATION:g}: fitted to documented absolute standing "
+                        "loads, see mechanics/loads/calibration.py)")
     p.add_argument("--activities", help="activities JSON (default: the packaged file)")
     p.add_argument("--solver", choices=["scipy", "opensim"], default="scipy")
     p.add_argument("--exponent", type=int, choices=[2, 3], default=2,

@@ -182,12 +182,14 @@ MUSCLES: dict[str, dict[str, dict[str, float]]] = {
 FEMALE_CSA_FACTOR = 0.70
 #: Tonic co-activation of the axial trunk muscles (lower bound on activation), a modelling
 #: assumption: surface EMG of the paraspinal and abdominal muscles in relaxed upright standing is a
-#: few per cent (about 1-3 %) of maximum voluntary contraction. Applied to every axial muscle in
-#: every activity (not to the shoulder-girdle muscles); dropped (and reported) at a cut where the
-#: muscles that cross it have no antagonist able to balance it. The load targets depend on it:
-#: with 0.01 or 0.03 instead of 0.02 the default male's flexion_45/standing ratio at L4 is 2.7/1.9
-#: and lift_stoop_20kg/standing 5.2/3.3 (see the report of issue 6).
-TONIC_ACTIVATION = 0.02
+#: few per cent of maximum voluntary contraction. Applied to every axial muscle in every activity
+#: (not to the shoulder-girdle muscles); dropped (and reported) at a cut where the muscles that
+#: cross it have no antagonist able to balance it. Value: the least-squares fit of
+#: :func:`spinemets.mechanics.loads.calibration.fit_tonic_activation` to the two documented absolute
+#: standing loads of a 70 kg man (Wilke 1999 L4/L5 0.50 MPa -> 545 N; Nachemson L3 about 700 N;
+#: science.md 3.5) for the default 70 kg, 175 cm man (fit 0.0182 with the disc cut), rounded to
+#: 0.1 %. Wilke's flexion/lift ratios are *not* used, so they remain a check of the model.
+TONIC_ACTIVATION = 0.018
 FEMALE_OFFSET_FACTOR = 0.95
 #: Anderson et al. 2023 (J Biomech 157:111710): CSA +0.8 %/kg, centroid distance +0.3 %/kg,
 #: CSA -0.8 %/year of age.
