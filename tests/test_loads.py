@@ -68,6 +68,9 @@ def test_standing_compression_rises_T1_to_L5(loads70):
     # changes; the overall rise from T1 to L5 must hold
     assert np.all(c[1:] >= 0.95 * c[:-1]), c
     assert c[-1] > 5 * c[0] and c[-5:].mean() > c[5:10].mean() > c[:5].mean()
+    # with the disc cut the only step that does not rise is at the thoracolumbar junction
+    lv = male70_levels()
+    assert {lv[i + 1] for i in range(len(c) - 1) if c[i + 1] <= c[i]} <= {"L1"}, c
 
 
 def test_cut_is_the_disc_below_each_vertebra(male70):
@@ -213,6 +216,8 @@ def test_subject_from_ct_outputs(male70):
     assert l3["psoas_major_left"].source == "default_scaled_to_ct"
     # the CT geometry reproduces the default spine after the rigid fit
     assert np.abs(s.centroids_mm - male70.centroids_mm).max() < 1.0
+    # disc cut points from the measured spacing: within the default's curvature error (< 5 mm)
+    assert np.abs(s.cut_mm - male70.cut_mm).max() < 5.0
     out = compute_loads(s, [a for a in load_activities() if a.id == "standing"])
     assert 400 <= out["activities"]["standing"]["levels"]["L3"]["compression_N"] <= 800
     with pytest.raises(InputError):

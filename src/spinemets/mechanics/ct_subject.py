@@ -11,8 +11,10 @@ Method
 3. Levels the CT lacks are filled from the default anatomy: chained from the nearest measured level
    (one side) or interpolated between two measured levels, and recorded as ``default_filled``.
 4. Local frames: ``axis_si_lps`` (and ``axis_ap_lps`` for the lateral direction) when given, else the
-   central difference of neighbouring centroids; slab, head, shoulder positions and the cut point
-   (disc centre below the vertebra) keep their default offsets in the local frames.
+   central difference of neighbouring centroids; slab, head and shoulder positions keep their
+   default offsets in the local frames. Cut point (disc centre below the vertebra): on the
+   vertebra's axis, half the measured spacing to the next measured vertebra below it (for the last
+   measured level, to the one above); default offset for levels without a measured neighbour.
 5. Muscles: measured CSA and offsets (``offset_mm`` in the vertebra frame, else the centroid
    projected on the vertebra frame) replace the default; supine-to-standing moment-arm corrections
    (abdominals x1.30, erector spinae x1.03 men / x1.12 women; science.md §3.2) are applied. Default
@@ -204,6 +206,11 @@ def build_from_ct(cls, vsum: dict, msum: dict | None, sex: str, weight_kg: float
 
     slab = np.stack([moved(base.slab_com_mm[i], i) for i in range(len(LEVELS))])
     cuts = np.stack([moved(base.cut_mm[i], i) for i in range(len(LEVELS))])
+    for i in meas_c:  # disc centre below a measured vertebra: half the measured spacing down its axis
+        j = i + 1 if i + 1 in meas_c else (i - 1 if i - 1 in meas_c else None)
+        if j is not None:
+            e_z = frames[i][:, 2]
+            cuts[i] = cents[i] - 0.5 * abs(float((cents[j] - cents[i]) @ e_z)) * e_z
     head = moved(base.head_com_mm, 0)
     k_sh = LEVELS.index(base.shoulder_level)
     shoulders = np.stack([moved(s, k_sh) for s in base.shoulder_mm])
