@@ -72,13 +72,18 @@ def test_body_heights_against_totalsegmentator(real):
 @pytest.mark.slow
 def test_strengths_plausible_and_rising_caudally(real):
     res, _, _ = real
-    levels = ["T12"] + LUMBAR
-    assert res["levels"]["T12"]["status"] == "warning"  # cut by the scan's edge
+    t12 = res["levels"]["T12"]
+    # T12 is cut by the scan's top edge: its last slice holds a full cross-section (no end plate),
+    # so heights and strengths, which need the whole body, are null with the reason
+    assert t12["status"] == "warning" and "field of view" in " ".join(t12["warnings"])
+    assert all(v is None for v in t12["strength_N"].values()) and t12["height_middle_mm"] is None
+    assert t12["trabecular_bmd_mg_cm3"] is not None
     for lv in LUMBAR:
         for m, f in res["levels"][lv]["strength_N"].items():
             assert 2000.0 <= f <= 10000.0, (lv, m, f)
+        assert res["levels"][lv]["strength_inputs"]["rigidity"]["section_rule"] == "between_end_plates"
     for m in ("density_area", "fe"):
-        f = [res["levels"][lv]["strength_N"][m] for lv in levels]
+        f = [res["levels"][lv]["strength_N"][m] for lv in LUMBAR]
         assert spearmanr(range(len(f)), f).statistic >= 0.9, (m, f)
     fe = [res["levels"][lv]["strength_N"]["fe"] for lv in LUMBAR]
     assert fe[-1] / fe[0] > 1.1  # L5 stronger than L1 (science.md 2.4: +23 %)
@@ -93,8 +98,10 @@ def test_body_heights_issue_target_3mm(real):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="issue 5 target not met: T12 (cut by the scan edge) has a CTRA "
-                   "strength of about 1.4 kN, below the 2-10 kN range")
+@pytest.mark.xfail(strict=True, reason="issue 5 target not met for T12 only: T12's body is cut by the "
+                   "scan's top edge (last slice = 102 % of its median cross-section, trabecular HU, no "
+                   "end plate), so its strengths are null by design (visible part: DA 4.3, CTRA 2.6, "
+                   "FE 4.6 kN); L1-L5 are 3.6-8.3 kN in all three methods")
 def test_t12_to_l5_strengths_issue_range(real):
     res, _, _ = real
     for lv in ["T12"] + LUMBAR:

@@ -73,3 +73,24 @@ def test_all_methods_respond_to_a_soft_core_and_a_dense_core():
                              np.where(core, 2, 0).astype(np.uint8))
     assert fe_strength(lytic).strength_N < base_fe < fe_strength(blastic).strength_N
     assert rigidity_strength(lytic).strength_N < base_rg < rigidity_strength(blastic).strength_N
+
+
+def test_ctra_ignores_slices_cutting_a_tilted_end_plate():
+    """A prism whose top end plate is tilted (a wedge: 18 mm at the back, 28 mm at the front):
+    slices through the tilted plate are partly in the disc and must not give the minimum EA."""
+    h = 1.0
+    vol, _ = cylinder(h, height_mm=30.0)
+    ns, n, _ = vol.body_mask.shape
+    s, a, _l = np.mgrid[0:ns, 0:n, 0:n]
+    top = 18.0 + 10.0 * a / (n - 1)  # mm, rising anteriorly
+    vol.body_mask &= (s + 0.5) * h <= top
+    e = float(materials.modulus_mpa(150.0))
+    full = vol.body_mask[0].sum() * h * h
+    rg = rigidity_strength(vol)
+    assert rg.section_rule == "between_end_plates"
+    f_full = materials.YIELD_STRAIN * e * full
+    # a counted slice may miss the END_PLATE_TOLERANCE share (5 %) of the core's end plate
+    assert 0.93 * f_full <= rg.strength_N <= f_full * (1 + 1e-9), (rg.strength_N, f_full)
+    # the slices through the tilted plate are weaker: counting them would lower the strength
+    ea_all = vol.body_mask.sum(axis=(1, 2)) * h * h * e
+    assert materials.YIELD_STRAIN * ea_all[ea_all > 0].min() < 0.5 * rg.strength_N

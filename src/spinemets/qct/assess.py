@@ -190,10 +190,24 @@ class _Body:
         return int(np.count_nonzero(self.mask))
 
     def touches_edge(self, shape: tuple[int, ...]) -> bool:
+        return bool(self.edges_touched(shape))
+
+    def edges_touched(self, shape: tuple[int, ...]) -> list[str]:
+        """Faces of the scanned volume the body reaches ("first slice", "last slice",
+        "in-plane border"), with the share of the body's median slice area lying on each."""
         idx = np.argwhere(self.mask)
         lo = idx.min(axis=0) + [b.start for b in self.box]
         hi = idx.max(axis=0) + [b.start for b in self.box]
-        return bool(np.any(lo == 0) or np.any(hi == np.array(shape) - 1))
+        areas = self.mask.sum(axis=(1, 2))
+        med = float(np.median(areas[areas > 0]))
+        out = []
+        if lo[0] == 0:
+            out.append(f"first slice ({areas[0] / med:.0%} of its median slice area on it)")
+        if hi[0] == shape[0] - 1:
+            out.append(f"last slice ({areas[-1] / med:.0%} of its median slice area on it)")
+        if np.any(lo[1:] == 0) or np.any(hi[1:] == np.array(shape[1:]) - 1):
+            out.append("in-plane border")
+        return out
 
     def in_box(self, box: tuple[slice, ...]) -> np.ndarray:
         """The body's voxels on the grid of ``box`` (parts outside ``box`` dropped)."""
@@ -341,8 +355,13 @@ def assess_bone(ct: CTImage, vertebrae: LabelMap, bodies: LabelMap, lesions: Lab
         hu = ct.array[box].astype(np.float32)
         bmd = cal.bmd(hu).astype(np.float32)
         sub_geom = _sub_geometry(g, box)
-        if bc.touches_edge(varr.shape):
-            entry["warnings"].append("the body touches the edge of the scan; it may be incomplete")
+        cut_by = bc.edges_touched(varr.shape)
+        truncated = None
+        if cut_by:
+            truncated = ("the body reaches the edge of the scanned volume (" + "; ".join(cut_by)
+                         + "): part of it may lie outside the field of view")
+            entry["warnings"].append(truncated + "; heights and strengths need the whole body "
+                                     "and are null, density is of the visible part")
             entry["status"] = "warning"
         dens, _trab = measure_density(hu, bmd, body, tuple(sp))
         if dens.trabecular_bmd_mg_cm3 is None:
@@ -364,7 +383,10 @@ def assess_bone(ct: CTImage, vertebrae: LabelMap, bodies: LabelMap, lesions: Lab
         smask = fr.resample(body.astype(np.float32), sub_geom, sgrid) > 0.5
         shape = measure_shape(smask, SHAPE_STEP_MM, sgrid.index_of(cents[lv]),
                               (fr.half_voxel_mm(frame.e_s, g), fr.half_voxel_mm(frame.e_a, g)))
-        shapes[lv] = shape
+        if truncated:
+            entry["genant_grade"] = entry["height_reduction_fraction"] = None
+        else:
+            shapes[lv] = shape
         les = None if les_lut is None else _class_of(lesions.array[box], les_lut)
         lesion_fraction = None if les is None else float(((les > 0) & body).sum() / body.sum())
         entry.update({
@@ -396,7 +418,7 @@ def assess_bone(ct: CTImage, vertebrae: LabelMap, bodies: LabelMap, lesions: Lab
                 None if les is None else fr.resample(les, sub_geom, grid, order=0).astype(np.uint8))
         da = density_area_strength(vols["ctra"])
         strengths["density_area"], inputs["density_area"] = da.strength_N, da.to_dict()
-        rg = rigidity_strength(vols["ctra"])
+        rg = rigidity_strength(vols["ctra"], rim_margin_mm=dens.margin_mm)
         strengths["rigidity"], inputs["rigidity"] = rg.strength_N, rg.to_dict()
         if fe:
             try:
@@ -408,6 +430,8 @@ def assess_bone(ct: CTImage, vertebrae: LabelMap, bodies: LabelMap, lesions: Lab
                 inputs["fe"] = {"status": "failed", "reason": "out of memory"}
         else:
             inputs["fe"] = {"status": "skipped", "reason": "FE disabled"}
+        if truncated:
+            _withhold_whole_body_results(entry, strengths, inputs, truncated)
         entry["strength_N"] = strengths
         entry["strength_inputs"] = inputs
     # Genant grades with the neighbours' posterior heights
@@ -426,6 +450,23 @@ def assess_bone(ct: CTImage, vertebrae: LabelMap, bodies: LabelMap, lesions: Lab
     return {"disclaimer": DISCLAIMER, "spinemets_version": __version__,
             "calibration": cal.to_dict(), "levels": out_levels,
             "units": {"bmd": "mg/cm3 K2HPO4-equivalent", "length": "mm", "force": "N"}}
+
+
+def _withhold_whole_body_results(entry: dict[str, Any], strengths: dict[str, Any],
+                                 inputs: dict[str, Any], reason: str) -> None:
+    """A body cut by the field of view: heights, ratios and the three strengths describe the
+    visible part only, so they are reported as null with the reason (TotalSegmentator's spine
+    report likewise skips a body touching the image border). The visible-part strengths stay in
+    ``strength_inputs`` as ``strength_N_visible_part`` for inspection."""
+    for k in ("height_anterior_mm", "height_middle_mm", "height_posterior_mm", "wedge_ratio",
+              "biconcavity_ratio", "heights_boundary_mm"):
+        entry[k] = None
+    for m in strengths:
+        if isinstance(inputs.get(m), dict):
+            inputs[m]["strength_N_visible_part"] = strengths[m]
+            inputs[m]["status"] = "not_reported"
+            inputs[m]["reason"] = reason
+        strengths[m] = None
 
 
 def _null_level(reason: str) -> dict[str, Any]:
