@@ -10,6 +10,7 @@ from spinemets import anatomy
 from spinemets.errors import InputError
 from spinemets.image import CTImage, Geometry, LabelMap
 from spinemets.qct import assess as A
+from spinemets.qct import phantomless as P
 from spinemets.qct.phantomless import sample_tissues
 
 
@@ -18,7 +19,7 @@ def _levels(ph):
     return {vid: b for vid, b in boxes.items() if vid in {anatomy.vertebra_id(lv) for lv in anatomy.TARGET_LEVELS}}
 
 
-@pytest.mark.parametrize("threshold", [A.CORTICAL_MIN_HU, 500.0])
+@pytest.mark.parametrize("threshold", [P.CORTICAL_MIN_HU, 500.0])
 def test_cortical_sample_on_crops_equals_full_slab(phantom_small, monkeypatch, threshold):
     ph = phantom_small
     boxes = _levels(ph)
@@ -26,15 +27,15 @@ def test_cortical_sample_on_crops_equals_full_slab(phantom_small, monkeypatch, t
     vert = np.isin(varr, list(boxes))
     zs = np.nonzero(vert.any(axis=(1, 2)))[0]
     z0, z1 = int(zs[0]), int(zs[-1]) + 1
-    monkeypatch.setattr(A, "CORTICAL_MIN_HU", threshold)
+    monkeypatch.setattr(P, "CORTICAL_MIN_HU", threshold)
     got = A._cortical_bone_sample(ph.ct, varr, boxes, (z0, z1))
     hu = ph.ct.array[z0:z1].astype(np.float32)
     cort = vert[z0:z1] & (ndimage.uniform_filter(hu, size=3) >= threshold)
     assert got["n_voxels"] == int(cort.sum())
     if threshold == 500.0:
-        assert got["n_voxels"] >= A.CORTICAL_MIN_VOXELS
+        assert got["n_voxels"] >= P.CORTICAL_MIN_VOXELS
         assert got["hu_median"] == float(np.median(hu[cort]))
-    else:  # the rule itself is phantomless.sample_tissues'
+    else:  # one rule (phantomless.cortical_values) serves both paths
         ref = sample_tissues(ph.ct, vert, ph.vertebral_bodies.array > 0)["cortical_bone"]
         assert got == ref
 

@@ -15,7 +15,7 @@ from ..image import CTImage, LabelMap
 from . import calibration as cal_mod
 from . import frame as fr
 from .density import measure_density
-from .phantomless import sample_tissues
+from .phantomless import cortical_sample, cortical_values, sample_tissues
 from .rods import rods_from_spec
 from .shape import CONVENTION as SHAPE_CONVENTION
 from .shape import SHAPE_STEP_MM, ShapeResult, genant_grade, measure_shape
@@ -25,9 +25,6 @@ CROP_MARGIN_MM = 12.0
 CTRA_SLICE_MM = 1.0
 #: phantomless reference-tissue sampling: voxel steps up to this size (mm), see _sampling_view
 CAL_SAMPLE_MM = 2.0
-#: cortical-bone reference rule of ``phantomless.sample_tissues`` (3x3x3 mean HU, minimum count)
-CORTICAL_MIN_HU = 1000.0
-CORTICAL_MIN_VOXELS = 20
 
 
 def _check_grid(name: str, lm: LabelMap | None, ct: CTImage) -> None:
@@ -244,9 +241,8 @@ def _sampling_view(ct: CTImage, z_range: tuple[int, int]) -> tuple[CTImage, tupl
 
 def _cortical_bone_sample(ct: CTImage, varr: np.ndarray, boxes: dict[int, tuple[slice, ...]],
                           z_range: tuple[int, int]) -> dict[str, Any]:
-    """Cortical-bone reference at full resolution, the rule of ``phantomless.sample_tissues``:
-    vertebra voxels whose 3x3x3 mean (within the vertebrae's slab ``z_range``) is at least
-    ``CORTICAL_MIN_HU``; median HU when at least ``CORTICAL_MIN_VOXELS`` are found.
+    """Cortical-bone reference at full resolution with the rule of ``phantomless.sample_tissues``
+    (``phantomless.cortical_values`` / ``cortical_sample``) within the vertebrae's slab ``z_range``.
 
     Computed on each vertebra's bounding box grown by one voxel (the filter's reach) and clipped
     to the slab, so the result equals the full-slab computation without a full-slab array."""
@@ -257,13 +253,9 @@ def _cortical_bone_sample(ct: CTImage, varr: np.ndarray, boxes: dict[int, tuple[
         lo = np.maximum([b.start - 1 for b in bb], lo_lim)
         hi = np.minimum([b.stop + 1 for b in bb], hi_lim)
         box = tuple(slice(a, b) for a, b in zip(lo, hi))
-        hu = ct.array[box].astype(np.float32)
         # mode "reflect" acts only where the box meets the slab/volume edge, as on the full slab
-        m3 = ndimage.uniform_filter(hu, size=3)
-        vals.append(hu[(varr[box] == vid) & (m3 >= CORTICAL_MIN_HU)])
-    v = np.concatenate(vals) if vals else np.zeros(0, np.float32)
-    return {"hu_median": float(np.median(v)) if v.size >= CORTICAL_MIN_VOXELS else None,
-            "n_voxels": int(v.size)}
+        vals.append(cortical_values(ct.array[box].astype(np.float32), varr[box] == vid))
+    return cortical_sample(np.concatenate(vals) if vals else np.zeros(0, np.float32))
 
 
 def assess_bone(ct: CTImage, vertebrae: LabelMap, bodies: LabelMap, lesions: LabelMap | None = None,

@@ -31,6 +31,9 @@ from ..image import CTImage, Geometry
 WINDOWS_HU = {"air": (-1100.0, -850.0), "adipose": (-190.0, -30.0), "muscle": (-29.0, 150.0),
               "blood": (0.0, 500.0)}
 CONTRAST_BLOOD_HU = 100.0
+#: cortical-bone reference rule (``cortical_values``): 3x3x3 mean HU at least this, and a minimum count
+CORTICAL_MIN_HU = 1000.0
+CORTICAL_MIN_VOXELS = 20
 
 
 def _cube(spacing_zyx: np.ndarray, mm: float) -> tuple[int, int, int]:
@@ -95,13 +98,23 @@ def sample_tissues(ct: CTImage, vertebrae_mask: np.ndarray, bodies_mask: np.ndar
     muscle_region, aorta_region = _lps_regions(hu, bodies, out, bone_near, g, z0)
     _take("muscle", muscle_region, sd_max)
     _blood(result, hu, mean, sd, aorta_region, sp, sd_max)
-    # cortical bone
-    m3 = ndimage.uniform_filter(hu, size=3)
-    cort = vert & (m3 >= 1000.0)
-    n_c = int(cort.sum())
-    result["cortical_bone"] = {"hu_median": float(np.median(hu[cort])) if n_c >= 20 else None,
-                               "n_voxels": n_c}
+    result["cortical_bone"] = cortical_sample(cortical_values(hu, vert))
     return result
+
+
+def cortical_values(hu: np.ndarray, vertebra_mask: np.ndarray) -> np.ndarray:
+    """HU of the cortical-bone reference voxels: vertebra voxels whose 3x3x3 mean HU is at least
+    ``CORTICAL_MIN_HU`` (the filter's edge mode is "reflect": pass a region grown by one voxel,
+    or the whole slab, to get the slab's result)."""
+    m3 = ndimage.uniform_filter(hu.astype(np.float32, copy=False), size=3)
+    return hu[vertebra_mask & (m3 >= CORTICAL_MIN_HU)]
+
+
+def cortical_sample(values: np.ndarray) -> dict[str, Any]:
+    """The cortical-bone reference: median HU when at least ``CORTICAL_MIN_VOXELS`` were found."""
+    n = int(values.size)
+    return {"hu_median": float(np.median(values)) if n >= CORTICAL_MIN_VOXELS else None,
+            "n_voxels": n}
 
 
 def _lps_regions(hu: np.ndarray, bodies: np.ndarray, out: np.ndarray, bone_near: np.ndarray,
