@@ -3,8 +3,7 @@ Monte Carlo uncertainty and a band. Research output: no validated fracture thres
 metastatic vertebrae (science.md §4); the band uses the theoretical failure at LSR = 1 with the
 +/-20 % transition zone of Bouxsein/Keaveny (< 0.8 low, 0.8-1.2 uncertain, > 1.2 high).
 The compression of a vertebra is the one loads.json gives for its level: the load through the
-disc below it (the larger of the two disc loads of a vertebra in upright postures, as weight
-accumulates caudally), see ``loads.json`` ``cut_definition``.
+disc below it, see ``loads.json`` ``cut_definition``.
 
 Monte Carlo (``monte_carlo`` = number of samples, seeded):
 * muscle stress: sigma_max ~ U(40, 130) N/cm2 (Burkhart 2017), compression interpolated in the
