@@ -39,6 +39,9 @@ from .presence import expected
 MUSCLE_HU = (-29.0, 150.0)
 FAT_HU = (-190.0, -30.0)
 BONE_HU = 200.0
+#: a pixel this far into the fat window is fat however thin the plane it belongs to (HU, about
+#: half-way from the muscle window's lower limit to fat at -90..-100 HU)
+FAT_PLANE_HU = -60.0
 #: deepest extent of the superficial muscle sheet below the subcutaneous fat (mm)
 WALL_MAX_MM = 25.0
 #: thickest sheet of the wall below the pectoral region (rectus abdominis ~10-15 mm) and in the
@@ -127,8 +130,15 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
     # the rib cage (bone apart from the vertebra) ends the wall: intercostals lie in the rib layer
     rib_bone = (hs > BONE_HU) & body & ~ndi.binary_dilation(vert_in_plane > 0, structure=_disk(3.0 / px))
     cap_mm = WALL_SHEET_MAX_MM_CHEST if expected("pectoralis_major", level) else WALL_SHEET_MAX_MM
-    runs = wall_layers(body, sat, muscle & ~(post_zone | gutter | ql_zone), px, max_depth_mm=WALL_MAX_MM,
-                       ribs=rib_bone, max_layer_mm=cap_mm)
+    # thin fascial fat planes (1-2 mm) between the sheets and what lies under them vanish in the
+    # 1 mm smoothing: the rays read a 0.5 mm-smoothed muscle window
+    h_sharp = ndi.gaussian_filter(hu.astype(np.float32), sigma=max(0.5 / px, 0.3))
+    muscle_sharp = (h_sharp >= MUSCLE_HU[0]) & (h_sharp <= MUSCLE_HU[1]) & body & ~bone
+    if canal is not None:
+        muscle_sharp &= ~ndi.binary_dilation(canal, structure=_disk(1.0 / px))
+    fat_plane = (h_sharp <= FAT_PLANE_HU) & (h_sharp >= FAT_HU[0])
+    runs = wall_layers(body, sat, muscle_sharp & ~(post_zone | gutter | ql_zone), px, max_depth_mm=WALL_MAX_MM,
+                       ribs=rib_bone, max_layer_mm=cap_mm, fat_plane=fat_plane)
     # each wall layer is a sheet: parts thicker than the thickest sheet muscle at this level are
     # organs touching the wall without a fat plane (liver, bowel loops) and are removed
     for r in (1, 2):
@@ -200,6 +210,7 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
         mad = float(np.median(np.abs(h3[core_seed] - ref))) * 1.4826
         tol = max(HU_CONSISTENCY_MIN, 3.5 * mad)
         regions[(regions == lab_id) & (np.abs(h3 - ref) > tol) & interior & ~seed] = 0
+    _split_organ_contact(regions, markers, hu, muscle, h3, px)
     # give back the rim removed by the opening (at most 2 mm, non-wall muscle pixels only)
     regions = expand_labels(regions, distance=2.0 / px) * (muscle & ~wall)
 
@@ -230,6 +241,57 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
                 out[f"{grp}_{side}"] = _component_at(keep, markers == lab + off)
     out.update(_split_wall(runs, depth, x, y, body, level))
     return {k: v for k, v in out.items() if v.any()}
+
+
+def _split_organ_contact(regions: np.ndarray, markers: np.ndarray, hu: np.ndarray, muscle: np.ndarray,
+                         h3: np.ndarray, px: float) -> None:
+    """In place: an organ that touches a deep muscle without a fat plane (liver against the right
+    erector spinae or quadratus lumborum at T11-L2) and is brighter than it is cut off along the
+    HU mid-point between the two.
+
+    References (3 mm-smoothed HU): the muscle's seed median and each organ's core median (thick
+    organ seed). Only organs at least ``HU_CONSISTENCY_MIN`` brighter than the muscle count: fat
+    infiltration only lowers a muscle's HU, so a darker neighbour may be fattier muscle. A region
+    pixel more than 2.5 mm inside the muscle window whose 2 mm-smoothed HU lies beyond the
+    mid-point towards such an organ is organ when its connected piece of such pixels is larger
+    than a noise blob (3 mm radius) and reaches muscle-window tissue that is organ or unassigned
+    (an organ contact; spots enclosed by the muscle or against a neighbouring muscle stay)."""
+    organ_seed = markers == _OTHER
+    if not organ_seed.any():
+        return
+    min_px = np.pi * (3.0 / px) ** 2
+    lab_o, n_o = ndi.label(organ_seed)
+    sizes = np.bincount(lab_o.ravel())
+    organ_hu = [float(np.median(h3[lab_o == k])) for k in range(1, n_o + 1) if sizes[k] >= min_px]
+    if not organ_hu:
+        return
+    h2 = ndi.gaussian_filter(hu.astype(np.float32), sigma=2.0 / px)
+    inner = ndi.distance_transform_edt(muscle) * px > 2.5
+    cross = ndi.generate_binary_structure(2, 1)
+    for lab_id in np.unique(markers[(markers > 0) & (markers != _OTHER)]):
+        ref = float(np.median(h3[markers == lab_id]))
+        brighter = [o for o in organ_hu if o - ref >= HU_CONSISTENCY_MIN]
+        own = regions == lab_id
+        if not brighter or not own.any():
+            continue
+        box = _bbox(own, margin=2)
+        # beyond the mid-point towards the least bright such organ
+        cand = own[box] & inner[box] & (h2[box] > ref + 0.5 * (min(brighter) - ref))
+        if not cand.any():
+            continue
+        pieces, n = ndi.label(cand)
+        sizes = np.bincount(pieces.ravel())
+        free = muscle[box] & ~own[box] & ((regions[box] == 0) | (regions[box] == _OTHER))
+        hit = np.unique(pieces[ndi.binary_dilation(free, structure=cross) & cand])
+        hit = [k for k in hit if k > 0 and sizes[k] >= min_px]
+        if hit:
+            regions[box][np.isin(pieces, hit)] = _OTHER
+
+
+def _bbox(mask: np.ndarray, margin: int = 0) -> tuple[slice, slice]:
+    rows, cols = np.nonzero(mask)
+    return (slice(max(rows.min() - margin, 0), rows.max() + margin + 1),
+            slice(max(cols.min() - margin, 0), cols.max() + margin + 1))
 
 
 def _split_paraspinal(ps: np.ndarray, hs: np.ndarray, sx: np.ndarray, lm: Landmarks,

@@ -14,7 +14,8 @@ from ..image import CTImage, LabelMap
 from .classic import segment_plane
 from .frames import VertebraFrame, vertebra_frames
 from .landmarks import spinal_canal, vertebra_landmarks
-from .measure import measure_group, null_group
+from .measure import group_outline, measure_group, null_group
+from .partial_volume import partial_volume_areas
 from .plane import Plane
 from .presence import expected
 from .propagate import propagate_labels
@@ -101,13 +102,31 @@ def segment_muscles(ct: CTImage, vertebrae: LabelMap, backend: str = "classic",
                        "status": "ok"}
         if fr.touches_fov_edge:
             entry["warning"] = "vertebra touches the edge of the field of view"
+        close_mm = 2.0 if model_labels is None else 0.0
+        outlines: dict[str, np.ndarray] = {}
         for grp in anatomy.MUSCLE_GROUPS:
             for side in ("left", "right"):
                 name = anatomy.muscle_name(grp, side)
                 m = masks.get(name)
-                if m is not None and m.any():
-                    lab2d[m & (lab2d == 0)] = ids[name]
-                    entry[name] = measure_group(m, hu, plane, close_mm=2.0 if model_labels is None else 0.0)
+                if m is not None and (m & (lab2d == 0)).any():
+                    m = m & (lab2d == 0)
+                    masks[name] = m
+                    lab2d[m] = ids[name]
+                    outlines[name] = group_outline(m, hu, plane.pixel_mm, close_mm)
+        # classic backend: border pixels counted by their muscle fraction (thin sheets)
+        areas = {} if model_labels is not None else \
+            partial_volume_areas({ids[n]: o for n, o in outlines.items()}, hu, plane.pixel_mm)
+        for grp in anatomy.MUSCLE_GROUPS:
+            for side in ("left", "right"):
+                name = anatomy.muscle_name(grp, side)
+                if name in outlines and areas.get(ids[name], 1.0) < plane.pixel_mm ** 2:
+                    # nothing but partial-volume pixels: less than one pixel of muscle in all
+                    lab2d[lab2d == ids[name]] = 0
+                    entry[name] = null_group("not_found", "less than one pixel of muscle after weighting its "
+                                                          "border pixels by their muscle fraction")
+                elif name in outlines:
+                    m = masks[name]
+                    entry[name] = measure_group(m, hu, plane, outline=outlines[name], csa_mm2=areas.get(ids[name]))
                     if np.any(m & ~inside):
                         entry[name]["status"] = "partly_outside_fov"
                 elif backend == "classic" and not expected(grp, lv):

@@ -2,7 +2,8 @@
 
 * ``csa_mm2``: area of the group's outline in the oblique plane (mm^2): for the classic backend
   its pixels closed with a 2 mm disc and holes filled, i.e. muscle plus the intramuscular fat it
-  encloses (the anatomical CSA; the lean CSA is ``csa_mm2 * (1 - fat_fraction)``); for model
+  encloses (the anatomical CSA; the lean CSA is ``csa_mm2 * (1 - fat_fraction)``), with the
+  pixels on its border with fat counted by their muscle fraction (``partial_volume``); for model
   backends the model's mask as it is;
 * ``hu_mean`` / ``hu_sd``: CT numbers (HU, linearly interpolated onto the plane) of the group's
   muscle-window (-29..150 HU) pixels inside the outline (the usual skeletal-muscle attenuation);
@@ -21,12 +22,14 @@ from .classic import FAT_HU, MUSCLE_HU, _disk
 from .plane import Plane
 
 
-def measure_group(mask: np.ndarray, hu: np.ndarray, plane: Plane, close_mm: float = 2.0) -> dict:
-    """Measures of one group's mask in the plane. ``close_mm``: radius of the closing that forms
-    the outline (0 for model label maps, whose masks already include intramuscular fat)."""
-    px = plane.pixel_mm
+def group_outline(mask: np.ndarray, hu: np.ndarray, px: float, close_mm: float = 2.0) -> np.ndarray:
+    """The group's outline: ``mask`` closed with a ``close_mm`` disc and holes filled, keeping
+    only enclosed fat/muscle-window pixels (not neighbouring bone or air); ``mask`` itself when
+    ``close_mm`` is 0."""
     outline = np.zeros_like(mask)
     rows, cols = np.nonzero(mask)
+    if len(rows) == 0:
+        return outline
     m = int(np.ceil(3.0 / px)) + 1
     box = (slice(max(rows.min() - m, 0), rows.max() + m + 1), slice(max(cols.min() - m, 0), cols.max() + m + 1))
     sub = mask[box]
@@ -35,6 +38,18 @@ def measure_group(mask: np.ndarray, hu: np.ndarray, plane: Plane, close_mm: floa
     # closing must not bridge into other tissue: keep only enclosed fat, not neighbouring bone etc.
     hb = hu[box]
     outline[box] = closed & (sub | ((hb >= FAT_HU[0]) & (hb <= MUSCLE_HU[1])))
+    return outline
+
+
+def measure_group(mask: np.ndarray, hu: np.ndarray, plane: Plane, close_mm: float = 2.0,
+                  outline: np.ndarray | None = None, csa_mm2: float | None = None) -> dict:
+    """Measures of one group's mask in the plane. ``close_mm``: radius of the closing that forms
+    the outline (0 for model label maps, whose masks already include intramuscular fat);
+    ``outline``: that outline when already computed; ``csa_mm2``: the area to report instead of
+    the outline's pixel count (the partial-volume area of the classic backend)."""
+    px = plane.pixel_mm
+    if outline is None:
+        outline = group_outline(mask, hu, px, close_mm)
     n = int(outline.sum())
     lean = outline & (hu >= MUSCLE_HU[0]) & (hu <= MUSCLE_HU[1])
     vals = hu[lean if lean.any() else mask].astype(float)
@@ -44,7 +59,7 @@ def measure_group(mask: np.ndarray, hu: np.ndarray, plane: Plane, close_mm: floa
     x = (c.mean() - plane.shape[1] // 2) * px
     centroid = plane.origin_lps_mm + x * plane.left + y * plane.posterior
     return {
-        "csa_mm2": round(n * px * px, 1),
+        "csa_mm2": round(n * px * px if csa_mm2 is None else csa_mm2, 1),
         "hu_mean": round(float(vals.mean()), 1),
         "hu_sd": round(float(vals.std(ddof=1)) if len(vals) > 1 else 0.0, 1),
         "fat_fraction": round(float(fat.sum()) / float(outline.sum()), 3) if outline.any() else None,

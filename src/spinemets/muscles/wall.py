@@ -9,6 +9,9 @@ the ray. Organs are excluded as long as fat or air separates them from the wall 
 the usual situation (extraperitoneal and visceral fat) - and the depth limit bounds what is
 reached where they touch.
 
+A gap pixel in ``fat_plane`` (definite fat, well below the muscle window) separates runs even
+when the gap is no wider than the noise tolerance: fascial planes are often 1 pixel thin.
+
 Returns an int8 image: 0 = not wall, 1 = outer run, 2 = inner run.
 """
 
@@ -22,7 +25,7 @@ def wall_layers(body: np.ndarray, sat: np.ndarray, muscle: np.ndarray, px: float
                 max_depth_mm: float = 30.0, gap_mm: float = 1.0, plane_mm: float = 4.0,
                 step_deg: float = 0.5, ribs: np.ndarray | None = None,
                 rib_margin_mm: float = 2.0, rib_gap_deg: float = 30.0,
-                max_layer_mm: float | None = None) -> np.ndarray:
+                max_layer_mm: float | None = None, fat_plane: np.ndarray | None = None) -> np.ndarray:
     out = np.zeros(muscle.shape, np.int8)
     if not body.any() or not sat.any():
         return out
@@ -38,12 +41,14 @@ def wall_layers(body: np.ndarray, sat: np.ndarray, muscle: np.ndarray, px: float
         return ndi.map_coordinates(a.astype(np.uint8), [pr, pc], order=0, cval=0).astype(bool)
 
     s_sat, s_mus, s_body = samp(sat), samp(muscle), samp(body)
+    s_fp = samp(fat_plane) if fat_plane is not None else np.zeros_like(s_mus)
     stop = _rib_stop(samp(ribs), rib_margin_mm / px, rib_gap_deg / step_deg) if ribs is not None \
         else np.full(len(th), -1)
     gap = max(int(round(gap_mm / px)), 0)
     plane_gap = max(int(round(plane_mm / px)), gap + 1)
     depth_px = max_depth_mm / px
     lay = np.zeros(s_mus.shape, np.int8)
+    sat_in = np.full(len(th), -1)
     for a in range(len(th)):
         sat_idx = np.nonzero(s_sat[a])[0]
         if len(sat_idx) == 0:
@@ -51,6 +56,7 @@ def wall_layers(body: np.ndarray, sat: np.ndarray, muscle: np.ndarray, px: float
         j = sat_idx[-1]  # innermost pixel of the outermost SAT run
         while j - 1 >= 0 and s_sat[a, j - 1]:
             j -= 1
+        sat_in[a] = j
         i, start, run, miss, seen = j - 1, j - 1, 1, 0, False
         while i > stop[a] and start - i <= depth_px and s_body[a, i]:
             if s_mus[a, i]:
@@ -62,20 +68,96 @@ def wall_layers(body: np.ndarray, sat: np.ndarray, muscle: np.ndarray, px: float
                 miss, seen = 0, True
             else:
                 miss += 1
+                if s_fp[a, i]:  # a definite fat pixel: a fascial plane, however thin
+                    miss = max(miss, gap + 1)
                 if miss > (plane_gap if seen else gap):
                     if seen and run == 2:
                         break
                     if miss > plane_gap:
                         break
             i -= 1
+    window = int(round(SHEET_WINDOW_DEG / step_deg))
+    _missed_outer_sheet(lay, sat_in, window, (gap_mm + SHEET_START_TOL_MM) / px)
     if max_layer_mm is not None:
         _cap_layers(lay, max_layer_mm / px, window=int(round(20.0 / step_deg)))
+    _trim_thickness_outliers(lay, window, SHEET_EXCESS_MM / px)
     yy, xx = np.indices(muscle.shape)
     ai = np.round((np.degrees(np.arctan2(yy - r0, xx - c0)) % 360.0) / step_deg).astype(int) % len(th)
     ri = np.clip(np.round(np.hypot(yy - r0, xx - c0)).astype(int), 0, n_r - 1)
     out = lay[ai, ri]
     out[~muscle] = 0
     return out
+
+
+#: half-width of the angular window over which a sheet's depth and thickness are compared (deg)
+SHEET_WINDOW_DEG = 15.0
+#: a first run starting this much deeper below the fat (beyond the tolerated gap) than its
+#: neighbours' first runs is the inner layer of a ray that missed the outer sheet (mm)
+SHEET_START_TOL_MM = 1.5
+#: a run thicker than 1.5 x its neighbours' median plus this is cut to that median (mm)
+SHEET_EXCESS_MM = 2.0
+
+
+def _neighbours(a: int, window: int, n_a: int, have: np.ndarray) -> np.ndarray:
+    """Ray indices within ``window`` rays of ``a`` that are contiguous with it through rays where
+    ``have`` is true (gaps of up to 2 rays bridged): the same sheet, not the next one across a
+    fat gap."""
+    out = []
+    for step in (1, -1):
+        miss = 0
+        for k in range(1, window + 1):
+            b = (a + step * k) % n_a
+            if have[b]:
+                out.append(b)
+                miss = 0
+            else:
+                miss += 1
+                if miss > 2:
+                    break
+    return np.asarray(out, int)
+
+
+def _missed_outer_sheet(lay: np.ndarray, sat_in: np.ndarray, window: int, tol_px: float) -> None:
+    """In place: where a thin outer sheet is missed on a ray (sub-pixel, noise), the ray's first
+    run is the next layer down (inner muscle, chest wall). It starts deeper below the fat than the
+    first runs of its neighbours along the sheet: such runs move to layer 2 (a former layer 2 is
+    dropped)."""
+    n_a = lay.shape[0]
+    on1 = lay == 1
+    have = on1.any(axis=1) & (sat_in >= 0)
+    if not have.any():
+        return
+    start = np.where(have, sat_in - 1 - (lay.shape[1] - 1 - np.argmax(on1[:, ::-1], axis=1)), 0)
+    for a in np.nonzero(have & (start > tol_px))[0]:
+        nb = _neighbours(a, window, n_a, have)
+        if len(nb) < 4:
+            continue
+        ref = float(np.percentile(start[nb], 25))
+        if start[a] > ref + tol_px:
+            row = lay[a]
+            row[row == 2] = 0
+            row[row == 1] = 2
+
+
+def _trim_thickness_outliers(lay: np.ndarray, window: int, excess_px: float) -> None:
+    """In place: a muscle sheet's thickness varies slowly along it; a run much thicker than its
+    neighbours' median (1.5 x + ``excess_px``) continues into an organ touching the sheet without a
+    fat plane (bowel loop on the rectus, liver on the obliques) and is cut to that median,
+    keeping its outer part."""
+    n_a = lay.shape[0]
+    for layer in (1, 2):
+        on = lay == layer
+        length = on.sum(axis=1)
+        have = length > 0
+        for a in np.nonzero(have)[0]:
+            nb = _neighbours(a, window, n_a, have)
+            if len(nb) < 6:
+                continue
+            ref = float(np.median(length[nb]))
+            if length[a] > 1.5 * ref + excess_px:
+                idx = np.nonzero(on[a])[0]
+                keep = int(round(ref))
+                lay[a, idx[idx < idx.max() - keep + 1]] = 0
 
 
 def _cap_layers(lay: np.ndarray, max_px: float, window: int) -> None:
