@@ -39,10 +39,7 @@ def test_real_ct_levels_present_and_labelled(real_metrics, real_result):
     assert lab["anchor"] == "sacrum" and "last_rib" in lab["anchors_found"]
 
 
-@pytest.mark.parametrize("level", [
-    pytest.param(lv, marks=pytest.mark.xfail(
-        strict=True, reason="L5 Dice 0.839: ~240 voxels of S1 (superior articular processes) given to L5, ~400 rim voxels"))
-    if lv == "L5" else lv for lv in LEVELS])
+@pytest.mark.parametrize("level", LEVELS)
 def test_real_ct_dice(real_metrics, level):
     assert real_metrics["levels"][level]["dice"] >= 0.85, real_metrics["levels"][level]
 

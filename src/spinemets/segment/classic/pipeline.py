@@ -246,7 +246,8 @@ def run_classic(ct: CTImage) -> ClassicOutput:
         widths.append(width)
         partial = bool(bounds[k][2] and (hi_ - lo_) < MIN_END_FRACTION * typical_gap)
         findings.append(SegmentFinding(sacral=width >= sacral_width, partial=partial))
-    labels, zone = separate(bone, filled, cl, disc_z, bounds, w, typical_gap)
+    sacrum_top = max((k for k, f in enumerate(findings) if f.sacral), default=None)
+    labels, zone = separate(bone, filled, cl, disc_z, bounds, w, typical_gap, hu=fine.array, sacrum_top=sacrum_top)
     # other-bone regions touching a sacral segment are pelvis, not ribs
     thick = ndi.distance_transform_edt(bone | filled, sampling=w)
     adj = _near_other(labels, len(bounds), thick, w)
@@ -281,7 +282,8 @@ def run_classic(ct: CTImage) -> ClassicOutput:
             rib_slices[max(0, int(np.floor(lo_))):int(np.ceil(hi_)) + 1] = True
     if rib_slices.any():
         labels, zone = separate(bone, filled, cl, disc_z, bounds, w, typical_gap, rib_slices=rib_slices,
-                                hu=fine.array, fixed={k + 1 for k, f in enumerate(findings) if f.sacral})
+                                hu=fine.array, fixed={k + 1 for k, f in enumerate(findings) if f.sacral},
+                                sacrum_top=sacrum_top)
     # lung fraction at each segment's level (coarse grid covers the whole body)
     lung_c = body_c & (coarse.array < LUNG_HU)
     for k, (lo_, hi_, _) in enumerate(bounds):

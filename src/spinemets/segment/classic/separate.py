@@ -83,8 +83,14 @@ def segment_bounds(disc_z: list[float], cl: Centreline) -> list[tuple[float, flo
 
 
 def seeds(filled: np.ndarray, cl: Centreline, bounds: list[tuple[float, float, bool]], w: float,
-          typical_gap_vox: float, zone: np.ndarray | None = None, no_arch: set[int] = frozenset()) -> np.ndarray:
-    """Marker array: segment k+1 in the central part of its body, 0 elsewhere."""
+          typical_gap_vox: float, zone: np.ndarray | None = None, no_arch: set[int] = frozenset(),
+          upper_arch: set[int] = frozenset()) -> np.ndarray:
+    """Marker array: segment k+1 in the central part of its body, 0 elsewhere.
+
+    Segments in ``upper_arch`` (0-based; the sacrum's top segment, S1) have their arch seeded in
+    the upper half of the segment instead of at mid-height: the S1 pedicles and superior articular
+    processes spring from the top of the sacrum, whose fused segment reaches far below them.
+    """
     shape = filled.shape
     pts = np.zeros(shape, np.int32)
     rad = np.zeros(len(bounds) + 1)
@@ -110,7 +116,8 @@ def seeds(filled: np.ndarray, cl: Centreline, bounds: list[tuple[float, float, b
             if 0 <= z < shape[0] and 0 <= y < shape[1] and 0 <= x < shape[2]:
                 pts[z, y, x] = k + 1
         if ARCH_SEEDS and k not in no_arch and not (is_end and (hi - lo) < MIN_BODY_FRACTION * typical_gap_vox):
-            arch.append((k + 1, 0.5 * (a + b), 0.5 * (b - a)))
+            half = 0.5 * (b - a)
+            arch.append((k + 1, b - 0.5 * half if k in upper_arch else a + half, half))
     markers = np.zeros(shape, np.int32)
     if pts.any():
         # distance to the seeded centreline points, computed only in their bounding box
@@ -195,21 +202,38 @@ def joint_landscape(hu: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return np.clip(LANDSCAPE_BRIGHT_HU - hu, 0.0, LANDSCAPE_BRIGHT_HU).astype(np.float32)
 
 
+def cleft_depth(hu: np.ndarray) -> np.ndarray:
+    """Depth (HU) of narrow dark valleys: grey closing over the 3x3x3 neighbourhood minus HU.
+
+    A joint space (cartilage, fluid: soft-tissue HU) between the cortical plates of two articular
+    processes is at most about one working voxel (1.5-3 mm) wide, so the closing fills it with
+    the brightness of the plates on either side; cancellous marrow is wider than the neighbourhood
+    and stays near 0, so, unlike ``joint_landscape``, a seed in dark (osteoporotic, sacral) marrow
+    does not flood late.
+    """
+    h = hu.astype(np.float32)
+    return np.maximum(ndi.grey_closing(h, size=(3, 3, 3)) - h, 0.0)
+
+
 def separate(bone: np.ndarray, filled: np.ndarray, cl: Centreline, disc_z: list[float],
              bounds: list[tuple[float, float, bool]], w: float, typical_gap_vox: float,
              no_arch: set[int] = frozenset(), rib_slices: np.ndarray | None = None,
-             hu: np.ndarray | None = None, fixed: set[int] = frozenset()
-             ) -> tuple[np.ndarray, np.ndarray]:
+             hu: np.ndarray | None = None, fixed: set[int] = frozenset(),
+             sacrum_top: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Watershed labels: 1..n vertebral segments (index+1 of ``bounds``), OTHER_OFFSET+j other bone.
 
-    With ``hu``, the partition between vertebrae (other than ``fixed``) is redrawn along the joint
-    clefts (``joint_landscape``).
+    With ``hu`` and ``rib_slices``, the partition between vertebrae (other than ``fixed``) at
+    rib-bearing levels is redrawn along the joint clefts (``joint_landscape``). With ``hu`` and
+    ``sacrum_top`` (0-based index of the highest sacral segment), the boundary between the sacrum
+    and the vertebra above it (L5) is redrawn along the lumbosacral facet-joint clefts
+    (``cleft_depth``).
 
     Returns (labels, zone).
     """
     mask = bone | filled
     zone = spine_zone(mask.shape, cl, w, rib_slices)
-    markers = seeds(filled, cl, bounds, w, typical_gap_vox, zone, no_arch)
+    upper = {sacrum_top} if sacrum_top is not None else set()
+    markers = seeds(filled, cl, bounds, w, typical_gap_vox, zone, no_arch, upper)
     outside = mask & ~zone
     olab, nother = ndi.label(outside)
     markers = np.where(olab > 0, olab + OTHER_OFFSET, markers)
@@ -218,7 +242,7 @@ def separate(bone: np.ndarray, filled: np.ndarray, cl: Centreline, disc_z: list[
     # flat landscape: every bone voxel goes to the seed it is geodesically closest to (through
     # bone), so posterior elements follow their own pedicles rather than a neighbour's facet
     labels = watershed(np.zeros(cut.shape, np.uint8), markers=markers, mask=cut)
-    if hu is not None:
+    if hu is not None and rib_slices is not None:
         # between vertebrae, the boundary is redrawn at the joint clefts (facet joints, contacts of
         # sloping spinous processes with the lamina below): darker than the cortex on both sides
         # (``fixed`` segments, e.g. the sacrum, keep their geodesic partition: a seed in dark
@@ -227,11 +251,23 @@ def separate(bone: np.ndarray, filled: np.ndarray, cl: Centreline, disc_z: list[
         # overlap the lamina below; lumbar processes are near horizontal and the geodesic
         # partition holds
         vert = (labels > 0) & (labels < OTHER_OFFSET) & ~np.isin(labels, list(fixed))
-        if rib_slices is not None:
-            vert &= rib_slices[:, None, None]
+        vert &= rib_slices[:, None, None]
         vmark = np.where(vert & (markers > 0), markers, 0)
         again = watershed(joint_landscape(hu, cut.shape), markers=vmark, mask=vert)
         labels = np.where(vert & (again > 0), again, labels)
+    if hu is not None and sacrum_top is not None and sacrum_top + 1 < len(bounds):
+        # lumbosacral junction: the sacrum is one long fused segment whose seeds lie far below its
+        # superior articular processes, so a geodesic partition hands them to L5, whose inferior
+        # articular processes abut them; the L5-vs-sacrum boundary follows the facet clefts (and
+        # the L5/S1 disc plane, removed from the mask) instead
+        pair = [sacrum_top + 1, sacrum_top + 2]
+        vert = np.isin(labels, pair)
+        if vert.any():
+            box = ndi.find_objects(vert.astype(np.uint8))[0]
+            vb = vert[box]
+            vmark = np.where(vb & np.isin(markers[box], pair), markers[box], 0)
+            again = watershed(cleft_depth(hu[box]), markers=vmark, mask=vb)
+            labels[box] = np.where(vb & (again > 0), again, labels[box])
     # keep, for every vertebral segment, the component that holds its seed
     for k in range(1, len(bounds) + 1):
         reg = labels == k
