@@ -5,6 +5,26 @@ grid, the border is redrawn from the CT's own bone mask (same hysteresis thresho
 the label's interior (eroded by one working voxel) keep their label; in the one-working-voxel band
 around it, CT voxels that are bone take the label of the adjacent vertebra (working labels
 dilated by one voxel), and voxels that are not bone are dropped.
+
+Then the partial-volume border along z (``majority_z_border``): a CT voxel counts as vertebra when
+bone fills most of its volume. Along z the slice profile averages several millimetres, so the voxel
+that holds a vertebra's end plate or an oblique outer surface contains the thin, very bright
+cortical shell plus some trabecular bone and some soft tissue. A fixed bone threshold keeps every
+such voxel (even one third of a slice of cortex lifts soft tissue far above trabecular bone). The
+mixture model of that voxel,
+
+    HU = S + a (C - S) + b (Tb - S),  a = min(CORTEX_MM / slice thickness, 0.5),
+
+with C the vertebra's cortical HU, Tb the vertebra's trabecular HU and S the soft tissue beyond the
+surface (the outer z neighbour), gives the trabecular fraction b; the voxel stays vertebra when
+shell plus trabecular bone fill at least half of it (a + b >= 1/2); with image noise, when the
+posterior probability of that (uniform prior on b) is at least one half. This is applied to
+thick-slice CT only (``THICK_SLICE_RATIO``).
+
+Before that, two steps recover bone below the fixed threshold: cavities each label encloses in 3-D
+are filled (low-density or lytic marrow inside the cortex), and one in-plane ring of voxels brighter
+than half-way between the vertebra's trabecular HU and the tissue just outside is added
+(``halfway_inplane_rim``).
 """
 
 from __future__ import annotations
@@ -16,14 +36,27 @@ from scipy import ndimage as ndi
 from . import masks
 from .grid import labels_to_grid
 
+#: Thickness of the cortical shell / bony end plate (mm): ~0.4-1 mm in adult vertebrae.
+CORTEX_MM = 1.0
+#: The z-border model applies to thick-slice CT only (slice spacing at least this multiple of the
+#: pixel size), where the slice profile, not the in-plane blur, makes the partial volume of the
+#: shell; near-isotropic voxels would need the same model in every direction, which is not built.
+THICK_SLICE_RATIO = 1.25
+#: Tissue below this HU (lung, air) is not the soft-tissue side of a bone surface.
+SOFT_MIN_HU = -300.0
+#: Cortex = the vertebra's voxels this far (fraction) from its trabecular HU to its 99th percentile.
+CORTEX_TOP_FRACTION = 0.75
+
 
 def refine_on_ct(labels_work: np.ndarray, work_img: sitk.Image, ct_img: sitk.Image,
                  ct_array: np.ndarray) -> np.ndarray:
     up = labels_to_grid(labels_work, work_img, ct_img)
     w = float(work_img.GetSpacing()[0])
     sp = np.asarray(ct_img.GetSpacing())[::-1]  # (z, y, x) spacing of the CT array
-    if np.all(sp >= 0.8 * w) or not up.any():
+    if not up.any():
         return up
+    if np.all(sp >= 0.8 * w):
+        return majority_z_border(up, ct_array, sp)
     lab = labels_work.astype(np.uint16)
     interior = np.where(ndi.grey_erosion(lab, size=3) == lab, lab, 0).astype(np.uint16)
     grown = np.where(lab > 0, lab, ndi.grey_dilation(lab, size=3)).astype(np.uint16)
@@ -35,4 +68,146 @@ def refine_on_ct(labels_work: np.ndarray, work_img: sitk.Image, ct_img: sitk.Ima
     bone = masks.bone_mask(hu.astype(np.float32))
     g = grown_up[obj]
     out[obj] = np.where(interior_up[obj] > 0, interior_up[obj], np.where(bone, g, 0))
+    out = fill_label_holes(out)
+    out = halfway_inplane_rim(out, ct_array, sp)
+    return majority_z_border(out, ct_array, sp)
+
+
+def halfway_inplane_rim(labels: np.ndarray, hu: np.ndarray, spacing_zyx: np.ndarray) -> np.ndarray:
+    """Add the unlabelled voxels below the bone threshold that touch a label in-plane and are
+    brighter than half-way between the vertebra's trabecular HU and the tissue just outside them
+    (the next voxel in the same direction, soft tissue between -300 HU and the trabecular HU):
+    at the outer surface of low-density bone the fixed bone threshold misses trabecular voxels
+    that the cortex, thinner than a pixel, does not cover. One voxel ring; voxels of another
+    label, bright unlabelled bone (ribs, neighbours) and voxels next to lung are never taken."""
+    out = labels.copy()
+    for i, sl in enumerate(ndi.find_objects(labels)):
+        if sl is None:
+            continue
+        vid = i + 1
+        sl = tuple(slice(max(s.start - 1, 0), s.stop + 1) if k == 0 else
+                   slice(max(s.start - 2, 0), s.stop + 2) for k, s in enumerate(sl))
+        lab = labels[sl]
+        m = lab == vid
+        h = hu[sl].astype(np.float32)
+        tb = _trabecular_hu(m, h)
+        if tb is None:
+            continue
+        free = (lab == 0) & (h < masks.BONE_LOW_HU)
+        add = np.zeros_like(m)
+        for ax in (1, 2):
+            for d in (1, -1):
+                inner = np.roll(m, d, axis=ax)      # the label voxel on the inner side
+                outer = np.roll(h, -d, axis=ax)     # the tissue on the outer side
+                edge = [slice(None)] * 3
+                edge[ax] = slice(0, 1) if d == 1 else slice(-1, None)
+                inner[tuple(edge)] = False
+                edge[ax] = slice(-1, None) if d == 1 else slice(0, 1)
+                ok = np.ones_like(m)
+                ok[tuple(edge)] = False
+                soft = (outer > SOFT_MIN_HU) & (outer < tb)
+                add |= free & inner & ok & soft & (h > 0.5 * (tb + outer))
+        out[sl][add] = vid
     return out
+
+
+def _trabecular_hu(m: np.ndarray, h: np.ndarray) -> float | None:
+    """Median HU of the label's voxels whose z neighbours both carry the label (None if few)."""
+    core = m.copy()
+    core[1:] &= m[:-1]
+    core[:-1] &= m[1:]
+    core[0] = core[-1] = False
+    return float(np.median(h[core])) if core.sum() >= 10 else None
+
+
+def fill_label_holes(labels: np.ndarray) -> np.ndarray:
+    """Fill, per label, the unlabelled cavities it encloses in 3-D (marrow below the bone
+    threshold inside the cortex: osteoporotic or lytic bone). The spinal canal and the foramina
+    open beyond the vertebra along z, so they are not cavities."""
+    out = labels.copy()
+    for i, sl in enumerate(ndi.find_objects(labels)):
+        if sl is None:
+            continue
+        sl = tuple(slice(max(s.start - 1, 0), s.stop + 1) for s in sl)
+        sub = out[sl]
+        m = sub == i + 1
+        holes = ndi.binary_fill_holes(m) & ~m & (sub == 0)
+        sub[holes] = i + 1
+    return out
+
+
+def majority_z_border(labels: np.ndarray, hu: np.ndarray, spacing_zyx: np.ndarray) -> np.ndarray:
+    """Drop the z-border voxels of each label that bone fills less than half of (module doc).
+
+    ``labels``: label map on the CT grid; ``hu``: the CT (HU); ``spacing_zyx``: mm. Only voxels
+    brighter than the vertebra's trabecular bone (i.e. holding part of the shell) are judged.
+    """
+    dz = float(spacing_zyx[0])
+    if dz < THICK_SLICE_RATIO * float(max(spacing_zyx[1:])):
+        return labels
+    a = min(CORTEX_MM / dz, 0.5)
+    out = labels.copy()
+    objs = ndi.find_objects(labels)
+    for i, sl in enumerate(objs):
+        if sl is None:
+            continue
+        vid = i + 1
+        sl = tuple(slice(max(s.start - 1, 0), s.stop + 1) for s in sl)
+        lab = labels[sl]
+        m = lab == vid
+        h = hu[sl].astype(np.float32)
+        # interior along z: both z neighbours carry the label
+        up_out = np.zeros_like(m)
+        dn_out = np.zeros_like(m)
+        up_out[:-1] = m[:-1] & ~m[1:]
+        dn_out[1:] = m[1:] & ~m[:-1]
+        core = m & ~up_out & ~dn_out
+        if core.sum() < 10:
+            continue
+        tb = float(np.median(h[core]))
+        cort = cortical_hu(h[m], tb)
+        trab = h[core]
+        trab = trab[trab < tb + 0.25 * (cort - tb)]
+        sigma = max(1.4826 * float(np.median(np.abs(trab - np.median(trab)))), 1.0)
+        for border, shift in ((up_out, 1), (dn_out, -1)):
+            idx = np.nonzero(border)
+            zo = idx[0] + shift
+            ok = (zo >= 0) & (zo < m.shape[0])
+            idx = tuple(j[ok] for j in idx)
+            zo = zo[ok]
+            outer_lab = lab[zo, idx[1], idx[2]]
+            s = h[zo, idx[1], idx[2]]
+            x = h[idx]
+            c = cort
+            # the outer voxel must be soft tissue (not another vertebra, not bone)
+            judge = (outer_lab == 0) & (x > tb) & (cort > x) & (s < tb)
+            p_bone = bone_majority_probability(x[judge], s[judge], cort, tb, a, sigma)
+            drop = np.zeros_like(judge)
+            drop[judge] = p_bone < 0.5
+            sub = out[sl]
+            sub[tuple(j[drop] for j in idx)] = 0
+    return out
+
+
+def bone_majority_probability(x: np.ndarray, s: np.ndarray, c: float, tb: float, a: float,
+                              sigma: float) -> np.ndarray:
+    """P(shell + trabecular bone fill at least half of the voxel | its HU ``x``), for the mixture
+    HU = S + a (C - S) + b (Tb - S) + noise(sigma) with a uniform prior on the trabecular
+    fraction b over [0, 1 - a] (the surface is equally likely anywhere in the voxel)."""
+    from scipy.special import ndtr
+
+    span = np.maximum(tb - s, 1.0)
+    u = (x - s - a * (c - s)) / span  # estimated trabecular fraction
+    sb = sigma / span
+    lo, mid, hi = 0.0, max(0.5 - a, 0.0), 1.0 - a
+    whole = ndtr((hi - u) / sb) - ndtr((lo - u) / sb)
+    upper = ndtr((hi - u) / sb) - ndtr((mid - u) / sb)
+    return np.where(whole > 1e-12, upper / np.maximum(whole, 1e-12), (u >= mid).astype(float))
+
+
+def cortical_hu(values: np.ndarray, tb: float) -> float:
+    """The vertebra's cortical HU: the median of its voxels in the top part of its HU range
+    (above the trabecular level plus three quarters of the way to its 99th percentile)."""
+    top = float(np.percentile(values, 99))
+    hi = values[values >= tb + CORTEX_TOP_FRACTION * (top - tb)]
+    return float(np.median(hi)) if hi.size else top
