@@ -271,6 +271,7 @@ def assess_bone(ct: CTImage, vertebrae: LabelMap, bodies: LabelMap, lesions: Lab
     """
     from ..mechanics.strength import (VertebraVolume, density_area_strength, fe_strength,
                                       rigidity_strength)
+    from ..mechanics.strength.rigidity import SECTION_RULE as CTRA_SECTION_RULE
 
     _check_grid("vertebrae", vertebrae, ct)
     _check_grid("bodies", bodies, ct)
@@ -390,7 +391,6 @@ def assess_bone(ct: CTImage, vertebrae: LabelMap, bodies: LabelMap, lesions: Lab
             "height_anterior_mm": shape.height_anterior_mm,
             "height_middle_mm": shape.height_middle_mm,
             "height_posterior_mm": shape.height_posterior_mm,
-            "height_convention": SHAPE_CONVENTION,
             "height_plane_offset_mm": shape.plane_offset_mm,
             "heights_boundary_mm": shape.boundary_heights_mm,
             "width_mm": shape.width_mm, "depth_mm": shape.depth_mm,
@@ -441,6 +441,10 @@ def assess_bone(ct: CTImage, vertebrae: LabelMap, bodies: LabelMap, lesions: Lab
         entry["height_reduction_fraction"] = red
     return {"disclaimer": DISCLAIMER, "spinemets_version": __version__,
             "calibration": cal.to_dict(), "levels": out_levels,
+            "conventions": {"heights": SHAPE_CONVENTION, "ctra_sections": CTRA_SECTION_RULE,
+                            "edge_of_scan": "a body reaching the edge of the scanned volume gets "
+                                            "null heights and strengths (part of it may be outside "
+                                            "the field of view); its density is of the visible part"},
             "units": {"bmd": "mg/cm3 K2HPO4-equivalent", "length": "mm", "force": "N"}}
 
 

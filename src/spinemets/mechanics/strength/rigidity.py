@@ -31,6 +31,10 @@ from .volume import VertebraVolume
 #: share of the footprint core whose end plate may lie on the wrong side of a counted slice
 #: (segmentation notches and single odd columns; 5 % of the end-plate area)
 END_PLATE_TOLERANCE = 0.05
+SECTION_RULE = ("CTRA minimum EA over the slices perpendicular to the axis that lie between the "
+                "inferior and superior end plates over the body's footprint core (footprint minus a "
+                "rim of the trabecular margin; up to 5 % of the core's end plate may lie on the wrong "
+                "side); middle third of the height when no slice qualifies")
 #: default rim margin (mm) when the caller gives none: cortex + end-plate zone (2 mm) + one grid step
 RIM_CORTEX_MM = 2.0
 
