@@ -89,6 +89,44 @@ def coverage_profile(filled: np.ndarray, cl: Centreline, step: float = 0.5,
     return DiscProfile(zq, s, cov)
 
 
+#: Core of the body cross-section used for its median HU, as a fraction of the inscribed radius.
+CORE_FRACTION = 0.6
+
+
+def core_median_hu(hu: np.ndarray, cl: Centreline, z: int) -> float | None:
+    """Median HU (robust to thin bright endplates) of the body core in axial slice ``z``."""
+    if not (cl.z[0] <= z <= cl.z[-1]) or not (0 <= z < hu.shape[0]):
+        return None
+    y, x, r = (float(v[0]) for v in cl.at(np.array([z])))
+    rc = CORE_FRACTION * r / cl.spacing_mm
+    y0, y1 = max(0, int(np.floor(y - rc))), min(hu.shape[1], int(np.ceil(y + rc)) + 1)
+    x0, x1 = max(0, int(np.floor(x - rc))), min(hu.shape[2], int(np.ceil(x + rc)) + 1)
+    yy, xx = np.mgrid[y0:y1, x0:x1]
+    core = np.hypot(yy - y, xx - x) <= rc
+    if not core.any():
+        return None
+    return float(np.median(hu[z, y0:y1, x0:x1][core]))
+
+
+def end_slice_is_disc(hu: np.ndarray, cl: Centreline, zend: int) -> bool:
+    """Whether the field of view ends in an intervertebral disc rather than in a vertebral body.
+
+    The end slice's core is a disc when its median HU lies closer to disc tissue (``DISC_HU``) than
+    to the median body core of this column (the midpoint between them; relative to the patient's own
+    bone, so osteoporotic bodies are not mistaken for discs).
+    """
+    end = core_median_hu(hu, cl, zend)
+    if end is None:
+        return False
+    step = max(1, int(round(3.0 / cl.spacing_mm)))
+    col = [core_median_hu(hu, cl, int(z)) for z in cl.z[::step]]
+    col = [c for c in col if c is not None]
+    if not col:
+        return False
+    ref = float(np.median(col))
+    return ref > DISC_HU and end < 0.5 * (DISC_HU + ref)
+
+
 #: Edge disc: the profile falls by at least EDGE_DEPTH within EDGE_RUN_MM of its end.
 EDGE_DEPTH = 0.4
 EDGE_RUN_MM = 15.0

@@ -23,7 +23,7 @@ from ...image import CTImage
 from ..labelling import Labelling, SegmentFinding, label_levels
 from . import masks
 from .centreline import Centreline, find_centreline
-from .discs import coverage_profile, select_discs
+from .discs import coverage_profile, end_slice_is_disc, select_discs
 from .grid import labels_to_grid, make_workgrid
 from .refine import refine_on_ct
 from .separate import OTHER_OFFSET, segment_bounds, separate
@@ -138,10 +138,11 @@ def _extend_to_ends(cl: Centreline, nz: int, max_gap_mm: float = 20.0) -> Centre
                       np.interp(zq, cl.z, cl.radius_mm), np.isin(zq, cl.z[cl.valid]), cl.spacing_mm)
 
 
-def _lids(cl: Centreline, bone: np.ndarray, w: float) -> tuple[np.ndarray, np.ndarray]:
-    """Body cross-sections at the two z ends (only where the centreline reaches the end): the
-    region enclosed by the cortex in that slice (axial fill after in-plane closing) plus a core
-    disc, within the body outline expected from the median body radius."""
+def _lids(cl: Centreline, bone: np.ndarray, w: float, hu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Body cross-sections at the two z ends (only where the centreline reaches the end and the
+    end slice is not an intervertebral disc): the region enclosed by the cortex in that slice
+    (axial fill after in-plane closing) plus a core disc, within the body outline expected from
+    the median body radius."""
     shape = bone.shape
     yy, xx = np.mgrid[0:shape[1], 0:shape[2]]
     r_med = float(np.median(cl.radius_mm)) / w
@@ -149,7 +150,7 @@ def _lids(cl: Centreline, bone: np.ndarray, w: float) -> tuple[np.ndarray, np.nd
     out = []
     for zend in (0, shape[0] - 1):
         lid = np.zeros(shape[1:], bool)
-        if cl.z[0] <= zend <= cl.z[-1]:
+        if cl.z[0] <= zend <= cl.z[-1] and not end_slice_is_disc(hu, cl, zend):
             y, x, _ = (float(v[0]) for v in cl.at(np.array([zend])))
             closed = ndi.binary_closing(np.pad(bone[zend], it), iterations=it)[it:-it, it:-it]
             ring = ndi.binary_fill_holes(closed | bone[zend])
@@ -212,7 +213,7 @@ def run_classic(ct: CTImage) -> ClassicOutput:
     cl = find_centreline(filled, body_f, w, prior=prior) or prior
     # close the vertebral bodies cut by the field of view, then track again
     cl = _extend_to_ends(cl, filled.shape[0])
-    filled = masks.fill_enclosed(bone, _lids(cl, bone, w), spacing_mm=w) & body_f
+    filled = masks.fill_enclosed(bone, _lids(cl, bone, w, fine.array), spacing_mm=w) & body_f
     cl = find_centreline(filled, body_f, w, prior=cl) or cl
     cl = _extend_to_ends(cl, filled.shape[0])
     prof = coverage_profile(filled, cl, hu=fine.array)
