@@ -121,9 +121,10 @@ def _trabecular_hu(m: np.ndarray, h: np.ndarray) -> float | None:
 
 
 def fill_label_holes(labels: np.ndarray) -> np.ndarray:
-    """Fill, per label, the unlabelled cavities it encloses in 3-D (marrow below the bone
-    threshold inside the cortex: osteoporotic or lytic bone). The spinal canal and the foramina
-    open beyond the vertebra along z, so they are not cavities."""
+    """Fill, per label, the unlabelled cavities it encloses in sagittal (x = const) or coronal
+    (y = const) planes (marrow below the bone threshold inside the cortex: osteoporotic or lytic
+    bone; cf. ``masks.fill_enclosed``). The spinal canal and the foramina run on beyond the
+    vertebra along z, so in those planes they are not enclosed by a single label."""
     out = labels.copy()
     for i, sl in enumerate(ndi.find_objects(labels)):
         if sl is None:
@@ -131,8 +132,9 @@ def fill_label_holes(labels: np.ndarray) -> np.ndarray:
         sl = tuple(slice(max(s.start - 1, 0), s.stop + 1) for s in sl)
         sub = out[sl]
         m = sub == i + 1
-        holes = ndi.binary_fill_holes(m) & ~m & (sub == 0)
-        sub[holes] = i + 1
+        filled = ndi.binary_fill_holes(m, structure=masks._plane_structure(2)) | \
+            ndi.binary_fill_holes(m, structure=masks._plane_structure(1))
+        sub[filled & ~m & (sub == 0)] = i + 1
     return out
 
 
