@@ -52,6 +52,9 @@ WALL_SHEET_MAX_MM_CHEST = 26.0
 ORGAN_MIN_RADIUS_MM = 12.0
 #: lateral extent of the paraspinal compartment in vertebral-body half-widths
 PS_REACH_HALF_WIDTHS = 4.0
+#: lateral extent of transversospinalis as a fraction of the spinous-process-to-transverse-process-tip
+#: span (multifidus and the rotatores lie against the laminae, medial to longissimus)
+TS_MAX_REL_SPAN = 0.75
 #: smallest HU tolerance around a deep group's seed attenuation (3 mm-smoothed HU)
 HU_CONSISTENCY_MIN = 12.0
 
@@ -313,7 +316,10 @@ def _split_paraspinal(ps: np.ndarray, hs: np.ndarray, sx: np.ndarray, lm: Landma
             # the most medial piece (against spinous process and laminae) is transversospinalis
             med = min(big, key=lambda i: float(np.mean(rel[lab == i])))
             ts = lab == med
-            return ts, ps & ~ts
+            # transversospinalis fills the medial part of the span only; a medial piece reaching
+            # far laterally holds the erector spinae too (no fat plane between them): watershed
+            if float(np.percentile(rel[ts], 90)) <= TS_MAX_REL_SPAN:
+                return ts, ps & ~ts
     m = np.zeros(ps.shape, np.int32)
     m[ps & (rel < 0.35)] = 1
     m[ps & (rel > 0.7)] = 2
