@@ -42,3 +42,55 @@ def test_two_faint_discs_beside_a_lesion_dip_are_recounted():
     found = prof.s_mm[select_discs(prof)]
     assert len(found) == len(true), found
     assert np.max(np.abs(found - np.asarray(true))) <= 4.0, found
+
+
+def _column(body_hu: float, disc_hu: float = 70.0, end_in_disc: bool = True):
+    """A straight synthetic column on a 3 mm grid: 30 mm bodies (``body_hu`` core, 600 HU rim)
+    separated by 9 mm discs, soft tissue 40 HU around; the last slice (z=38) lies in a disc, or, trimmed by three slices, in a body."""
+    from spinemets.segment.classic.centreline import Centreline
+
+    w = 3.0
+    nz = 39
+    hu = np.full((nz, 30, 30), 40.0, np.float32)
+    yy, xx = np.mgrid[0:30, 0:30]
+    r = np.hypot(yy - 15, xx - 15)
+    for z in range(nz):
+        in_disc = (z % 13) >= 10  # 10 body slices, 3 disc slices
+        if in_disc:
+            hu[z][r <= 6] = disc_hu
+        else:
+            hu[z][r <= 6] = body_hu
+            hu[z][(r > 5) & (r <= 6)] = 600.0
+    if not end_in_disc:
+        hu = hu[:-3]
+    zc = np.arange(hu.shape[0], dtype=float)
+    cl = Centreline(zc, np.full(zc.size, 15.0), np.full(zc.size, 15.0), np.full(zc.size, 17.0),
+                    np.ones(zc.size, bool), w)
+    return hu, cl
+
+
+def test_field_of_view_ending_in_a_disc_gets_no_lid():
+    """The top slice lies in a disc: no lid may turn it into bone; the bottom slice (z=0) is
+    a body. Holds for dense and for osteoporotic bodies (core 110 HU, 40 HU above the disc)."""
+    from spinemets.segment.classic.discs import end_slice_is_disc
+
+    for body_hu in (250.0, 110.0):
+        hu, cl = _column(body_hu)
+        assert end_slice_is_disc(hu, cl, hu.shape[0] - 1), body_hu
+        assert not end_slice_is_disc(hu, cl, 0), body_hu
+    hu, cl = _column(250.0, end_in_disc=False)
+    assert not end_slice_is_disc(hu, cl, hu.shape[0] - 1)
+
+
+def test_cleft_depth_marks_joint_spaces_not_marrow():
+    """A one-voxel soft-tissue gap between two cortical plates is a deep valley; dark marrow wider
+    than the neighbourhood is not (so a seed in osteoporotic marrow is not a barrier)."""
+    from spinemets.segment.classic.separate import cleft_depth
+
+    hu = np.full((5, 12, 12), 150.0, np.float32)   # marrow
+    hu[:, :, 5] = 700.0                             # plate
+    hu[:, :, 6] = 60.0                              # joint space
+    hu[:, :, 7] = 700.0                             # plate
+    d = cleft_depth(hu)
+    assert d[2, 6, 6] >= 600.0
+    assert d[2, 6, 1] == 0.0 and d[2, 6, 10] == 0.0
