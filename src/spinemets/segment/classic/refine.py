@@ -8,21 +8,20 @@ dilated by one voxel), and voxels that are not bone are dropped.
 
 Then the partial-volume border along z (``majority_z_border``): a CT voxel counts as vertebra when
 bone fills most of its volume. Along z the slice profile averages several millimetres, so the voxel
-that holds a vertebra's end plate or an oblique outer surface contains the thin, very bright
-cortical shell plus some trabecular bone and some soft tissue. A fixed bone threshold keeps every
-such voxel (even one third of a slice of cortex lifts soft tissue far above trabecular bone). The
-mixture model of that voxel,
+that holds a vertebra's end plate or an oblique outer surface contains some of the thin, very
+bright cortical shell, maybe some trabecular bone, and soft tissue. A fixed bone threshold keeps
+every such voxel (even one third of a slice of cortex lifts soft tissue far above trabecular
+bone). With the surface anywhere in the voxel (bone fraction f uniform on [0, 1]), the first
+``a = CORTEX_MM / slice thickness`` of that fraction being shell,
 
-    HU = S + a (C - S) + b (Tb - S),  a = min(CORTEX_MM / slice thickness, 0.5),
+    HU(f) = S + min(f, a) (C - S) + max(f - a, 0) (Tb - S)  (+ image noise),
 
-with C the vertebra's cortical HU, Tb the vertebra's trabecular HU and S the soft tissue beyond the
-surface (the outer z neighbour), gives the trabecular fraction b; the voxel stays vertebra when
-shell plus trabecular bone fill at least half of it (a + b >= 1/2); with image noise, when the
-posterior probability of that (uniform prior on b) is at least one half. This is applied to
-thick-slice CT only (``THICK_SLICE_RATIO``).
+with C the vertebra's cortical HU, Tb its trabecular HU and S the soft tissue beyond the surface
+(the outer z neighbour); the voxel stays vertebra when the posterior probability of f >= 1/2 is at
+least one half. This is applied to thick-slice CT only (``THICK_SLICE_RATIO``).
 
-Before that, two steps recover bone below the fixed threshold: cavities each label encloses in 3-D
-are filled (low-density or lytic marrow inside the cortex), and one in-plane ring of voxels brighter
+Before that, two steps recover bone below the fixed threshold: cavities each label encloses in
+sagittal or coronal planes are filled (low-density or lytic marrow inside the cortex), and one in-plane ring of voxels brighter
 than half-way between the vertebra's trabecular HU and the tissue just outside is added
 (``halfway_inplane_rim``).
 """
@@ -141,8 +140,10 @@ def fill_label_holes(labels: np.ndarray) -> np.ndarray:
 def majority_z_border(labels: np.ndarray, hu: np.ndarray, spacing_zyx: np.ndarray) -> np.ndarray:
     """Drop the z-border voxels of each label that bone fills less than half of (module doc).
 
-    ``labels``: label map on the CT grid; ``hu``: the CT (HU); ``spacing_zyx``: mm. Only voxels
-    brighter than the vertebra's trabecular bone (i.e. holding part of the shell) are judged.
+    ``labels``: label map on the CT grid; ``hu``: the CT (HU); ``spacing_zyx``: mm. Judged are
+    the voxels whose outer z neighbour is unlabelled soft tissue (below the trabecular HU) and
+    whose own HU lies above half-way between that tissue and trabecular bone (below it a voxel
+    reads as soft tissue, or as marrow under a missing shell, and is left as it is).
     """
     dz = float(spacing_zyx[0])
     if dz < THICK_SLICE_RATIO * float(max(spacing_zyx[1:])):
@@ -182,7 +183,7 @@ def majority_z_border(labels: np.ndarray, hu: np.ndarray, spacing_zyx: np.ndarra
             x = h[idx]
             c = cort
             # the outer voxel must be soft tissue (not another vertebra, not bone)
-            judge = (outer_lab == 0) & (x > tb) & (cort > x) & (s < tb)
+            judge = (outer_lab == 0) & (x > 0.5 * (tb + s)) & (cort > x) & (s < tb)
             p_bone = bone_majority_probability(x[judge], s[judge], cort, tb, a, sigma)
             drop = np.zeros_like(judge)
             drop[judge] = p_bone < 0.5
@@ -192,19 +193,23 @@ def majority_z_border(labels: np.ndarray, hu: np.ndarray, spacing_zyx: np.ndarra
 
 
 def bone_majority_probability(x: np.ndarray, s: np.ndarray, c: float, tb: float, a: float,
-                              sigma: float) -> np.ndarray:
-    """P(shell + trabecular bone fill at least half of the voxel | its HU ``x``), for the mixture
-    HU = S + a (C - S) + b (Tb - S) + noise(sigma) with a uniform prior on the trabecular
-    fraction b over [0, 1 - a] (the surface is equally likely anywhere in the voxel)."""
-    from scipy.special import ndtr
+                              sigma: float, n_grid: int = 64) -> np.ndarray:
+    """P(bone fills at least half of the voxel | its HU ``x``).
 
-    span = np.maximum(tb - s, 1.0)
-    u = (x - s - a * (c - s)) / span  # estimated trabecular fraction
-    sb = sigma / span
-    lo, mid, hi = 0.0, max(0.5 - a, 0.0), 1.0 - a
-    whole = ndtr((hi - u) / sb) - ndtr((lo - u) / sb)
-    upper = ndtr((hi - u) / sb) - ndtr((mid - u) / sb)
-    return np.where(whole > 1e-12, upper / np.maximum(whole, 1e-12), (u >= mid).astype(float))
+    The bone surface lies anywhere in the voxel with equal probability: bone fills a fraction f
+    (uniform on [0, 1]) of it, the first ``a`` of that fraction being the cortical shell, so
+    HU(f) = S + min(f, a) (C - S) + max(f - a, 0) (Tb - S), observed with Gaussian noise
+    ``sigma``; ``s`` is the soft tissue beyond the surface (per voxel)."""
+    from scipy.stats import norm
+
+    f = (np.arange(n_grid) + 0.5) / n_grid
+    x = np.asarray(x, np.float64)[:, None]
+    s = np.asarray(s, np.float64)[:, None]
+    model = s + np.minimum(f, a) * (c - s) + np.maximum(f - a, 0.0) * (tb - s)
+    like = norm.pdf((x - model) / sigma)
+    total = like.sum(axis=1)
+    upper = like[:, f >= 0.5].sum(axis=1)
+    return np.where(total > 0, upper / np.maximum(total, 1e-300), (x[:, 0] >= model[:, n_grid // 2]).astype(float))
 
 
 def cortical_hu(values: np.ndarray, tb: float) -> float:
