@@ -32,6 +32,13 @@ SLICE_DEFINITION = (
     "interpolation on a 1 mm grid. The 3-D label map assigns each "
     "muscle-window voxel the label of its projection onto the nearest such plane."
 )
+CSA_DEFINITION = (
+    "csa_mm2 is the area of the group's outline in the mid-vertebral plane (muscle plus the "
+    "intramuscular fat it encloses). Classic backend: pixels on the outline's border with fat, and "
+    "fat/muscle mixtures just outside it, count by their muscle fraction (HU - fat) / (muscle - fat), "
+    "fat = median pure fat of the plane, muscle = the group's interior median; model backends: the "
+    "model's mask as it is."
+)
 OFFSET_CONVENTION = (
     "offset_mm is the group centroid in the vertebra's frame: origin at the body centroid, "
     "'anterior' positive towards the patient's front along the vertebra's anterior axis, "
@@ -153,6 +160,7 @@ def segment_muscles(ct: CTImage, vertebrae: LabelMap, backend: str = "classic",
         "units": {"csa_mm2": "mm^2", "hu_mean": "HU", "hu_sd": "HU", "fat_fraction": "1",
                   "centroid_lps_mm": "mm", "offset_mm": "mm"},
         "slice_definition": SLICE_DEFINITION,
+        "csa_definition": CSA_DEFINITION,
         "offset_convention": OFFSET_CONVENTION,
         "hu_windows": {"muscle": [-29, 150], "fat": [-190, -30]},
         "levels": levels,
