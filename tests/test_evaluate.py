@@ -84,3 +84,28 @@ def test_missing_file_exits_2(tmp_path):
     rc = main(["evaluate", str(tmp_path / "a.nii.gz"), str(tmp_path / "missing.nii.gz"), "-o",
                str(tmp_path / "m.json")])
     assert rc == 2
+
+
+def test_error_breakdown_counts_each_category():
+    """Truth: L2 box with a rib stub, L1 above; prediction: L2 grown by one rim voxel on one face,
+    a neighbour's slab and the rib stub included, and an interior hole."""
+    from spinemets.segment.evaluate import error_breakdown
+
+    t = np.zeros((40, 30, 30), np.uint16)
+    t[5:15, 8:22, 8:22] = L2
+    t[17:27, 8:22, 8:22] = L1
+    rib = anatomy.BY_NAME["rib_left_12"].id
+    t[8:10, 10:12, 22:26] = rib
+    p = np.where(t == L1, L1, 0).astype(np.uint16)
+    p[5:15, 8:22, 8:22] = L2
+    p[15, 8:22, 8:22] = L2          # rim: 14 x 14 voxels above the true top face (disc/soft)
+    p[17, 8:22, 8:22] = L2          # one slab of L1 given to L2 (not touching L2's truth)
+    p[8:10, 10:12, 22:26] = L2      # the rib stub
+    p[9:11, 12:14, 12:14] = 0       # an interior hole
+    geo = Geometry(t.shape, (1.0, 1.0, 1.0))
+    b = error_breakdown(LabelMap(p, geo, {}), LabelMap(t, geo, {}))
+    assert b["L2"]["fp_border"] == 14 * 14
+    assert b["L2"]["fp_neighbour"] == 14 * 14 and b["L1"]["fn_neighbour"] == 14 * 14
+    assert b["L2"]["fp_rib"] == 2 * 2 * 4
+    assert b["L2"]["fn_missed"] == 2 * 2 * 2 and b["L2"]["fn_border"] == 0
+    assert b["L2"]["fp_other"] == 0

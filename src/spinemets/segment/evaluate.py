@@ -4,7 +4,9 @@
 * HD95 (mm): 95th percentile of the symmetric surface-to-surface distances, for ids present in
   both maps only;
 * identification (VerSe): a reference vertebra is identified when the predicted vertebra whose
-  centroid is closest to the reference centroid lies within 20 mm and carries the same label.
+  centroid is closest to the reference centroid lies within 20 mm and carries the same label;
+* ``error_breakdown``: against a full anatomical truth (a phantom), the disagreement voxels of each
+  level split into partial-volume rim, neighbouring vertebra, rib, missed bone and other.
 
 Both maps must describe the same physical space; the reference is resampled onto the prediction's
 grid (nearest neighbour) when their grids differ. Label conventions are converted first.
@@ -112,6 +114,56 @@ def evaluate_vertebrae(pred: LabelMap, ref: LabelMap, pred_convention: str = "sp
         "mean_dice_matched": float(np.mean([v["dice"] for v in matched])) if matched else None,
         "identification_distance_mm": ID_DISTANCE_MM,
     }
+
+
+#: Disagreement categories of ``error_breakdown`` (voxel counts per level).
+ERROR_CATEGORIES = ("fp_border", "fp_neighbour", "fp_rib", "fp_other",
+                    "fn_border", "fn_neighbour", "fn_missed")
+
+
+def error_breakdown(pred: LabelMap, truth: LabelMap) -> dict[str, dict[str, int]]:
+    """Where a vertebra label map disagrees with a full anatomical truth (spinemets ids: vertebrae,
+    ribs, discs, soft tissues ... on the same grid, e.g. a phantom's ``labels``), per T1-L5 level:
+
+    * ``fp_border`` - predicted voxels of the level whose truth is neither a vertebra nor a rib,
+      within one voxel (face neighbour) of the level's true surface (partial-volume rim);
+    * ``fp_neighbour`` / ``fn_neighbour`` - voxels of a neighbouring vertebra given to the level /
+      voxels of the level given to another vertebra;
+    * ``fp_rib`` - rib voxels given to the level; ``fp_other`` - the remaining false positives;
+    * ``fn_border`` - missed voxels of the level on its true surface (not given to another vertebra);
+    * ``fn_missed`` - missed voxels inside the level (marrow, lesions, thin processes).
+    """
+    if not pred.geometry.is_same_grid(truth.geometry):
+        raise InputError("error_breakdown needs the prediction and the truth on the same grid")
+    p = convert(pred, "spinemets").array
+    t = truth.array
+    vert_ids = list(anatomy.VERSE_ID.values())
+    rib_ids = [s.id for s in anatomy.STRUCTURES if s.group == "rib"]
+    is_vert_t = np.isin(t, vert_ids)
+    is_rib_t = np.isin(t, rib_ids)
+    is_vert_p = np.isin(p, vert_ids)
+    out: dict[str, dict[str, int]] = {}
+    for lv in anatomy.TARGET_LEVELS:
+        vid = anatomy.vertebra_id(lv)
+        tv, pv = t == vid, p == vid
+        if not tv.any() and not pv.any():
+            continue
+        box = ndi.find_objects((tv | pv).astype(np.uint8))[0]
+        box = tuple(slice(max(s.start - 1, 0), s.stop + 1) for s in box)
+        tv, pv = tv[box], pv[box]
+        band = ndi.binary_dilation(tv) & ~ndi.binary_erosion(tv)
+        fp, fn = pv & ~tv, tv & ~pv
+        fp_nb = fp & is_vert_t[box]
+        fp_rib = fp & is_rib_t[box]
+        fp_border = fp & band & ~fp_nb & ~fp_rib
+        fn_nb = fn & is_vert_p[box]
+        fn_border = fn & band & ~fn_nb
+        out[lv] = {"truth_voxels": int(tv.sum()), "fp_border": int(fp_border.sum()),
+                   "fp_neighbour": int(fp_nb.sum()), "fp_rib": int(fp_rib.sum()),
+                   "fp_other": int((fp & ~fp_nb & ~fp_rib & ~fp_border).sum()),
+                   "fn_border": int(fn_border.sum()), "fn_neighbour": int(fn_nb.sum()),
+                   "fn_missed": int((fn & ~fn_nb & ~fn_border).sum())}
+    return out
 
 
 def evaluate_files(pred_path: str | Path, ref_path: str | Path, pred_convention: str = "spinemets",
