@@ -62,6 +62,18 @@ def test_rib_at_fov_edge_uses_lung_bases_with_low_confidence():
     assert lab.anchor == "none" and 0 in lab.uncertain
 
 
+def test_rib_at_fov_edge_looks_past_a_partial_sliver_below():
+    """A sliver of the vertebra below (cut by the field of view, rib-free) does not hide the
+    rib-bearing vertebra at the lung bases; the sliver is named one level lower and uncertain."""
+    segs = [F(partial=True, lung_fraction=0.0), F(rib_left=True, lung_fraction=0.02), F(partial=True, lung_fraction=0.05)]
+    lab = label_levels(segs)
+    assert lab.anchor == "last_rib_at_fov_edge"
+    assert lab.names == ["L1", "T12", "T11"] and {0, 1} <= lab.uncertain
+    # a rib on the sliver itself: the sliver is the lowest rib-bearing level in view, no guess above it
+    lab = label_levels([F(partial=True, rib_left=True, lung_fraction=0.0), F(rib_left=True, lung_fraction=0.02)])
+    assert lab.anchor != "last_rib_at_fov_edge" or lab.names[0] == "T12"
+
+
 def test_no_anchor_marks_everything_uncertain():
     lab = label_levels([F(), F(), F()])
     assert lab.anchor == "none" and lab.uncertain == {0, 1, 2} and lab.confidence < 0.2

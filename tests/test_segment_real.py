@@ -148,3 +148,22 @@ def test_real_ct_labelling_robust_to_bone_threshold(monkeypatch, real_ct, totals
     lab, ident = _labels_at_bone_threshold(monkeypatch, real_ct, totalseg_dir, low_hu)
     assert all(ident.values()), (low_hu, ident, lab)
     assert lab["confidence"] >= 0.85, (low_hu, lab)
+
+
+def test_partial_vertebra_at_the_bottom_edge_is_kept(real_ct, totalseg_dir):
+    """The real CT cropped so that its lowest 4 slices (12 mm) hold the top of L4's body, below the
+    L3/L4 disc: that sliver is kept as a partial L4 (it was dropped), and L3 keeps its own bone."""
+    import SimpleITK as sitk
+
+    from spinemets.image import CTImage, LabelMap
+
+    z0 = 64
+    ct = CTImage.from_sitk(real_ct.to_sitk()[:, :, z0:])
+    ref_full = read_label_map(totalseg_dir / "example_seg_fast_force_split.nii.gz", labels={})
+    ref = LabelMap(sitk.GetArrayFromImage(ref_full.to_sitk()[:, :, z0:]), ct.geometry, {})
+    assert (ref.array[:4] == 28).sum() > 500  # TotalSegmentator id 28 = L4
+    res = segment_vertebrae(ct)
+    m = evaluate_vertebrae(res.vertebrae, ref, ref_convention="totalseg")
+    assert m["levels"]["L4"]["in_prediction"] and m["levels"]["L4"]["identified"], m["levels"]["L4"]
+    assert res.summary["levels"]["L4"]["status"] in ("touches_border", "uncertain_label")
+    assert m["levels"]["L3"]["dice"] >= 0.85, m["levels"]["L3"]

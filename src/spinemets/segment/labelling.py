@@ -6,8 +6,9 @@ lung fraction of the body cross-section at its level). Anchors, in order of reli
 * ``sacrum``: L5 is the last free vertebra above the sacrum;
 * ``last_rib``: the lowest rib-bearing vertebra with a rib-free vertebra below it is T12;
 * ``first_rib``: the highest rib-bearing vertebra with a rib-free vertebra above it is T1;
-* ``last_rib_at_fov_edge``: the lowest vertebra in view bears ribs and lies at the lung bases
-  (little lung in its cross-section): assumed to be T12, with low confidence.
+* ``last_rib_at_fov_edge``: the lowest vertebra in view (a partial sliver below it aside) bears
+  ribs and lies at the lung bases (little lung in its cross-section): assumed to be T12, with low
+  confidence.
 
 When two anchors are present their counts are compared: six rib-free lumbar vertebrae above the
 sacrum give L6, four give "T13 or lumbar rib"; other disagreements are reported as warnings and
@@ -139,14 +140,17 @@ def label_levels(findings: list[SegmentFinding]) -> Labelling:
         return finish(names, "last_rib", conf)
     if first_rib is not None:
         return finish(_names_from(first_rib, "T1", n, first_vert), "first_rib", 0.8)
-    if verts and (ribs[verts[0]] or findings[verts[0]].rib_near):
-        lf = findings[verts[0]].lung_fraction
+    # the lowest vertebra mostly in view (a sliver below it, cut by the field of view, may have its
+    # rib outside the field of view or be the rib-free L1 below T12)
+    low = next((i for i in verts if not findings[i].partial), verts[0] if verts else None)
+    if low is not None and all(not ribs[i] for i in verts if i < low) and (ribs[low] or findings[low].rib_near):
+        lf = findings[low].lung_fraction
         if lf is not None and lf <= LUNG_BASE_FRACTION:
             warnings.append("no vertebra below the lowest rib-bearing one is in view; it is assumed to be T12 "
                             f"because it lies at the lung bases (lung fraction {lf:.2f})")
-            uncertain.add(verts[0])
-            conf = 0.5 if ribs[verts[0]] else 0.35
-            return finish(_names_from(verts[0], "T12", n, first_vert), "last_rib_at_fov_edge", conf)
+            uncertain.update(i for i in verts if i <= low)
+            conf = 0.5 if ribs[low] else 0.35
+            return finish(_names_from(low, "T12", n, first_vert), "last_rib_at_fov_edge", conf)
     # no anchor: keep the segmentation, label counting up from L5 and mark everything uncertain
     warnings.append("no labelling anchor (sacrum or rib transition) in the field of view; "
                     "levels are a guess and marked uncertain_label")

@@ -48,6 +48,7 @@ RIB_NEAR_MM = 40.0
 RIB_MAX_HALF_THICKNESS_MM = 8.0
 #: A partial end segment shorter than this fraction of the typical level height is dropped.
 MIN_END_FRACTION = 0.3
+KEEP_BOTTOM_SLIVER = True
 LUNG_HU = -500.0
 
 
@@ -230,9 +231,11 @@ def run_classic(ct: CTImage) -> ClassicOutput:
     else:
         typical_gap = 30.0 / w
     bounds = segment_bounds(disc_z, cl)
-    # drop a sliver at the bottom end (a few slices of a vertebra cut by the field of view); at the
-    # top a sliver is kept since its arch is seeded from the top slice
-    if len(bounds) > 1 and (bounds[0][1] - bounds[0][0]) < MIN_END_FRACTION * typical_gap:
+    # a sliver below the lowest disc is kept as a partial vertebra when the field of view ends in
+    # its body, and dropped when it ends in the disc (then it holds no vertebra); at the top a
+    # sliver is kept since its arch is seeded from the top slice
+    if len(bounds) > 1 and (bounds[0][1] - bounds[0][0]) < MIN_END_FRACTION * typical_gap \
+            and (not KEEP_BOTTOM_SLIVER or end_slice_is_disc(fine.array, cl, int(np.ceil(bounds[0][0])))):
         bounds = bounds[1:]
     if not bounds:
         raise InputError("no vertebra found along the spinal column")
