@@ -48,7 +48,6 @@ RIB_NEAR_MM = 40.0
 RIB_MAX_HALF_THICKNESS_MM = 8.0
 #: A partial end segment shorter than this fraction of the typical level height is dropped.
 MIN_END_FRACTION = 0.3
-KEEP_BOTTOM_SLIVER = True
 LUNG_HU = -500.0
 
 
@@ -235,7 +234,7 @@ def run_classic(ct: CTImage) -> ClassicOutput:
     # its body, and dropped when it ends in the disc (then it holds no vertebra); at the top a
     # sliver is kept since its arch is seeded from the top slice
     if len(bounds) > 1 and (bounds[0][1] - bounds[0][0]) < MIN_END_FRACTION * typical_gap \
-            and (not KEEP_BOTTOM_SLIVER or end_slice_is_disc(fine.array, cl, int(np.ceil(bounds[0][0])))):
+            and end_slice_is_disc(fine.array, cl, int(np.ceil(bounds[0][0]))):
         bounds = bounds[1:]
     if not bounds:
         raise InputError("no vertebra found along the spinal column")
