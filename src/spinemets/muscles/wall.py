@@ -25,7 +25,8 @@ def wall_layers(body: np.ndarray, sat: np.ndarray, muscle: np.ndarray, px: float
                 max_depth_mm: float = 30.0, gap_mm: float = 1.0, plane_mm: float = 4.0,
                 step_deg: float = 0.5, ribs: np.ndarray | None = None,
                 rib_margin_mm: float = 2.0, rib_gap_deg: float = 30.0,
-                max_layer_mm: float | None = None, fat_plane: np.ndarray | None = None) -> np.ndarray:
+                max_layer_mm: float | None = None, fat_plane: np.ndarray | None = None,
+                skin_depth_rule: bool = False) -> np.ndarray:
     out = np.zeros(muscle.shape, np.int8)
     if not body.any() or not sat.any():
         return out
@@ -77,7 +78,18 @@ def wall_layers(body: np.ndarray, sat: np.ndarray, muscle: np.ndarray, px: float
                         break
             i -= 1
     window = int(round(SHEET_WINDOW_DEG / step_deg))
-    _missed_outer_sheet(lay, sat_in, window, (gap_mm + SHEET_START_TOL_MM) / px)
+    tol = (gap_mm + SHEET_START_TOL_MM) / px
+    min_run = max(int(round(SHEET_MIN_ARC_DEG / step_deg)), 1)
+    _missed_outer_sheet(lay, sat_in, window, tol, min_run)
+    if skin_depth_rule:
+        # fat contiguous with the subcutaneous fat may fill in where an outer sheet ends (beside
+        # the rectus, lateral to the linea semilunaris): there depth below the skin instead - on
+        # the anterior 120 deg only, where the subcutaneous fat is of even thickness (on the
+        # flanks and the back it thickens and thins over short arcs)
+        skin = np.where(s_body.any(axis=1), n_r - 1 - np.argmax(s_body[:, ::-1], axis=1), -1)
+        front = np.sin(th) < -0.5
+        _missed_outer_sheet(lay, np.where((sat_in >= 0) & front, skin + 1, -1), window, tol, min_run,
+                            inner_only=True, floor=stop)
     if max_layer_mm is not None:
         _cap_layers(lay, max_layer_mm / px, window=int(round(20.0 / step_deg)))
     _trim_thickness_outliers(lay, window, SHEET_EXCESS_MM / px)
@@ -94,6 +106,8 @@ SHEET_WINDOW_DEG = 15.0
 #: a first run starting this much deeper below the fat (beyond the tolerated gap) than its
 #: neighbours' first runs is the inner layer of a ray that missed the outer sheet (mm)
 SHEET_START_TOL_MM = 1.5
+#: smallest arc over which a layer decision (missed outer sheet, deeper structure) must hold (deg)
+SHEET_MIN_ARC_DEG = 5.0
 #: a run thicker than 1.5 x its neighbours' median plus this is cut to that median (mm)
 SHEET_EXCESS_MM = 2.0
 
@@ -117,26 +131,70 @@ def _neighbours(a: int, window: int, n_a: int, have: np.ndarray) -> np.ndarray:
     return np.asarray(out, int)
 
 
-def _missed_outer_sheet(lay: np.ndarray, sat_in: np.ndarray, window: int, tol_px: float) -> None:
+def _missed_outer_sheet(lay: np.ndarray, sat_in: np.ndarray, window: int, tol_px: float,
+                        min_run: int, inner_only: bool = False, floor: np.ndarray | None = None) -> None:
     """In place: where a thin outer sheet is missed on a ray (sub-pixel, noise), the ray's first
-    run is the next layer down (inner muscle, chest wall). It starts deeper below the fat than the
-    first runs of its neighbours along the sheet: such runs move to layer 2 (a former layer 2 is
-    dropped)."""
-    n_a = lay.shape[0]
-    on1 = lay == 1
+    run is the next layer down (inner muscle, chest wall). It starts deeper (below ``sat_in``,
+    the radius index where depth is counted from) than the first runs of its neighbours along
+    the sheet: such runs move to layer 2 (a former layer 2 is dropped). With ``inner_only`` a run
+    moves to layer 2 only where it starts at the depth of its neighbours' inner runs, and is
+    dropped otherwise when it reaches ``floor`` (the rib cage: the chest wall on the ribs) or
+    no ``floor`` is given (organ walls); a run ending before the rib cage is a sheet of its own
+    (serratus anterior between the pectoral and latissimus borders) and moves to layer 2.
+    Every decision must hold on at least ``min_run`` consecutive rays (a sheet changes over an
+    arc, not from ray to ray): isolated decisions are noise and left undone."""
+    n_a, n_r = lay.shape
+    on1, on2 = lay == 1, lay == 2
     have = on1.any(axis=1) & (sat_in >= 0)
     if not have.any():
         return
-    start = np.where(have, sat_in - 1 - (lay.shape[1] - 1 - np.argmax(on1[:, ::-1], axis=1)), 0)
+    start = np.where(have, sat_in - 1 - (n_r - 1 - np.argmax(on1[:, ::-1], axis=1)), 0)
+    have2 = on2.any(axis=1) & (sat_in >= 0)
+    start2 = np.where(have2, sat_in - 1 - (n_r - 1 - np.argmax(on2[:, ::-1], axis=1)), 0)
+    move = np.zeros(n_a, bool)
+    drop = np.zeros(n_a, bool)
     for a in np.nonzero(have & (start > tol_px))[0]:
         nb = _neighbours(a, window, n_a, have)
-        if len(nb) < 4:
+        if len(nb) < 4 or start[a] <= float(np.percentile(start[nb], 25)) + tol_px:
             continue
-        ref = float(np.percentile(start[nb], 25))
-        if start[a] > ref + tol_px:
-            row = lay[a]
+        move[a] = True
+        if inner_only:
+            nb2 = _neighbours(a, window, n_a, have2)
+            if len(nb2) < 4 or abs(start[a] - float(np.median(start2[nb2]))) > tol_px:
+                inner_end = int(np.nonzero(on1[a])[0].min())
+                drop[a] = floor is None or floor[a] < 0 or inner_end <= floor[a] + 1 + tol_px
+    move = _runs_at_least(move, min_run)
+    drop = _runs_at_least(drop, min_run) & move
+    for a in np.nonzero(move)[0]:
+        row = lay[a]
+        if drop[a]:
+            row[row > 0] = 0
+        else:
             row[row == 2] = 0
             row[row == 1] = 2
+
+
+def _runs_at_least(flags: np.ndarray, n: int) -> np.ndarray:
+    """``flags`` (circular, one per ray) kept only in runs of at least ``n`` consecutive rays."""
+    if n <= 1 or not flags.any():
+        return flags
+    if flags.all():
+        return flags
+    k = int(np.argmin(flags))  # start the scan at a False ray so no run wraps around the seam
+    f = np.roll(flags, -k)
+    out = np.zeros_like(f)
+    i = 0
+    while i < len(f):
+        if f[i]:
+            j = i
+            while j < len(f) and f[j]:
+                j += 1
+            if j - i >= n:
+                out[i:j] = True
+            i = j
+        else:
+            i += 1
+    return np.roll(out, k)
 
 
 def _trim_thickness_outliers(lay: np.ndarray, window: int, excess_px: float) -> None:
