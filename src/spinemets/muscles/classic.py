@@ -141,7 +141,7 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
         muscle_sharp &= ~ndi.binary_dilation(canal, structure=_disk(1.0 / px))
     fat_plane = (h_sharp <= FAT_PLANE_HU) & (h_sharp >= FAT_HU[0])
     runs = wall_layers(body, sat, muscle_sharp & ~(post_zone | gutter | ql_zone), px, max_depth_mm=WALL_MAX_MM,
-                       ribs=rib_bone, max_layer_mm=cap_mm, fat_plane=fat_plane)
+                       ribs=rib_bone, max_layer_mm=cap_mm, fat_plane=fat_plane, skin_depth_rule=True)
     # each wall layer is a sheet: parts thicker than the thickest sheet muscle at this level are
     # organs touching the wall without a fat plane (liver, bowel loops) and are removed
     for r in (1, 2):
@@ -252,8 +252,8 @@ def _split_organ_contact(regions: np.ndarray, markers: np.ndarray, hu: np.ndarra
     erector spinae or quadratus lumborum at T11-L2) and is brighter than it is cut off along the
     HU mid-point between the two.
 
-    References (3 mm-smoothed HU): the muscle's seed median and each organ's core median (thick
-    organ seed). Only organs at least ``HU_CONSISTENCY_MIN`` brighter than the muscle count: fat
+    References: the muscle's seed median (2 mm-smoothed HU, seed pixels more than 2.5 mm inside
+    the muscle window) and each organ's core median (3 mm-smoothed HU of the thick organ seed). Only organs at least ``HU_CONSISTENCY_MIN`` brighter than the muscle count: fat
     infiltration only lowers a muscle's HU, so a darker neighbour may be fattier muscle. A region
     pixel more than 2.5 mm inside the muscle window whose 2 mm-smoothed HU lies beyond the
     mid-point towards such an organ is organ when its connected piece of such pixels is larger
@@ -272,7 +272,10 @@ def _split_organ_contact(regions: np.ndarray, markers: np.ndarray, hu: np.ndarra
     inner = ndi.distance_transform_edt(muscle) * px > 2.5
     cross = ndi.generate_binary_structure(2, 1)
     for lab_id in np.unique(markers[(markers > 0) & (markers != _OTHER)]):
-        ref = float(np.median(h3[markers == lab_id]))
+        # the seed's HU away from fat (3 mm smoothing of a small seed reaches the fat around it)
+        seed = markers == lab_id
+        core = seed & inner
+        ref = float(np.median(h2[core])) if core.sum() >= 10 else float(np.median(h3[seed]))
         brighter = [o for o in organ_hu if o - ref >= HU_CONSISTENCY_MIN]
         own = regions == lab_id
         if not brighter or not own.any():
