@@ -55,6 +55,9 @@ PS_REACH_HALF_WIDTHS = 4.0
 #: lateral extent of transversospinalis as a fraction of the spinous-process-to-transverse-process-tip
 #: span (multifidus and the rotatores lie against the laminae, medial to longissimus)
 TS_MAX_REL_SPAN = 0.75
+#: psoas major arises from the lateral surfaces of the vertebral bodies T12-L4: its seed must come
+#: this close to the body (mm; 1 mm bone margin + 1.5 mm seed erosion + a 2-3 mm fat plane)
+PSOAS_BODY_CONTACT_MM = 6.0
 #: smallest HU tolerance around a deep group's seed attenuation (3 mm-smoothed HU)
 HU_CONSISTENCY_MIN = 12.0
 
@@ -81,6 +84,19 @@ def _largest(mask: np.ndarray) -> np.ndarray:
     return lab == int(np.argmax(np.bincount(lab.ravel())[1:]) + 1)
 
 
+def _touching(mask: np.ndarray, dist_mm: np.ndarray, reach_mm: float) -> np.ndarray:
+    """The largest component of ``mask`` that comes within ``reach_mm`` of the structure whose
+    distance map is ``dist_mm``; the largest component overall when none does."""
+    lab, n = ndi.label(mask)
+    if n == 0:
+        return mask
+    near = ndi.minimum(dist_mm, lab, index=np.arange(1, n + 1))
+    sizes = np.bincount(lab.ravel(), minlength=n + 1)[1:]
+    ok = np.nonzero(np.asarray(near) <= reach_mm)[0]
+    pick = ok[np.argmax(sizes[ok])] if len(ok) else int(np.argmax(sizes))
+    return lab == pick + 1
+
+
 def body_outline(hu: np.ndarray, px: float) -> np.ndarray:
     """Body (patient) outline: tissue > -400 HU, opened 2 mm, component at the image centre."""
     tissue = ndi.binary_opening(hu > -400, structure=_disk(2.0 / px))
@@ -93,8 +109,15 @@ def body_outline(hu: np.ndarray, px: float) -> np.ndarray:
 
 
 def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray, lm: Landmarks,
-                  px: float, level: str, canal: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """Masks ``{"erector_spinae_left": bool array, ...}`` of the groups found in the plane."""
+                  px: float, level: str, canal: np.ndarray | None = None,
+                  psoas_ref_hu: dict[str, float] | None = None) -> dict[str, np.ndarray]:
+    """Masks ``{"erector_spinae_left": bool array, ...}`` of the groups found in the plane.
+
+    ``psoas_ref_hu``: per side ("left"/"right") the psoas attenuation (HU) measured where the
+    muscle is thick and isolated (lower lumbar levels); a muscle's CT number changes little along
+    its length, so at T12-L2, where the small psoas touches the liver or the vena cava without a
+    fat plane, tissue brighter than this reference by more than ``HU_CONSISTENCY_MIN`` takes no
+    psoas seed (organs are brighter than muscle; fat infiltration only lowers a muscle's HU)."""
     hs = ndi.gaussian_filter(hu.astype(np.float32), sigma=max(1.0 / px, 0.5))
     yy, xx = np.indices(hu.shape, dtype=np.float32)
     y = (yy - hu.shape[0] // 2) * px  # posterior, mm
@@ -171,6 +194,10 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
             in_seed_band = gap_c < 3.0 + 1.2 * hw and y[r, c] > lm.body_anterior_mm - 0.5 * hw and y[r, c] < ytp
             if not in_seed_band and not post_zone[r, c]:
                 markers[(blobs == i) & ~post_zone] = _OTHER
+    # distance to the vertebral body (mm): psoas arises from the body's lateral surface
+    body_dist = ndi.distance_transform_edt(vert_in_plane == 0) * px
+    h2s = ndi.gaussian_filter(hu.astype(np.float32), sigma=2.0 / px)
+    refs = psoas_ref_hu or {}
     for s, off in ((1, 0), (-1, 1)):
         xt, yt = abs(tp[s][0]), tp[s][1]
         sx = s * x
@@ -187,7 +214,14 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
             gap = sx - lm.body_half_width_mm
             seed = deep & (gap > 2.0) & (gap < 3.0 + 1.2 * r_b) & \
                 (y > lm.body_anterior_mm - 0.5 * r_b) & (y < min(yt, lm.body_posterior_mm))
-            seed = _largest(ndi.binary_erosion(seed, structure=_disk(1.5 / px)))
+            side = "left" if s == 1 else "right"
+            seed = ndi.binary_erosion(seed, structure=_disk(1.5 / px))
+            if side in refs and seed.any():
+                # tissue brighter than the caudal psoas is organ; where the smallest psoas is
+                # itself brightened by partial volume with the organ, its darkest quarter
+                like = seed & (h2s <= refs[side] + HU_CONSISTENCY_MIN)
+                seed = like if like.any() else seed & (h2s <= np.percentile(h2s[seed], 25))
+            seed = _touching(seed, body_dist, PSOAS_BODY_CONTACT_MM)
             markers[seed] = _PSOAS + off
         if expected("quadratus_lumborum", level):
             # the largest muscle mass lateral to the transverse-process tip, at its depth

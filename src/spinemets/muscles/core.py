@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from scipy import ndimage as ndi
 
 from .. import DISCLAIMER, __version__, anatomy
 from ..errors import InputError
@@ -23,6 +24,8 @@ from .propagate import propagate_labels
 log = logging.getLogger(__name__)
 
 BACKENDS = ("classic", "nnunet", "totalseg")
+#: levels where the psoas is thick and apart from liver and vena cava: its attenuation reference
+PSOAS_REF_LEVELS = ("L3", "L4", "L5")
 
 SLICE_DEFINITION = (
     "Mid-vertebral plane of each vertebra T1-L5 present: the oblique plane through the centroid of its vertebral body "
@@ -86,7 +89,10 @@ def segment_muscles(ct: CTImage, vertebrae: LabelMap, backend: str = "classic",
     levels: dict[str, dict] = {}
     planes: dict[str, Plane] = {}
     plane_labels: dict[str, np.ndarray] = {}
-    for lv in anatomy.TARGET_LEVELS:
+    # caudal levels first: the psoas attenuation measured where it is thick and isolated
+    # (PSOAS_REF_LEVELS) is the reference for the small psoas at T12-L2 (see segment_plane)
+    psoas_hu: dict[str, list[np.ndarray]] = {"left": [], "right": []}
+    for lv in reversed(anatomy.TARGET_LEVELS):
         if lv not in frames:
             if np.any(vertebrae.array == anatomy.vertebra_id(lv)):
                 levels[lv] = {"status": "outside_fov",
@@ -98,7 +104,17 @@ def segment_muscles(ct: CTImage, vertebrae: LabelMap, backend: str = "classic",
         if model_labels is None:
             vert, _ = plane.sample(vertebrae.array, ct.geometry, order=0)
             lm = vertebra_landmarks(fr, plane, vertebrae, anatomy.vertebra_id(lv), fr.body_points_lps)
-            masks = segment_plane(hu, inside, vert, lm, plane.pixel_mm, lv, canal=spinal_canal(fr, plane))
+            refs = {side: float(np.median(np.concatenate(v))) for side, v in psoas_hu.items()
+                    if v and sum(len(a) for a in v) >= 50} \
+                if anatomy.level_index(lv) < anatomy.level_index(PSOAS_REF_LEVELS[0]) else None
+            masks = segment_plane(hu, inside, vert, lm, plane.pixel_mm, lv, canal=spinal_canal(fr, plane),
+                                  psoas_ref_hu=refs)
+            if lv in PSOAS_REF_LEVELS:
+                for side in ("left", "right"):
+                    m = masks.get(f"psoas_major_{side}")
+                    if m is not None:
+                        core = ndi.binary_erosion(m, iterations=max(int(round(2.0 / plane.pixel_mm)), 1))
+                        psoas_hu[side].append(hu[core & (hu >= -29.0) & (hu <= 150.0)])
         else:
             lab, _ = plane.sample(model_labels, ct.geometry, order=0)
             masks = {name: lab == i for name, i in ids.items() if np.any(lab == i)}
@@ -146,6 +162,7 @@ def segment_muscles(ct: CTImage, vertebrae: LabelMap, backend: str = "classic",
         levels[lv] = entry
         planes[lv] = plane
         plane_labels[lv] = lab2d
+    levels = {lv: levels[lv] for lv in anatomy.TARGET_LEVELS if lv in levels}
     order = [lv for lv in anatomy.TARGET_LEVELS if lv in planes]
     if model_labels is not None:
         arr3d = model_labels.astype(np.uint16)
