@@ -59,9 +59,10 @@ def test_real_ct_summary_and_bodies(real_result):
         assert abs(np.dot(e["axis_si_lps"], e["axis_ap_lps"])) < 1e-3
         # the body centroid lies in front of the whole-vertebra centroid
         assert e["body_centroid_lps_mm"][1] < e["centroid_lps_mm"][1]
-    # bodies never extend beyond their vertebra
+    # bodies never take another label's voxels (unlabelled voxels the body encloses, e.g. the
+    # basivertebral channel, belong to it: segment/bodies.py)
     v, b = real_result.vertebrae.array, real_result.bodies.array
-    assert np.all((b == 0) | (b == v))
+    assert np.all((b == 0) | (b == v) | (v == 0))
     # L1 lies above L5
     assert s["levels"]["L1"]["centroid_lps_mm"][2] > s["levels"]["L5"]["centroid_lps_mm"][2]
 

@@ -5,12 +5,28 @@ For each vertebra, in physical (LPS mm) space:
 * body centre: centroid of the thickest part of the vertebra (distance to its surface at least
   70 % of the maximum), which lies in the vertebral body;
 * cranial axis ``axis_si``: from the centroid of the vertebra below to the one above (one-sided at
-  the ends of the chain, +z for a lone vertebra), later re-estimated from the body centroids;
-* anterior axis ``axis_ap``: from the centroid of the whole vertebra (pulled back by the posterior
-  elements) towards the body centre, made orthogonal to ``axis_si``;
-* posterior wall: along ``-axis_ap`` from the body centre, the first gap (>= 4 mm, two voxels at least) in the bone of
-  the midline strip is the spinal canal; the body is the part of the vertebra anterior to it, which
-  removes pedicles, laminae and processes.
+  the ends of the chain and beside a neighbour cut by the edge of the volume, whose centroid is
+  displaced; +z for a lone vertebra), later re-estimated from the body centroids;
+* anterior axis ``axis_ap``: first from the centroid of the whole vertebra (pulled back by the
+  posterior elements) towards the body centre, made orthogonal to ``axis_si``; then turned about
+  ``axis_si`` (up to ``SYMMETRY_MAX_DEG``) to the mid-sagittal plane, the plane through the body
+  centre containing ``axis_si`` about which the vertebra is most nearly mirror-symmetric (an
+  asymmetric transverse process, rib stub or missing facet no longer tilts the frame sideways);
+* posterior wall: in the mid-sagittal band (``MIDLINE_HALF_WIDTH_MM`` either side), the vertebra is
+  resampled in its frame and every sagittal column (fixed height and lateral position) is walked
+  from the body centre backwards to the first gap of at least ``CANAL_GAP_MM`` (the spinal canal);
+  the column's end is the front of the canal there. The wall is the robust line through these
+  ends along the cranial axis (median per height, Theil-Sen over heights), so a basivertebral
+  foramen or a lytic defect of the posterior cortex (a notch in a few columns) does not move it;
+* body: the part of the vertebra in front of the wall (pedicles, laminae and processes removed),
+  its largest connected piece, plus the unlabelled voxels it encloses in front of the wall in an
+  axial, coronal or sagittal plane of the CT grid: the basivertebral venous channel (a notch of
+  soft tissue through the posterior cortex into the centre that a bone mask leaves open) and
+  marrow or lytic cavities the vertebra map did not fill. The body never takes a voxel of another
+  label; it can hold voxels the vertebra map leaves unlabelled.
+
+No intensity is used: end plates and rims are those of the vertebra map (a partial-volume slice
+of end plate + disc kept in the vertebra map stays in the body).
 """
 
 from __future__ import annotations
@@ -19,14 +35,21 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage as ndi
+from scipy.stats import theilslopes
 
-from ..image import LabelMap
+from ..image import Geometry, LabelMap
 
-#: Half width of the midline strip used to find the canal (mm) and minimum canal gap (mm).
+#: Half width of the midline band used to find the canal (mm) and minimum canal gap (mm).
 MIDLINE_HALF_WIDTH_MM = 5.0
 CANAL_GAP_MM = 4.0
 #: Fallback posterior-wall distance as a multiple of the inscribed body radius.
 FALLBACK_WALL_FACTOR = 1.1
+#: Mid-sagittal plane search: largest turn of the first anterior axis about the cranial axis (deg).
+SYMMETRY_MAX_DEG = 30.0
+#: Largest tilt of the posterior wall against the cranial axis (deg; the wall is near parallel).
+WALL_MAX_TILT_DEG = 15.0
+#: At most this many vertebra voxels are mirrored per trial plane (a regular subsample).
+SYMMETRY_POINTS = 20000
 
 
 @dataclass
@@ -53,6 +76,107 @@ def _points(lm: LabelMap, sl: tuple[slice, ...], m: np.ndarray) -> np.ndarray:
     return lm.geometry.index_zyx_to_lps(idx)
 
 
+def _crop_offset(sl: tuple[slice, ...]) -> np.ndarray:
+    return np.array([x.start for x in sl], float)
+
+
+def _lps_to_crop_index(geom: Geometry, sl: tuple[slice, ...], lps: np.ndarray) -> np.ndarray:
+    return geom.lps_to_index_zyx(lps) - _crop_offset(sl)
+
+
+def _mirror_ap(m: np.ndarray, sl: tuple[slice, ...], geom: Geometry, core: np.ndarray,
+               ax: np.ndarray, ap0: np.ndarray) -> np.ndarray:
+    """Anterior axis in the mid-sagittal plane: ``ap0`` turned about ``ax`` by the angle (and the
+    plane shifted sideways by the offset) whose mirror image of the vertebra overlaps it most."""
+    idx = np.argwhere(m)
+    if len(idx) < 8:
+        return ap0
+    idx = idx[:: max(1, int(np.ceil(len(idx) / SYMMETRY_POINTS)))]
+    pts = geom.index_zyx_to_lps(idx + _crop_offset(sl)) - core
+    lat0 = np.cross(ax, ap0)
+    shape = np.array(m.shape)
+
+    def score(theta_deg: float, off_mm: float) -> float:
+        t = np.radians(theta_deg)
+        ap = np.cos(t) * ap0 + np.sin(t) * lat0
+        lat = np.cross(ax, ap)
+        d = pts @ lat - off_mm
+        q = np.rint(_lps_to_crop_index(geom, sl, pts - 2.0 * d[:, None] * lat + core)).astype(int)
+        ok = np.all((q >= 0) & (q < shape), axis=1)
+        return float(m[tuple(q[ok].T)].sum()) / len(pts)
+
+    coarse = np.arange(-SYMMETRY_MAX_DEG, SYMMETRY_MAX_DEG + 1e-9, 3.0)
+    best_t = max(coarse, key=lambda t: score(t, 0.0))
+    step = float(min(geom.spacing_mm))
+    trials = [(t, o) for t in best_t + np.arange(-3.0, 3.01, 1.0)
+              for o in np.arange(-2.0, 2.01, 1.0) * 0.5 * step]
+    best_t, _ = max(trials, key=lambda to: (score(*to), -abs(to[0] - best_t), -abs(to[1])))
+    t = np.radians(best_t)
+    return _unit(np.cos(t) * ap0 + np.sin(t) * lat0, ap0)
+
+
+def _wall_line(m: np.ndarray, sl: tuple[slice, ...], geom: Geometry, core: np.ndarray,
+               ax: np.ndarray, ap: np.ndarray, rel_s: np.ndarray, rel_a: np.ndarray
+               ) -> tuple[float, float, float] | None:
+    """(intercept, slope, grid step) of the posterior wall ``a = intercept + slope * s`` (mm from the
+    body centre along ``ap`` and ``ax``), or None when no column of the midline band reaches the
+    canal. ``rel_s``/``rel_a``: the vertebra voxels' coordinates, for the grid's extent."""
+    h = max(0.5 * float(min(geom.spacing_mm)), 0.4)
+    lat = np.cross(ax, ap)
+    s_vals = np.arange(np.floor(rel_s.min() / h) * h, rel_s.max() + h, h)
+    a_vals = -np.arange(0.0, max(0.0, -rel_a.min()) + h, h)  # from the centre backwards
+    l_vals = np.arange(-MIDLINE_HALF_WIDTH_MM, MIDLINE_HALF_WIDTH_MM + 1e-9, h)
+    if a_vals.size < 2 or s_vals.size < 1:
+        return None
+    S, A, L = np.meshgrid(s_vals, a_vals, l_vals, indexing="ij")
+    lps = core + S[..., None] * ax + A[..., None] * ap + L[..., None] * lat
+    q = _lps_to_crop_index(geom, sl, lps.reshape(-1, 3))
+    M = ndi.map_coordinates(m.astype(np.float32), q.T, order=1, cval=0.0).reshape(S.shape) > 0.5
+    g = max(2, int(np.ceil(CANAL_GAP_MM / h)))
+    F = np.concatenate([~M, np.ones((M.shape[0], g, M.shape[2]), bool)], axis=1).astype(np.int32)
+    cs = np.concatenate([np.zeros((M.shape[0], 1, M.shape[2]), np.int32), np.cumsum(F, axis=1)], axis=1)
+    gap = (cs[:, g:, :] - cs[:, :-g, :]) == g  # gap[:, k] : samples k..k+g-1 all empty
+    gap[:, 0, :] = False
+    has = gap.any(axis=1) & M[:, 0, :]
+    first = np.argmax(gap, axis=1)  # first canal gap behind the centre
+    ends = np.where(has, a_vals[np.clip(first - 1, 0, a_vals.size - 1)], np.nan)
+    need = max(1, l_vals.size // 3)
+    rows = [(s, float(np.nanmedian(e))) for s, e in zip(s_vals, ends) if np.isfinite(e).sum() >= need]
+    if not rows:
+        return None
+    rs, re = np.array(rows).T
+    slope = 0.0
+    if len(rows) >= 3 and np.ptp(rs) > 0:
+        lim = np.tan(np.radians(WALL_MAX_TILT_DEG))
+        slope = float(np.clip(theilslopes(re, rs)[0], -lim, lim))
+    return float(np.median(re - slope * rs)), slope, h
+
+
+def _closed_channels(bm: np.ndarray, labels: np.ndarray, vid: int, sl: tuple[slice, ...],
+                     geom: Geometry, core: np.ndarray, ax: np.ndarray, ap: np.ndarray,
+                     line: tuple[float, float, float]) -> np.ndarray:
+    """Unlabelled voxels in front of the wall that the body encloses in an axial, coronal or
+    sagittal plane of the CT grid once the wall is closed (everything behind it counted as solid):
+    the basivertebral venous channel opening into the canal through the posterior cortex, and
+    marrow or lytic cavities the vertebra map left open. Never another label's voxels."""
+    c0, c1, h = line
+    # signed distance in front of the wall, a linear function of the voxel index (z, y, x)
+    normal = ap - c1 * ax
+    jac = geom.index_zyx_to_lps(np.eye(3)) - geom.index_zyx_to_lps(np.zeros(3))  # row k: d(lps)/d(idx_k)
+    w = jac @ normal
+    base = (geom.index_zyx_to_lps(_crop_offset(sl)) - core) @ normal - (c0 - 0.5 * h)
+    zz, yy, xx = (np.arange(n, dtype=float) for n in bm.shape)
+    front = (base + w[0] * zz[:, None, None] + w[1] * yy[None, :, None] + w[2] * xx[None, None, :]) >= 0
+    solid = bm
+    filled = np.zeros_like(bm)
+    for axis in range(3):
+        for i in range(bm.shape[axis]):
+            cut = [slice(None)] * 3
+            cut[axis] = i
+            filled[tuple(cut)] |= ndi.binary_fill_holes(solid[tuple(cut)])
+    return filled & front & ~bm & ((labels == 0) | (labels == vid))
+
+
 def extract_bodies(vertebrae: LabelMap, ids: list[int] | None = None) -> tuple[LabelMap, dict[int, VertebraFrame]]:
     """Body label map (same ids) and a frame per vertebra id, ordered caudal to cranial."""
     arr = vertebrae.array
@@ -76,11 +200,14 @@ def extract_bodies(vertebrae: LabelMap, ids: list[int] | None = None) -> tuple[L
     order = sorted(info, key=lambda v: info[v]["centroid"][2])
     cents = np.array([info[v]["centroid"] for v in order]) if order else np.zeros((0, 3))
 
+    # a neighbour cut by the edge of the volume has a displaced centroid: not used for axes
+    cut = [info[v]["border"] for v in order]
+
     def si_axes(points: np.ndarray) -> list[np.ndarray]:
         out = []
         for k in range(len(points)):
-            lo = points[max(k - 1, 0)]
-            hi = points[min(k + 1, len(points) - 1)]
+            lo = points[k - 1] if k > 0 and not cut[k - 1] else points[k]
+            hi = points[k + 1] if k + 1 < len(points) and not cut[k + 1] else points[k]
             out.append(_unit(hi - lo, np.array([0.0, 0.0, 1.0])))
         return out
 
@@ -93,31 +220,16 @@ def extract_bodies(vertebrae: LabelMap, ids: list[int] | None = None) -> tuple[L
         ax = si[k]
         ap = d["core"] - d["centroid"]
         ap = _unit(ap - (ap @ ax) * ax, np.array([0.0, -1.0, 0.0]))
-        lat = np.cross(ax, ap)
+        ap = _mirror_ap(d["m"], d["sl"], geom, d["core"], ax, ap)
         rel = d["pts"] - d["core"]
-        a = rel @ ap
-        l = rel @ lat
-        strip = np.abs(l) <= MIDLINE_HALF_WIDTH_MM
-        step = float(sp_zyx.max())  # bins no finer than the voxels, or they show false gaps
-        wall = None
-        if strip.any():
-            post = -a[strip]
-            hist = np.bincount(np.clip(np.floor(post[post >= 0] / step).astype(int), 0, None),
-                               minlength=1) if (post >= 0).any() else np.zeros(1, int)
-            need = max(2, int(np.ceil(CANAL_GAP_MM / step)))
-            run = 0
-            for b in range(len(hist)):
-                if hist[b] == 0:
-                    run += 1
-                    if run >= need:
-                        wall = (b - run + 1) * step
-                        break
-                else:
-                    run = 0
-        found = wall is not None
-        if wall is None:
-            wall = FALLBACK_WALL_FACTOR * d["rmax"]
-        body_sel = a >= -wall
+        s_rel, a_rel = rel @ ax, rel @ ap
+        line = _wall_line(d["m"], d["sl"], geom, d["core"], ax, ap, s_rel, a_rel)
+        found = line is not None
+        if line is None:
+            body_sel = a_rel >= -FALLBACK_WALL_FACTOR * d["rmax"]
+        else:
+            c0, c1, h = line
+            body_sel = a_rel >= c0 + c1 * s_rel - 0.5 * h
         bm = np.zeros_like(d["m"])
         bm[d["m"]] = body_sel
         # keep the component holding the body core
@@ -126,6 +238,8 @@ def extract_bodies(vertebrae: LabelMap, ids: list[int] | None = None) -> tuple[L
             sizes = np.bincount(lab.ravel())
             sizes[0] = 0
             bm = lab == int(np.argmax(sizes))
+        if line is not None:
+            bm |= _closed_channels(bm, arr[d["sl"]], vid, d["sl"], geom, d["core"], ax, ap, line)
         sub = body_arr[d["sl"]]
         sub[bm] = vid
         bpts = _points(vertebrae, d["sl"], bm)

@@ -1,0 +1,189 @@
+"""Vertebral bodies (``segment.bodies.extract_bodies``): synthetic geometry, phantoms with exact
+body truth, and the real TotalSegmentator example CT against TotalSegmentator's body masks and
+spine report (issue 5: body heights within 3 mm when our own pipeline made the masks)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from spinemets import anatomy
+from spinemets.image import CTImage, Geometry, LabelMap
+from spinemets.segment import segment_vertebrae
+from spinemets.segment.bodies import extract_bodies
+
+LEVELS = ["T12", "L1", "L2", "L3", "L4", "L5"]
+LUMBAR = LEVELS[1:]
+
+
+def _dice(a: np.ndarray, b: np.ndarray) -> float:
+    return 2.0 * float((a & b).sum()) / max(1.0, float(a.sum() + b.sum()))
+
+
+# --- synthetic vertebra ------------------------------------------------------------------------
+
+def _synthetic_vertebra():
+    """1 mm grid, LPS identity (+y posterior). An elliptic body (20 x 15 mm semi-axes, 26 mm tall)
+    with a basivertebral channel (4 x 4 mm, unlabelled) from the posterior wall to the centre, a
+    neural arch around a 16 mm wide canal, a spinous process and ONE long transverse process on
+    the patient's left (the whole vertebra's centroid lies 3 mm left of the midline)."""
+    vid = anatomy.vertebra_id("L3")
+    z, y, x = np.ogrid[:60, :100, :110]
+    cx, cy = 55, 35
+    body = (((x - cx) / 20.0) ** 2 + ((y - cy) / 15.0) ** 2 <= 1.0) & (z >= 15) & (z <= 40)
+    arr = np.zeros((60, 100, 110), np.uint16)
+    arr[body] = vid
+    zs = (z >= 22) & (z <= 34)
+    pedicles = zs & (y >= 45) & (y <= 62) & (((x >= cx - 13) & (x <= cx - 9)) | ((x >= cx + 9) & (x <= cx + 13)))
+    lamina = zs & (y >= 62) & (y <= 67) & (x >= cx - 13) & (x <= cx + 13)
+    spinous = (z >= 20) & (z <= 32) & (y >= 67) & (y <= 90) & (x >= cx - 2) & (x <= cx + 2)
+    transverse = (z >= 25) & (z <= 30) & (y >= 53) & (y <= 58) & (x >= cx + 13) & (x <= cx + 50)
+    arr[pedicles | lamina | spinous | transverse] = vid
+    channel = (z >= 26) & (z <= 29) & (y >= cy) & (y <= 51) & (x >= cx - 2) & (x <= cx + 2)
+    arr[channel] = 0
+    other = np.zeros_like(body)
+    other[27, 42, cx] = True  # a voxel of another structure inside the channel
+    arr[other] = 99
+    geom = Geometry((60, 100, 110), (1.0, 1.0, 1.0))
+    return LabelMap(arr, geom, {vid: "L3", 99: "other"}), vid, body, channel & body & ~other, other
+
+
+def test_synthetic_body_wall_channel_and_frame():
+    lm, vid, body_truth, channel, other = _synthetic_vertebra()
+    bodies, frames = extract_bodies(lm, [vid])
+    f = frames[vid]
+    b = bodies.array == vid
+    # the anterior axis lies in the mid-sagittal plane despite the one-sided transverse process
+    ang = np.degrees(np.arccos(np.clip(f.axis_ap_lps @ np.array([0.0, -1.0, 0.0]), -1, 1)))
+    assert ang <= 3.0, (f.axis_ap_lps, ang)
+    assert f.wall_found
+    # the wall is the front of the canal, not the front of the channel (old rule: 12 mm short)
+    assert _dice(b, body_truth) >= 0.97, _dice(b, body_truth)
+    ys = np.nonzero(b.any(axis=(0, 2)))[0]
+    assert ys.max() <= 51  # no pedicle: the posterior wall is at y = 50
+    # the channel is closed into the body; another label's voxel is never taken
+    assert b[channel].mean() >= 0.9
+    assert not b[other].any()
+    assert np.all(lm.array[b] != 99)
+
+
+# --- phantoms ------------------------------------------------------------------------------------
+
+PHANTOMS = {1: {}, 3: dict(lesions=[("L3", "blastic", "body", 10.0), ("T10", "mixed", "body", 9.0)])}
+
+
+@pytest.mark.parametrize("seed", sorted(PHANTOMS))
+def test_phantom_bodies_from_truth_vertebrae(phantom_factory, seed):
+    """The body definition alone (truth vertebrae in, truth bodies to compare): Dice per level
+    T1-L5. Measured (small preset, 2 x 2 x 3 mm): seed 1 mean 0.984, min 0.946 (T1); seed 3
+    mean 0.984, min 0.957 (T2); lumbar 0.98-0.99 (the previous rule: means 0.977, min 0.93)."""
+    ph = phantom_factory(seed, **PHANTOMS[seed])
+    va = ph.labels.array
+    ids = [anatomy.vertebra_id(lv) for lv in anatomy.TARGET_LEVELS if anatomy.vertebra_id(lv) in np.unique(va)]
+    vert = LabelMap(np.where(np.isin(va, ids), va, 0).astype(np.uint16), ph.labels.geometry,
+                    anatomy.label_table(ids))
+    bodies, frames = extract_bodies(vert, ids)
+    d = {anatomy.level_of(i): _dice(bodies.array == i, ph.vertebral_bodies.array == i) for i in ids}
+    assert min(d.values()) >= 0.94, d
+    assert np.mean(list(d.values())) >= 0.98, d
+    assert all(frames[i].wall_found for i in ids)
+
+
+@pytest.mark.slow
+def test_phantom_bodies_own_pipeline_lytic(phantom_factory):
+    """Classic vertebrae -> bodies on the lytic phantom (seed 2, 12 mm lytic lesion in L2): marrow
+    the vertebra map leaves open is closed into the body. Measured: lumbar body Dice 0.90-0.95,
+    L2 0.94 (previous rule 0.88)."""
+    ph = phantom_factory(2, lesions=[("L2", "lytic", "body", 12.0), ("T8", "lytic", "body", 9.0)])
+    res = segment_vertebrae(ph.ct)
+    d = {lv: _dice(res.bodies.array == anatomy.vertebra_id(lv),
+                   ph.vertebral_bodies.array == anatomy.vertebra_id(lv)) for lv in LUMBAR}
+    assert min(d.values()) >= 0.87, d
+    assert d["L2"] >= 0.91, d
+    v, b = res.vertebrae.array, res.bodies.array
+    assert np.all((b == 0) | (b == v) | (v == 0))  # own vertebra's voxels or enclosed unlabelled ones
+
+
+# --- real CT ---------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def real(totalseg_dir):
+    sitk = pytest.importorskip("SimpleITK")
+    ct = CTImage.from_sitk(sitk.ReadImage(str(totalseg_dir / "example_ct.nii.gz")))
+    rep = totalseg_dir / "spine_report" / "example_ct_report"
+    seg = sitk.GetArrayFromImage(sitk.ReadImage(str(totalseg_dir / "example_seg_fast_force_split.nii.gz")))
+    ref_vert = anatomy.from_totalseg_total(seg).astype(np.uint16)
+    vb = sitk.GetArrayFromImage(sitk.ReadImage(str(rep / "totalseg_vertebrae_body.nii.gz")))
+    pp = sitk.GetArrayFromImage(sitk.ReadImage(str(
+        totalseg_dir / "spine_report" / "test_result" / "totalseg_vertebrae_pp_refined.nii.gz")))
+    report = json.loads((rep / "spine_report.json").read_text())["results"]
+    return dict(ct=ct, ref_vert=ref_vert, vb=vb, pp=pp, report=report, own=segment_vertebrae(ct))
+
+
+def _body_dice(b: np.ndarray, r: dict) -> tuple[dict[str, float], dict[str, float]]:
+    """(Dice vs TotalSegmentator's refined per-level bodies, Dice vs its vertebrae_body label 1
+    intersected with its vertebra) per level."""
+    pp, ref1 = {}, {}
+    for lv in LEVELS:
+        v = anatomy.vertebra_id(lv)
+        pp[lv] = round(_dice(b == v, r["pp"] == v), 3)
+        ref1[lv] = round(_dice(b == v, (r["vb"] == 1) & (r["ref_vert"] == v)), 3)
+    return pp, ref1
+
+
+@pytest.mark.slow
+def test_real_body_dice_from_reference_vertebrae(real):
+    """Body definition alone: TotalSegmentator's vertebrae in. Measured: vs body label x vertebra
+    0.981/0.977/0.978/0.981/0.986/0.942, vs refined bodies 0.929/0.912/0.921/0.917/0.927/0.811
+    (T12..L5; L5: our posterior wall is one 3 mm voxel behind TotalSegmentator's)."""
+    va = real["ref_vert"]
+    ids = [anatomy.vertebra_id(lv) for lv in anatomy.TARGET_LEVELS if anatomy.vertebra_id(lv) in np.unique(va)]
+    bodies, _ = extract_bodies(LabelMap(va, real["ct"].geometry, anatomy.label_table(ids)), ids)
+    pp, ref1 = _body_dice(bodies.array, real)
+    for lv in LEVELS:
+        assert ref1[lv] >= (0.92 if lv == "L5" else 0.96), ref1
+        assert pp[lv] >= (0.79 if lv == "L5" else 0.90), pp
+
+
+@pytest.mark.slow
+def test_real_body_dice_own_pipeline(real):
+    """Classic vertebrae -> bodies. Measured: vs body label x vertebra 0.946/0.938/0.939/0.938/
+    0.944/0.877, vs refined bodies 0.915/0.880/0.883/0.891/0.901/0.770 (T12..L5; previous rule
+    L1 0.769/0.760 and L3 0.896/0.846 from a wall found at the front of L1's basivertebral
+    channel and an anterior axis turned 14-22 deg sideways)."""
+    pp, ref1 = _body_dice(real["own"].bodies.array, real)
+    for lv in LEVELS:
+        assert ref1[lv] >= (0.85 if lv == "L5" else 0.92), ref1
+        assert pp[lv] >= (0.75 if lv == "L5" else 0.86), pp
+
+
+def _own_height_diffs(real) -> list[float]:
+    from spinemets.qct import assess_bone
+
+    own = real["own"]
+    res = assess_bone(real["ct"], own.vertebrae, own.bodies, fe=False)
+    rep = real["report"]
+    return [res["levels"][lv][f"height_{p}_mm"] - rep[f"vertebrae_{lv}_height_{p}_mm"]
+            for lv in LUMBAR for p in ("anterior", "middle", "posterior")]
+
+
+@pytest.mark.slow
+def test_real_heights_own_pipeline_guard(real):
+    """Regression guard: no notch (the previous rule read L1's posterior height 3 mm vs 27)."""
+    d = np.abs(_own_height_diffs(real))
+    assert np.median(d) <= 3.0 and d.max() <= 7.5, d.tolist()
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason=(
+    "issue 5 target not met with our own masks: heights minus the spine report (L1..L5 a/m/p) "
+    "+3.0 +3.0 0.0 | +1.5 +3.0 0.0 | +6.0 +3.0 +3.0 | +4.5 +3.0 0.0 | +4.5 +1.5 +6.0 mm (median 3.0, "
+    "max 6.0, 4 of 15 over 3 mm; previous body rule max 24, 6 over). Left: the classic vertebra map's "
+    "end-plate/rim partial-volume slices (our bodies minus the voxels TotalSegmentator's body model "
+    "calls disc or outside: all 15 within 3 mm; on phantoms our bodies are 1-2 mm taller per "
+    "column than the truth)"))
+def test_real_heights_own_pipeline_issue_target_3mm(real):
+    d = np.abs(_own_height_diffs(real))
+    assert d.max() <= 3.0, d.tolist()
