@@ -248,6 +248,13 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
         tol = max(HU_CONSISTENCY_MIN, 3.5 * mad)
         regions[(regions == lab_id) & (np.abs(h3 - ref) > tol) & interior & ~seed] = 0
     _split_organ_contact(regions, markers, hu, muscle, h3, px)
+    for side, off in (("left", 0), ("right", 1)):
+        # a psoas region with a caudal reference: tissue brighter than both the reference and its
+        # own seed by more than the tolerance is organ (liver, vena cava) touching it
+        own, seed = regions == _PSOAS + off, markers == _PSOAS + off
+        if side in refs and seed.any():
+            hi = max(refs[side], float(np.median(h2s[seed]))) + HU_CONSISTENCY_MIN
+            regions[own & ~seed & (h2s > hi) & ~bone] = 0
     # give back the rim removed by the opening (at most 2 mm, non-wall muscle pixels only)
     regions = expand_labels(regions, distance=2.0 / px) * (muscle & ~wall)
 
