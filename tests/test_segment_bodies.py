@@ -94,8 +94,8 @@ def test_phantom_bodies_from_truth_vertebrae(phantom_factory, seed):
 @pytest.mark.slow
 def test_phantom_bodies_own_pipeline_lytic(phantom_factory):
     """Classic vertebrae -> bodies on the lytic phantom (seed 2, 12 mm lytic lesion in L2): marrow
-    the vertebra map leaves open is closed into the body. Measured: lumbar body Dice 0.90-0.95,
-    L2 0.94 (previous rule 0.88)."""
+    the vertebra map leaves open is closed into the body (but for its last 3 mm at an open end
+    plate). Measured: lumbar body Dice 0.91-0.95, L2 0.93 (previous rule 0.88)."""
     ph = phantom_factory(2, lesions=[("L2", "lytic", "body", 12.0), ("T8", "lytic", "body", 9.0)])
     res = segment_vertebrae(ph.ct)
     d = {lv: _dice(res.bodies.array == anatomy.vertebra_id(lv),
@@ -136,7 +136,7 @@ def _body_dice(b: np.ndarray, r: dict) -> tuple[dict[str, float], dict[str, floa
 @pytest.mark.slow
 def test_real_body_dice_from_reference_vertebrae(real):
     """Body definition alone: TotalSegmentator's vertebrae in. Measured: vs body label x vertebra
-    0.981/0.977/0.978/0.981/0.986/0.942, vs refined bodies 0.929/0.912/0.921/0.917/0.927/0.811
+    0.981/0.978/0.978/0.981/0.986/0.942, vs refined bodies 0.929/0.911/0.921/0.917/0.927/0.811
     (T12..L5; L5: our posterior wall is one 3 mm voxel behind TotalSegmentator's)."""
     va = real["ref_vert"]
     ids = [anatomy.vertebra_id(lv) for lv in anatomy.TARGET_LEVELS if anatomy.vertebra_id(lv) in np.unique(va)]
@@ -150,7 +150,7 @@ def test_real_body_dice_from_reference_vertebrae(real):
 @pytest.mark.slow
 def test_real_body_dice_own_pipeline(real):
     """Classic vertebrae -> bodies. Measured: vs body label x vertebra 0.946/0.938/0.939/0.938/
-    0.944/0.877, vs refined bodies 0.915/0.880/0.883/0.891/0.901/0.770 (T12..L5; previous rule
+    0.944/0.877, vs refined bodies 0.915/0.882/0.883/0.891/0.901/0.770 (T12..L5; previous rule
     L1 0.769/0.760 and L3 0.896/0.846 from a wall found at the front of L1's basivertebral
     channel and an anterior axis turned 14-22 deg sideways)."""
     pp, ref1 = _body_dice(real["own"].bodies.array, real)
@@ -171,7 +171,8 @@ def _own_height_diffs(real) -> list[float]:
 
 @pytest.mark.slow
 def test_real_heights_own_pipeline_guard(real):
-    """Regression guard: no notch (the previous rule read L1's posterior height 3 mm vs 27)."""
+    """Regression guard: no notch (the previous rule read L1's posterior height 3 mm vs 27).
+    Measured: median 1.5 mm, max 6.0 mm."""
     d = np.abs(_own_height_diffs(real))
     assert np.median(d) <= 3.0 and d.max() <= 7.5, d.tolist()
 
@@ -179,11 +180,11 @@ def test_real_heights_own_pipeline_guard(real):
 @pytest.mark.slow
 @pytest.mark.xfail(strict=True, reason=(
     "issue 5 target not met with our own masks: heights minus the spine report (L1..L5 a/m/p) "
-    "+3.0 +3.0 0.0 | +1.5 +3.0 0.0 | +6.0 +3.0 +3.0 | +4.5 +3.0 0.0 | +4.5 +1.5 +6.0 mm (median 3.0, "
-    "max 6.0, 4 of 15 over 3 mm; previous body rule max 24, 6 over). Left: the classic vertebra map's "
+    "+1.5 +1.5 0.0 | +1.5 0.0 +1.5 | +6.0 +3.0 +3.0 | +4.5 +3.0 0.0 | +4.5 +1.5 +6.0 mm (median 1.5, "
+    "max 6.0, 4 of 15 over 3 mm; previous body rule median 3.0, max 24, 6 over). Left: the classic vertebra map's "
     "end-plate/rim partial-volume slices (our bodies minus the voxels TotalSegmentator's body model "
-    "calls disc or outside: all 15 within 3 mm; on phantoms our bodies are 1-2 mm taller per "
-    "column than the truth)"))
+    "calls disc or outside: all 15 within 3 mm; on phantoms (seeds 1-3) our lumbar bodies are 0-3 mm, "
+    "typically 1.5 mm, taller per column than the truth bodies)"))
 def test_real_heights_own_pipeline_issue_target_3mm(real):
     d = np.abs(_own_height_diffs(real))
     assert d.max() <= 3.0, d.tolist()

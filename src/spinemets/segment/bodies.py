@@ -50,6 +50,9 @@ SYMMETRY_MAX_DEG = 30.0
 WALL_MAX_TILT_DEG = 15.0
 #: At most this many vertebra voxels are mirrored per trial plane (a regular subsample).
 SYMMETRY_POINTS = 20000
+#: Depth of the central concavity of an end plate (mm): a cavity closed into the body must lie at
+#: least this far inside along the slice axis unless body lies beyond it on both sides.
+END_PLATE_CONCAVITY_MM = 3.0
 
 
 @dataclass
@@ -156,9 +159,10 @@ def _closed_channels(bm: np.ndarray, labels: np.ndarray, vid: int, sl: tuple[sli
                      geom: Geometry, core: np.ndarray, ax: np.ndarray, ap: np.ndarray,
                      line: tuple[float, float, float]) -> np.ndarray:
     """Unlabelled voxels in front of the wall that the body encloses in an axial, coronal or
-    sagittal plane of the CT grid once the wall is closed (everything behind it counted as solid):
-    the basivertebral venous channel opening into the canal through the posterior cortex, and
-    marrow or lytic cavities the vertebra map left open. Never another label's voxels."""
+    sagittal plane of the CT grid, away from the open end plates (below): the basivertebral venous
+    channel entering through the posterior cortex, and marrow or lytic cavities the vertebra map
+    left open; not the disc inside the rim of a concave end plate.
+    Never another label's voxels."""
     c0, c1, h = line
     # signed distance in front of the wall, a linear function of the voxel index (z, y, x)
     normal = ap - c1 * ax
@@ -174,7 +178,25 @@ def _closed_channels(bm: np.ndarray, labels: np.ndarray, vid: int, sl: tuple[sli
             cut = [slice(None)] * 3
             cut[axis] = i
             filled[tuple(cut)] |= ndi.binary_fill_holes(solid[tuple(cut)])
-    return filled & front & ~bm & ((labels == 0) | (labels == vid))
+    cand = filled & front & ~bm & ((labels == 0) | (labels == vid))
+    # the disc inside the rim of a concave end plate is a hole of the end slice(s) with nothing
+    # beyond it: along the slice axis a filled voxel needs body beyond it on both sides, or at
+    # least END_PLATE_CONCAVITY_MM of body or cavity between it and the open end (a lytic cavity
+    # through an end plate is kept but for its last END_PLATE_CONCAVITY_MM)
+    u = bm | cand
+    need = END_PLATE_CONCAVITY_MM / float(geom.spacing_mm[2])
+    ok = np.ones_like(bm)
+    for order in (slice(None), slice(None, None, -1)):
+        uu, bb = u[order], bm[order]
+        run = np.zeros(bm.shape[1:], np.int32)
+        seen = np.zeros(bm.shape[1:], bool)
+        side = np.zeros_like(bm)
+        for k in range(bm.shape[0]):
+            side[k] = seen | (run >= need)
+            run = np.where(uu[k], run + 1, 0)
+            seen |= bb[k]
+        ok &= side[order]
+    return cand & ok
 
 
 def extract_bodies(vertebrae: LabelMap, ids: list[int] | None = None) -> tuple[LabelMap, dict[int, VertebraFrame]]:
