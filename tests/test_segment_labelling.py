@@ -77,3 +77,31 @@ def test_rib_at_fov_edge_looks_past_a_partial_sliver_below():
 def test_no_anchor_marks_everything_uncertain():
     lab = label_levels([F(), F(), F()])
     assert lab.anchor == "none" and lab.uncertain == {0, 1, 2} and lab.confidence < 0.2
+
+
+def test_sacrum_like_segment_above_a_free_vertebra_is_not_a_sacrum():
+    """A wide segment at the top of a chest crop (contrast-filled heart) must not become the
+    sacrum anchor: the sacrum is the caudal end of the column."""
+    findings = [F(rib_left=True, lung_fraction=0.03), F(rib_left=True, lung_fraction=0.04), F(lung_fraction=0.05),
+                F(sacral=True, lung_fraction=0.05)]
+    lab = label_levels(findings)
+    assert "sacrum" not in lab.anchors_found and "sacrum" not in lab.names
+    assert lab.confidence <= 0.3
+    assert lab.uncertain == set(range(4))
+    assert any("not a sacrum" in w for w in lab.warnings)
+
+
+def test_misplaced_flag_alone_caps_confidence():
+    findings = chain(5, 3) + [F(sacral_misplaced=True)]
+    lab = label_levels(findings)
+    assert lab.names[:7] == ["sacrum", "L5", "L4", "L3", "L2", "L1", "T12"]
+    assert lab.confidence <= 0.3 and 1 in lab.uncertain
+
+
+def test_iliac_bone_below_the_sacral_top_does_not_reject_the_sacrum():
+    """Lower sacral pieces split off by remnant discs touch the ilium (rib-like, no lung)."""
+    findings = [F(rib_left=True, lung_fraction=0.0), F(lung_fraction=0.0), F(sacral=True, lung_fraction=0.0)]
+    findings += [F() for _ in range(5)] + [F(rib_left=True, rib_right=True)]
+    lab = label_levels(findings)
+    assert lab.anchor == "sacrum" and lab.names[3:9] == ["L5", "L4", "L3", "L2", "L1", "T12"]
+    assert lab.confidence >= 0.9

@@ -168,3 +168,66 @@ def test_partial_vertebra_at_the_bottom_edge_is_kept(real_ct, totalseg_dir):
     assert m["levels"]["L4"]["in_prediction"] and m["levels"]["L4"]["identified"], m["levels"]["L4"]
     assert res.summary["levels"]["L4"]["status"] in ("touches_border", "uncertain_label")
     assert m["levels"]["L3"]["dice"] >= 0.85, m["levels"]["L3"]
+
+
+# --- third real CT: arterial-phase chest crop around the aorta (1.5 mm, LPS), TotalSegmentator T12
+# and aorta masks on the same grid; the crop cuts the posterior elements and ends inside T12.
+AORTA_DIR = ("aorta_report", "test_result", "models")
+
+
+@pytest.fixture(scope="module")
+def aorta_case(totalseg_dir):
+    d = totalseg_dir.joinpath(*AORTA_DIR)
+    ct = read_ct(d / "ct_cropped.nii.gz")
+    res = segment_vertebrae(ct)
+    t12 = read_label_map(d / "vertebrae_T12.nii.gz", labels={}).array > 0
+    aorta = read_label_map(d / "aorta.nii.gz", labels={}).array > 0
+    return res, t12, aorta
+
+
+def test_aorta_crop_contrast_blood_is_not_bone(aorta_case):
+    """The contrast-filled aorta (300-500 HU) is neither labelled vertebra nor taken for a sacrum
+    (before: 62 % of the aorta mask was labelled, the heart was 'sacrum')."""
+    res, _, aorta = aorta_case
+    v = res.vertebrae.array
+    assert ((v > 0) & aorta).sum() < 0.05 * aorta.sum()
+    assert anatomy.SACRUM_ID not in np.unique(v)
+    assert "sacrum" not in res.summary["labelling"]["anchors_found"]
+
+
+def test_aorta_crop_no_confident_mislabel(aorta_case):
+    """The vertebra holding the reference T12 is either labelled T12, or its label is flagged
+    uncertain_label under a low labelling confidence: never a confident wrong level."""
+    res, t12, _ = aorta_case
+    v = res.vertebrae.array
+    ids, counts = np.unique(v[t12], return_counts=True)
+    counts = counts[ids > 0]
+    ids = ids[ids > 0]
+    assert ids.size, "the reference T12 is not segmented at all"
+    main = int(ids[np.argmax(counts)])
+    if main != anatomy.vertebra_id("T12"):
+        name = next(lv for lv, e in res.summary["levels"].items() if e["label"] == main)
+        assert res.summary["levels"][name]["status"] == "uncertain_label", (name, res.summary["levels"][name])
+        assert res.summary["labelling"]["confidence"] <= 0.5, res.summary["labelling"]
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "aorta crop T12 Dice 0.00: the column, discs and ribs are found after contrast-blood exclusion, "
+    "but the reference T12 lies in the segment labelled L5 (Dice of that segment 0.67; an extra "
+    "disc at slice 15.5 splits T12, thoracic discs 17-19 mm apart, first/last-rib anchors disagree, "
+    "so every level is uncertain_label at confidence 0.5)"))
+def test_aorta_crop_t12_dice(aorta_case):
+    res, t12, _ = aorta_case
+    m = res.vertebrae.array == anatomy.vertebra_id("T12")
+    dice = 2.0 * (m & t12).sum() / (m.sum() + t12.sum())
+    assert dice >= 0.85, dice
+
+
+def test_pulmonary_crop_without_column_is_refused(totalseg_dir):
+    """The pulmonary crop of the same CT holds the heart and only the front of the vertebral
+    bodies: no disc along 114 mm, so no column is claimed (before: the heart was labelled T11 'ok')."""
+    from spinemets.errors import InputError
+
+    ct = read_ct(totalseg_dir / "pulmonary_report" / "models" / "ct_cropped.nii.gz")
+    with pytest.raises(InputError, match="no vertebral column"):
+        segment_vertebrae(ct)

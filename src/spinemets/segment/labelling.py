@@ -25,6 +25,11 @@ from .. import anatomy
 #: Lung area fraction (of the body cross-section) below which a rib-bearing level is taken to be
 #: at the lung bases (T11-T12); mid-thoracic levels have 0.3-0.6.
 LUNG_BASE_FRACTION = 0.12
+#: Lung area fraction above which a level is taken to be at lung level (ribs there are ribs, not
+#: iliac bone; bowel gas in the pelvis stays below it).
+LUNG_PRESENT_FRACTION = 0.01
+#: Confidence ceiling when a sacrum-like segment lies above a free vertebra.
+MISPLACED_SACRUM_CONFIDENCE = 0.3
 
 
 @dataclass
@@ -37,6 +42,9 @@ class SegmentFinding:
     rib_near: bool = False
     #: only a sliver of the vertebra is in the field of view
     partial: bool = False
+    #: sacrum-like width but above a segment that is not sacral: the sacrum is the caudal end of
+    #: the column, so this is not a sacrum (contrast-filled heart or aorta, pelvis-like overlap)
+    sacral_misplaced: bool = False
 
     @property
     def rib(self) -> bool:
@@ -79,6 +87,18 @@ def label_levels(findings: list[SegmentFinding]) -> Labelling:
     # sacrum: the highest sacrum-like segment (wide, fused with the alae); everything below it is
     # sacrum or coccyx (remnant sacral discs split it into narrower pieces)
     top_sacral = max((i for i in range(n) if findings[i].sacral), default=-1)
+    misplaced = [i for i in range(n) if findings[i].sacral_misplaced]
+    # the sacrum is the caudal end of the free column: a rib-bearing vertebra at lung level below a
+    # sacrum-like segment means that segment is not a sacrum (e.g. a contrast-filled heart above
+    # T12); iliac bone beside the lower sacral pieces is rib-like but has no lung beside it
+    if top_sacral >= 0 and any(findings[i].rib and not findings[i].partial
+                               and (findings[i].lung_fraction or 0.0) >= LUNG_PRESENT_FRACTION
+                               for i in range(top_sacral)):
+        misplaced.append(top_sacral)
+        top_sacral = -1
+    if misplaced:
+        warnings.append(f"{len(misplaced)} sacrum-like segment(s) above a free vertebra are not a sacrum; "
+                        "the anatomy does not fit a normal column, labels are uncertain")
     first_vert = top_sacral + 1
     ribs = [f.rib for f in findings]
     verts = list(range(first_vert, n))
@@ -100,6 +120,10 @@ def label_levels(findings: list[SegmentFinding]) -> Labelling:
     def finish(names: list[str | None], anchor: str, conf: float) -> Labelling:
         for i in range(0, first_vert):
             names[i] = "sacrum"
+        if misplaced:
+            # evidence that contradicts a normal column: never a confident label
+            uncertain.update(range(first_vert, n))
+            conf = min(conf, MISPLACED_SACRUM_CONFIDENCE)
         return Labelling(names, anchor, conf, anchors, transitional, uncertain, warnings)
 
     if top_sacral >= 0 and first_vert < n:

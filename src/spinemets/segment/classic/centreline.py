@@ -5,6 +5,14 @@ half of the body outline: the candidate is the maximum of the in-slice distance 
 filled bone mask inside a band around the midline. The candidates are then smoothed along z with
 outlier rejection (Gaussian-weighted local means, sigma in mm), so discs and isolated bright
 structures do not pull the curve.
+
+Without a prior, each slice offers several candidates (the deepest local maxima of the distance
+transform), and the column is the longest chain of candidates that moves at most
+``OUTLIER_MM`` (plus a tilt allowance) between the slices it visits: the vertebral column runs
+through the whole field of view, whereas another thick structure (heart chambers with mixed
+contrast, a bladder, the liver) spans only part of it, so a deeper but shorter structure
+does not capture the curve. Each slice then gives its deepest point within ``CHAIN_BAND_MM`` of
+that chain.
 """
 
 from __future__ import annotations
@@ -23,6 +31,16 @@ MIN_BODY_RADIUS_MM = 5.0
 #: Smoothing scale of the centreline along z (mm) and outlier distance (mm).
 SMOOTH_SIGMA_MM = 12.0
 OUTLIER_MM = 10.0
+#: Chain tracking: candidates per slice, their minimum spacing (mm), the largest z gap bridged
+#: (mm) and the in-plane drift allowed per mm of z gap (spine tilt up to ~30 degrees).
+CANDIDATES_PER_SLICE = 6
+CANDIDATE_SEPARATION_MM = 15.0
+CHAIN_MAX_GAP_MM = 30.0
+CHAIN_TILT = 1.5
+#: Each slice's point is the deepest within this distance (mm) of the chain, in y and in x.
+CHAIN_BAND_MM = 30.0
+#: Inscribed radius of a large (lower lumbar) vertebral body cross-section (mm).
+MAX_BODY_RADIUS_MM = 18.0
 
 
 @dataclass
@@ -62,6 +80,63 @@ def _weighted_smooth(z: np.ndarray, v: np.ndarray, w: np.ndarray, zq: np.ndarray
     return (k @ v) / np.maximum(s, 1e-12)
 
 
+def _longest_chain(cands: list[tuple[int, float, float, float]], spacing_mm: float) -> list[int]:
+    """Indices of ``cands`` ((z, y, x, r) sorted by z) on the best chain: the sum over its
+    slices of the inscribed radius capped at a large vertebral body's (so thin posterior
+    elements score less than the bodies, and a thicker organ no more than a body per slice)."""
+    n = len(cands)
+    if n == 0:
+        return []
+    z = np.array([c[0] for c in cands], float)
+    yx = np.array([(c[1], c[2]) for c in cands], float)
+    r = np.array([c[3] for c in cands], float)
+    # (a small share of the uncapped radius: among candidates deeper than the cap, the deepest)
+    gain = np.minimum(r, MAX_BODY_RADIUS_MM) + 0.01 * r
+    score = gain.copy()
+    back = np.full(n, -1, int)
+    max_gap = CHAIN_MAX_GAP_MM / spacing_mm
+    start = 0
+    for i in range(n):
+        while z[start] < z[i] - max_gap:
+            start += 1
+        j = np.arange(start, i)
+        j = j[z[j] < z[i]]
+        if j.size == 0:
+            continue
+        dz = (z[i] - z[j]) * spacing_mm
+        d = np.hypot(*(yx[j] - yx[i]).T) * spacing_mm
+        ok = d <= OUTLIER_MM + CHAIN_TILT * dz
+        if not ok.any():
+            continue
+        jj = j[ok]
+        # ties: the candidate nearer in plane (smooth path)
+        best = jj[np.lexsort((d[ok], -score[jj]))[0]]
+        score[i] = score[best] + gain[i]
+        back[i] = best
+    end = int(np.argmax(score))
+    chain = []
+    while end >= 0:
+        chain.append(end)
+        end = back[end]
+    return chain[::-1]
+
+
+def _slice_candidates(sl: np.ndarray, spacing_mm: float) -> list[tuple[int, int, float]]:
+    """Deepest local maxima (y, x, r mm) of an in-slice distance map, at least
+    ``CANDIDATE_SEPARATION_MM`` apart, deepest first."""
+    size = max(3, 2 * int(round(0.5 * CANDIDATE_SEPARATION_MM / spacing_mm)) + 1)
+    peak = (sl == ndi.maximum_filter(sl, size=size)) & (sl >= MIN_BODY_RADIUS_MM)
+    ys, xs = np.nonzero(peak)
+    order = np.argsort(-sl[ys, xs])
+    out: list[tuple[int, int, float]] = []
+    for k in order:
+        if all(np.hypot(ys[k] - a, xs[k] - b) * spacing_mm >= CANDIDATE_SEPARATION_MM for a, b, _ in out):
+            out.append((int(ys[k]), int(xs[k]), float(sl[ys[k], xs[k]])))
+        if len(out) >= CANDIDATES_PER_SLICE:
+            break
+    return out
+
+
 def find_centreline(filled: np.ndarray, body: np.ndarray, spacing_mm: float,
                     prior: Centreline | None = None, prior_band_mm: float = 25.0) -> Centreline | None:
     """Track the body column through ``filled`` (bone mask with cavities filled).
@@ -82,6 +157,8 @@ def find_centreline(filled: np.ndarray, body: np.ndarray, spacing_mm: float,
     else:
         edt = ndi.distance_transform_edt(filled, sampling=(1e6, spacing_mm, spacing_mm))
     zs, ys, xs, rs = [], [], [], []
+    cands: list[tuple[int, float, float, float]] = []
+    slices: list[tuple[int, np.ndarray, np.ndarray]] = []
     body_any = body.any(axis=(1, 2))
     # lateral midline from the whole body outline (robust to arms in some slices)
     xi = np.arange(nx)
@@ -121,7 +198,23 @@ def find_centreline(filled: np.ndarray, body: np.ndarray, spacing_mm: float,
         depth = (yrows[-1] - yrows[0] + 1)
         band = np.abs(xi - cx) * spacing_mm <= BAND_HALF_WIDTH_MM
         ylim = cy - ANTERIOR_LIMIT_FRACTION * depth
-        _take_deepest(z, np.where((yi >= ylim)[:, None], edt[z][:, band], 0.0), band)
+        sl = np.where((yi >= ylim)[:, None], edt[z][:, band], 0.0)
+        slices.append((z, band, sl))
+        for yk, xk, r in _slice_candidates(sl, spacing_mm):
+            cands.append((z, float(yk), float(xi[band][xk]), r))
+    if prior is None:
+        # the column is the best chain of candidates; each slice then contributes its deepest
+        # point within CHAIN_BAND_MM of that chain (constant beyond the chain's ends)
+        chain = _longest_chain(cands, spacing_mm)
+        if chain:
+            cz = np.array([cands[i][0] for i in chain], float)
+            cy_ = np.array([cands[i][1] for i in chain])
+            cx_ = np.array([cands[i][2] for i in chain])
+            for z, band, sl in slices:
+                py, px = float(np.interp(z, cz, cy_)), float(np.interp(z, cz, cx_))
+                near = (np.abs(yi - py)[:, None] * spacing_mm <= CHAIN_BAND_MM) & \
+                    (np.abs(xi[band] - px)[None, :] * spacing_mm <= CHAIN_BAND_MM)
+                _take_deepest(z, np.where(near, sl, 0.0), band)
     if len(zs) < 2:
         return None
     z = np.asarray(zs, float)

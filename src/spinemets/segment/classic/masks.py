@@ -6,6 +6,13 @@ sclerotic bone) seed the mask, which grows into connected voxels above ``BONE_LO
 enclosed by cortex are filled in sagittal and coronal planes: a vertebral body is closed by its
 walls and endplates in those planes, whereas the spinal canal stays open along its length and
 through the intervertebral foramina, so it is not filled.
+
+Contrast-enhanced blood (heart chambers, aorta: 250-700 HU in the arterial phase) passes the
+bone seed threshold. It is told apart by texture and size: blood pools are homogeneous (local SD at the
+image's noise level, as in ``spinemets.qct.phantomless``'s aortic-blood rule), at least as thick
+as the aorta (inscribed radius >= 6 mm) and longer along z than a vertebral body, whereas
+homogeneous marrow is held between the endplates of one vertebra. Such pools are removed before hysteresis, so they
+neither seed nor carry bone.
 """
 
 from __future__ import annotations
@@ -52,9 +59,71 @@ def _plane_structure(normal_axis: int) -> np.ndarray:
     return s
 
 
-def bone_mask(hu: np.ndarray, body: np.ndarray | None = None) -> np.ndarray:
-    """Hysteresis bone mask (no cavity filling)."""
-    m = apply_hysteresis_threshold(hu, BONE_LOW_HU, BONE_HIGH_HU)
+#: Contrast-enhanced blood that would seed bone: local mean HU from the bone seed level
+#: (``BONE_HIGH_HU``; arterial phase 250-600 HU) to above dense contrast. Fainter (venous-phase)
+#: blood only joins bone where it touches it, like any soft tissue above ``BONE_LOW_HU``, and
+#: stays out of this rule, which keeps it clear of trabecular marrow (100-250 HU).
+BLOOD_MIN_HU = 250.0
+BLOOD_MAX_HU = 700.0
+#: Local statistics window (mm) and homogeneity limit (multiple of the image noise floor).
+HOMOGENEITY_WINDOW_MM = 5.0
+HOMOGENEITY_NOISE_FACTOR = 3.0
+#: A blood pool is at least as thick as the aorta (inscribed radius, mm) and longer along z (mm)
+#: than any vertebral body (adult lumbar bodies are <= ~35 mm high), so homogeneous marrow held
+#: between two endplates is never taken for blood.
+BLOOD_MIN_RADIUS_MM = 6.0
+BLOOD_MIN_LENGTH_MM = 40.0
+
+
+def noise_floor_hu(sd: np.ndarray, hu: np.ndarray, body: np.ndarray | None) -> float:
+    """Image noise (HU): lower decile of the local SD over soft tissue and fat inside the body."""
+    inner = (hu > -200) & (hu < 200)
+    if body is not None:
+        inner &= body
+    return float(np.percentile(sd[inner], 10)) if inner.any() else 20.0
+
+
+def contrast_blood(hu: np.ndarray, spacing_mm: float, body: np.ndarray | None = None) -> np.ndarray:
+    """Contrast-enhanced blood pools on an isotropic grid (spacing in mm): homogeneous regions
+    with a local mean of ``BLOOD_MIN_HU``-``BLOOD_MAX_HU``, each connected pool at least as thick
+    as the aorta and ``BLOOD_MIN_LENGTH_MM`` long, widened by the half window to cover the
+    partial-volume rim (only voxels not brighter than blood)."""
+    k = max(3, 2 * int(round(HOMOGENEITY_WINDOW_MM / spacing_mm / 2)) + 1)
+    h = hu.astype(np.float32)
+    mean = ndi.uniform_filter(h, k)
+    sd = np.sqrt(np.maximum(ndi.uniform_filter(h * h, k) - mean * mean, 0.0))
+    sd_max = max(HOMOGENEITY_NOISE_FACTOR * noise_floor_hu(sd, h, body), 15.0)
+    cand = (mean >= BLOOD_MIN_HU) & (mean <= BLOOD_MAX_HU) & (sd <= sd_max)
+    if body is not None:
+        cand &= body
+    out = np.zeros(hu.shape, bool)
+    if not cand.any():
+        return out
+    lab, n = ndi.label(cand)
+    edt = ndi.distance_transform_edt(cand, sampling=spacing_mm)
+    thick = ndi.maximum(edt, lab, index=np.arange(1, n + 1))
+    # the SD window erodes a homogeneous region by half its width
+    min_core = BLOOD_MIN_RADIUS_MM - 0.5 * (k - 1) * spacing_mm
+    keep = np.zeros(n + 1, bool)
+    for i, sl in enumerate(ndi.find_objects(lab), start=1):
+        if sl is None or thick[i - 1] < min_core:
+            continue
+        if (sl[0].stop - sl[0].start) * spacing_mm >= BLOOD_MIN_LENGTH_MM:
+            keep[i] = True
+    out = keep[lab]
+    if out.any():
+        it = max(1, int(round(0.5 * k)))
+        out = ndi.binary_dilation(out, iterations=it, mask=h <= BLOOD_MAX_HU) | out
+    return out
+
+
+def bone_mask(hu: np.ndarray, body: np.ndarray | None = None, exclude: np.ndarray | None = None) -> np.ndarray:
+    """Hysteresis bone mask (no cavity filling); voxels in ``exclude`` (e.g. ``contrast_blood``)
+    neither seed nor carry bone."""
+    src = hu
+    if exclude is not None and exclude.any():
+        src = np.where(exclude, np.float32(-1000.0), hu)
+    m = apply_hysteresis_threshold(src, BONE_LOW_HU, BONE_HIGH_HU)
     if body is not None:
         m &= body
     return m

@@ -23,7 +23,7 @@ from ...image import CTImage
 from ..labelling import Labelling, SegmentFinding, label_levels
 from . import masks
 from .centreline import Centreline, find_centreline
-from .discs import coverage_profile, end_slice_is_disc, select_discs
+from .discs import GAP_MAX_MM, coverage_profile, end_slice_is_disc, select_discs
 from .grid import labels_to_grid, make_workgrid
 from .refine import refine_on_ct
 from .separate import OTHER_OFFSET, segment_bounds, separate
@@ -191,8 +191,10 @@ def run_classic(ct: CTImage) -> ClassicOutput:
     coarse_w = max(COARSE_MM, max(ct.geometry.spacing_mm))
     coarse = make_workgrid(img, coarse_w)
     body_c = masks.body_mask(coarse.array)
-    bone_c = masks.bone_mask(coarse.array, body_c)
-    filled_c = masks.fill_enclosed(bone_c, spacing_mm=coarse_w) & body_c
+    # contrast-enhanced blood pools are neither bone nor cavities of bone
+    blood_c = masks.contrast_blood(coarse.array, coarse_w, body_c)
+    bone_c = masks.bone_mask(coarse.array, body_c, exclude=blood_c)
+    filled_c = masks.fill_enclosed(bone_c, spacing_mm=coarse_w) & body_c & ~blood_c
     cl_c = find_centreline(filled_c, body_c, coarse_w)
     if cl_c is None:
         raise InputError("no vertebral column found in the CT (no thick bone near the body midline)")
@@ -207,7 +209,10 @@ def run_classic(ct: CTImage) -> ClassicOutput:
     w = float(np.clip(max(ct.geometry.spacing_mm), FINE_MIN_MM, coarse_w))
     fine = make_workgrid(img, w, np.stack([lo, hi]))
     body_f = labels_to_grid(body_c.astype(np.uint16), coarse.image, fine.image) > 0
-    bone = masks.bone_mask(fine.array, body_f)
+    blood = masks.contrast_blood(fine.array, w, body_f)
+    bone = masks.bone_mask(fine.array, body_f, exclude=blood)
+    # (the body mask without blood: cavities are never filled with it)
+    body_f &= ~blood
     filled = masks.fill_enclosed(bone, spacing_mm=w) & body_f
     prior = _remap_centreline(cl_c, coarse.image, fine.image, w)
     cl = find_centreline(filled, body_f, w, prior=prior) or prior
@@ -230,6 +235,7 @@ def run_classic(ct: CTImage) -> ClassicOutput:
     else:
         typical_gap = 30.0 / w
     bounds = segment_bounds(disc_z, cl)
+    log.debug("discs at slices %s, centreline z %s..%s, bounds %s", disc_z, cl.z[0], cl.z[-1], bounds)
     # a sliver below the lowest disc is kept as a partial vertebra when the field of view ends in
     # its body, and dropped when it ends in the disc (then it holds no vertebra); at the top a
     # sliver is kept since its arch is seeded from the top slice
@@ -238,6 +244,12 @@ def run_classic(ct: CTImage) -> ClassicOutput:
         bounds = bounds[1:]
     if not bounds:
         raise InputError("no vertebra found along the spinal column")
+    span_mm = (cl.z[-1] - cl.z[0]) * w
+    if not disc_z and span_mm > GAP_MAX_MM:
+        # any stretch of the column longer than one level holds a disc: this is another structure
+        # (e.g. the heart in a crop that holds only the front of the vertebral bodies)
+        raise InputError(f"no vertebral column found: no intervertebral disc along {span_mm:.0f} mm "
+                         "of the thick bone found near the midline")
     # --- sacrum-like segments (wide continuous bone across the body row)
     med_r = float(np.median(cl.radius_mm))
     body_width = 2.6 * med_r
@@ -248,7 +260,11 @@ def run_classic(ct: CTImage) -> ClassicOutput:
         width = _row_run_width(filled | bone, cl, lo_ + 0.15 * (hi_ - lo_), hi_ - 0.15 * (hi_ - lo_), w)
         widths.append(width)
         partial = bool(bounds[k][2] and (hi_ - lo_) < MIN_END_FRACTION * typical_gap)
-        findings.append(SegmentFinding(sacral=width >= sacral_width, partial=partial))
+        # a sacrum lies below the lumbosacral disc: the top segment of the field of view (no disc
+        # above it) is never taken for the sacrum, however wide (a contrast-filled heart)
+        has_disc_above = k < len(bounds) - 1
+        findings.append(SegmentFinding(sacral=width >= sacral_width and has_disc_above, partial=partial,
+                                       sacral_misplaced=width >= sacral_width and not has_disc_above))
     sacrum_top = max((k for k, f in enumerate(findings) if f.sacral), default=None)
     labels, zone = separate(bone, filled, cl, disc_z, bounds, w, typical_gap, hu=fine.array, sacrum_top=sacrum_top)
     # other-bone regions touching a sacral segment are pelvis, not ribs
