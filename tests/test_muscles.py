@@ -117,6 +117,25 @@ def test_partial_volume_area_of_a_thin_sheet():
     assert areas[2] == pytest.approx(25 * 25, rel=0.01)  # hard edges: nothing added or lost
 
 
+def test_partial_volume_area_against_a_rib():
+    """A muscle block lying on a rib (1000 HU) with one row of half muscle / half bone between:
+    that row counts half for a group weighed against bone, nothing for one that is not; the
+    rib itself counts nothing."""
+    from spinemets.muscles.partial_volume import partial_volume_areas
+
+    hu = np.full((80, 100), -100.0, np.float32)
+    hu[20:40, 30:50] = 50.0  # muscle block
+    hu[40, 30:50] = 50.0 + 0.5 * (1000.0 - 50.0)  # muscle/bone mixture row
+    hu[41:46, 25:55] = 1000.0  # rib
+    block = np.zeros(hu.shape, bool)
+    block[20:40, 30:50] = True
+    rib = hu > 200.0
+    weighed = partial_volume_areas({1: block}, hu, px=1.0, bone=rib, bone_groups={1})
+    plain = partial_volume_areas({1: block}, hu, px=1.0, bone=rib, bone_groups=set())
+    assert plain[1] == pytest.approx(400.0, rel=0.01)
+    assert weighed[1] == pytest.approx(400.0 + 0.5 * 20, rel=0.01)
+
+
 # --- model backends: mapping logic with fake model outputs ----------------------------------
 #: class names of a hypothetical trunk-muscle model (abbreviations as in published lab models)
 _FAKE_NAMES = {0: "background", 1: "ES_L", 2: "ES_R", 3: "MF_L", 4: "MF_R", 5: "PS_L", 6: "PS_R",

@@ -16,7 +16,7 @@ from .classic import segment_plane
 from .frames import VertebraFrame, vertebra_frames
 from .landmarks import spinal_canal, vertebra_landmarks
 from .measure import group_outline, measure_group, null_group
-from .partial_volume import partial_volume_areas
+from .partial_volume import partial_volume_areas, rib_bone_mask
 from .plane import Plane
 from .presence import expected
 from .propagate import propagate_labels
@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 BACKENDS = ("classic", "nnunet", "totalseg")
 #: levels where the psoas is thick and apart from liver and vena cava: its attenuation reference
 PSOAS_REF_LEVELS = ("L3", "L4", "L5")
+#: deep groups lying directly on the ribs (erector spinae over the rib angles, quadratus
+#: lumborum on the 12th rib): their border with rib bone is weighed as a muscle/bone mixture.
+#: The superficial sheets are not: against the chest wall lie the intercostal muscles, no group
+BONE_BORDER_GROUPS = ("erector_spinae", "transversospinalis", "quadratus_lumborum")
 
 SLICE_DEFINITION = (
     "Mid-vertebral plane of each vertebra T1-L5 present: the oblique plane through the centroid of its vertebral body "
@@ -39,7 +43,9 @@ CSA_DEFINITION = (
     "csa_mm2 is the area of the group's outline in the mid-vertebral plane (muscle plus the "
     "intramuscular fat it encloses). Classic backend: pixels on the outline's border with fat, and "
     "fat/muscle mixtures just outside it, count by their muscle fraction (HU - fat) / (muscle - fat), "
-    "fat = median pure fat of the plane, muscle = the group's interior median; model backends: the "
+    "fat = median pure fat of the plane, muscle = the group's interior median; erector spinae, "
+    "transversospinalis and quadratus lumborum pixels against a rib count by their muscle fraction "
+    "between the muscle reference and the rib's brightest HU within 3 mm; model backends: the "
     "model's mask as it is."
 )
 OFFSET_CONVENTION = (
@@ -138,7 +144,10 @@ def segment_muscles(ct: CTImage, vertebrae: LabelMap, backend: str = "classic",
                     outlines[name] = group_outline(m, hu, plane.pixel_mm, close_mm)
         # classic backend: border pixels counted by their muscle fraction (thin sheets)
         areas = {} if model_labels is not None else \
-            partial_volume_areas({ids[n]: o for n, o in outlines.items()}, hu, plane.pixel_mm)
+            partial_volume_areas({ids[n]: o for n, o in outlines.items()}, hu, plane.pixel_mm,
+                                 bone=rib_bone_mask(hu, vert, plane.pixel_mm),
+                                 bone_groups={ids[anatomy.muscle_name(g, sd)] for g in BONE_BORDER_GROUPS
+                                              for sd in ("left", "right")})
         for grp in anatomy.MUSCLE_GROUPS:
             for side in ("left", "right"):
                 name = anatomy.muscle_name(grp, side)

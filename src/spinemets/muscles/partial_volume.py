@@ -13,8 +13,18 @@ pixels (the pooled interior of all groups when the group is too thin to have an 
 Counted fractionally are the group's outline pixels that touch unlabelled tissue and the
 unlabelled pixels below the muscle window (fat/muscle mixtures) within ``band_mm`` of the
 outline, each given to the nearest group; interior pixels and pixels bordering another group
-count 1. Borders with bone are not weighted (a muscle/bone mixture has no fixed HU). All areas
-in mm^2; HU of the linearly interpolated plane image.
+count 1. Borders with the vertebra are not weighted (its label map already splits the mixed
+voxels). Where a deep group lies directly on a rib (``bone_groups``: erector spinae over the
+rib angles, quadratus lumborum on the 12th rib) the unlabelled pixels within ``bone_band_mm`` of
+both the group's outline and the rib (bone by HU) mix muscle and bone, in plane and across the
+slice thickness: such a pixel counts by its muscle fraction, the fat/muscle fraction above when
+darker than the group's muscle reference, else
+
+    f = clip((HU_rib - HU) / (HU_rib - HU_muscle), 0, 1),
+
+``HU_rib`` the brightest HU within 3 mm (the rib's cortex next to it). The superficial sheets
+are not weighted against the ribs (the intercostal muscles, no measured group, lie there). All
+areas in mm^2; HU of the linearly interpolated plane image.
 """
 
 from __future__ import annotations
@@ -23,7 +33,7 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage.segmentation import expand_labels
 
-from .classic import FAT_HU, MUSCLE_HU
+from .classic import BONE_HU, FAT_HU, MUSCLE_HU
 
 _CROSS = ndi.generate_binary_structure(2, 1)
 #: fewest interior pixels for a group's own muscle reference
@@ -40,9 +50,23 @@ def pure_fat_hu(hu: np.ndarray, region: np.ndarray | None = None) -> float | Non
     return float(np.median(vals)) if len(vals) else None
 
 
+def rib_bone_mask(hu: np.ndarray, vert: np.ndarray, px: float) -> np.ndarray:
+    """Bone of the plane found by its CT number (1 mm-smoothed HU > BONE_HU) outside the
+    segmented vertebra and 3 mm away from it: the ribs (and costal cartilage calcification)."""
+    hs = ndi.gaussian_filter(hu.astype(np.float32), sigma=max(1.0 / px, 0.5))
+    near_vert = ndi.distance_transform_edt(vert == 0) * px <= 3.0
+    return (hs > BONE_HU) & ~near_vert
+
+
 def partial_volume_areas(outlines: dict[int, np.ndarray], hu: np.ndarray, px: float,
-                         band_mm: float = 1.5) -> dict[int, float]:
-    """Fractional CSA (mm^2) of each group ``{label id: outline mask}`` of one plane image."""
+                         band_mm: float = 1.5, bone: np.ndarray | None = None,
+                         bone_band_mm: float = 3.0, bone_groups: set[int] | None = None) -> dict[int, float]:
+    """Fractional CSA (mm^2) of each group ``{label id: outline mask}`` of one plane image.
+
+    ``bone``: rib bone of the plane (``rib_bone_mask``); for the groups ``bone_groups`` (deep
+    muscles lying directly on the ribs) unlabelled pixels within ``bone_band_mm`` of the group's
+    outline and of that bone count by their muscle fraction in a muscle/bone mixture (see the
+    module docstring)."""
     if not outlines:
         return {}
     lab = np.zeros(hu.shape, np.int32)
@@ -59,6 +83,14 @@ def partial_volume_areas(outlines: dict[int, np.ndarray], hu: np.ndarray, px: fl
     near_free = ndi.binary_dilation(free, structure=_CROSS)
     grown = expand_labels(lab, distance=band_mm / px)
     mixture = free & (hu < MUSCLE_HU[0]) & (hu >= FAT_HU[0])
+    bone_mix = None
+    if bone is not None and bone.any():
+        # unlabelled tissue against the rib: at the rib's border a pixel (and the slice it
+        # averages) holds muscle and bone; the local bone HU is the brightest within 3 mm
+        near_bone = ndi.distance_transform_edt(~bone) * px <= bone_band_mm
+        bone_mix = free & near_bone & (hu >= MUSCLE_HU[0]) & ~mixture
+        grown_b = expand_labels(lab, distance=bone_band_mm / px)
+        bone_hi = ndi.maximum_filter(hu, size=2 * int(round(3.0 / px)) + 1)
     out: dict[int, float] = {}
     for i in outlines:
         own = lab == i
@@ -70,5 +102,12 @@ def partial_volume_areas(outlines: dict[int, np.ndarray], hu: np.ndarray, px: fl
         edge = own & near_free
         band = (grown == i) & mixture
         n = float((own & ~edge).sum()) + float(frac[edge].sum()) + float(frac[band].sum())
+        if bone_mix is not None and i in (bone_groups or set()):
+            # muscle/bone mixtures: below the muscle reference the fat/muscle fraction, above it
+            # the share of muscle between the muscle reference and the local bone (rib) HU
+            sel = (grown_b == i) & bone_mix
+            f_b = np.where(hu[sel] <= ref, frac[sel],
+                           np.clip((bone_hi[sel] - hu[sel]) / np.maximum(bone_hi[sel] - ref, 1.0), 0.0, 1.0))
+            n += float(f_b.sum())
         out[i] = n * px * px
     return out
