@@ -44,12 +44,15 @@ MIDLINE_HALF_WIDTH_MM = 5.0
 CANAL_GAP_MM = 4.0
 #: Fallback posterior-wall distance as a multiple of the inscribed body radius.
 FALLBACK_WALL_FACTOR = 1.1
+#: The canal is searched up to this multiple of the inscribed body radius (+ one canal gap)
+#: behind the body centre (the wall lies at about 1.1 radii; the spinous process far beyond).
+WALL_REACH_FACTOR = 3.0
 #: Mid-sagittal plane search: largest turn of the first anterior axis about the cranial axis (deg).
 SYMMETRY_MAX_DEG = 30.0
 #: Largest tilt of the posterior wall against the cranial axis (deg; the wall is near parallel).
 WALL_MAX_TILT_DEG = 15.0
 #: At most this many vertebra voxels are mirrored per trial plane (a regular subsample).
-SYMMETRY_POINTS = 20000
+SYMMETRY_POINTS = 8000
 #: Depth of the central concavity of an end plate (mm): a cavity closed into the body must lie at
 #: least this far inside along the slice axis unless body lies beyond it on both sides.
 END_PLATE_CONCAVITY_MM = 3.0
@@ -119,22 +122,26 @@ def _mirror_ap(m: np.ndarray, sl: tuple[slice, ...], geom: Geometry, core: np.nd
 
 
 def _wall_line(m: np.ndarray, sl: tuple[slice, ...], geom: Geometry, core: np.ndarray,
-               ax: np.ndarray, ap: np.ndarray, rel_s: np.ndarray, rel_a: np.ndarray
-               ) -> tuple[float, float, float] | None:
+               ax: np.ndarray, ap: np.ndarray, rel_s: np.ndarray, rel_a: np.ndarray,
+               reach_mm: float) -> tuple[float, float, float] | None:
     """(intercept, slope, grid step) of the posterior wall ``a = intercept + slope * s`` (mm from the
     body centre along ``ap`` and ``ax``), or None when no column of the midline band reaches the
-    canal. ``rel_s``/``rel_a``: the vertebra voxels' coordinates, for the grid's extent."""
-    h = max(0.5 * float(min(geom.spacing_mm)), 0.4)
+    canal. ``rel_s``/``rel_a``: the vertebra voxels' coordinates, for the grid's extent; columns
+    are walked back at most ``reach_mm`` from the centre. Grid step: half the finest voxel
+    spacing, 0.5-1.5 mm."""
+    h = float(np.clip(0.5 * min(geom.spacing_mm), 0.5, 1.5))
     lat = np.cross(ax, ap)
     s_vals = np.arange(np.floor(rel_s.min() / h) * h, rel_s.max() + h, h)
-    a_vals = -np.arange(0.0, max(0.0, -rel_a.min()) + h, h)  # from the centre backwards
+    a_vals = -np.arange(0.0, min(max(0.0, -rel_a.min()), reach_mm) + h, h)  # from the centre back
     l_vals = np.arange(-MIDLINE_HALF_WIDTH_MM, MIDLINE_HALF_WIDTH_MM + 1e-9, h)
     if a_vals.size < 2 or s_vals.size < 1:
         return None
-    S, A, L = np.meshgrid(s_vals, a_vals, l_vals, indexing="ij")
-    lps = core + S[..., None] * ax + A[..., None] * ap + L[..., None] * lat
-    q = _lps_to_crop_index(geom, sl, lps.reshape(-1, 3))
-    M = ndi.map_coordinates(m.astype(np.float32), q.T, order=1, cval=0.0).reshape(S.shape) > 0.5
+    # crop index of core + s*ax + a*ap + l*lat, linear in (s, a, l)
+    q0 = _lps_to_crop_index(geom, sl, core[None])[0]
+    u = _lps_to_crop_index(geom, sl, core + np.stack([ax, ap, lat])) - q0
+    q = [q0[k] + s_vals[:, None, None] * u[0, k] + a_vals[None, :, None] * u[1, k]
+         + l_vals[None, None, :] * u[2, k] for k in range(3)]
+    M = ndi.map_coordinates(m.astype(np.float32), q, order=1, cval=0.0) > 0.5
     g = max(2, int(np.ceil(CANAL_GAP_MM / h)))
     F = np.concatenate([~M, np.ones((M.shape[0], g, M.shape[2]), bool)], axis=1).astype(np.int32)
     cs = np.concatenate([np.zeros((M.shape[0], 1, M.shape[2]), np.int32), np.cumsum(F, axis=1)], axis=1)
@@ -163,6 +170,20 @@ def _closed_channels(bm: np.ndarray, labels: np.ndarray, vid: int, sl: tuple[sli
     channel entering through the posterior cortex, and marrow or lytic cavities the vertebra map
     left open; not the disc inside the rim of a concave end plate.
     Never another label's voxels."""
+    out = np.zeros_like(bm)
+    if not bm.any():
+        return out
+    # work in the body's bounding box (one voxel of margin): holes lie inside it
+    box = tuple(slice(max(0, x.start - 1), min(n, x.stop + 1))
+                for x, n in zip(ndi.find_objects(bm.astype(np.uint8))[0], bm.shape))
+    sub_sl = tuple(slice(a.start + b.start, a.start + b.stop) for a, b in zip(sl, box))
+    out[box] = _closed_in_box(bm[box], labels[box], vid, sub_sl, geom, core, ax, ap, line)
+    return out
+
+
+def _closed_in_box(bm: np.ndarray, labels: np.ndarray, vid: int, sl: tuple[slice, ...],
+                   geom: Geometry, core: np.ndarray, ax: np.ndarray, ap: np.ndarray,
+                   line: tuple[float, float, float]) -> np.ndarray:
     c0, c1, h = line
     # signed distance in front of the wall, a linear function of the voxel index (z, y, x)
     normal = ap - c1 * ax
@@ -171,13 +192,12 @@ def _closed_channels(bm: np.ndarray, labels: np.ndarray, vid: int, sl: tuple[sli
     base = (geom.index_zyx_to_lps(_crop_offset(sl)) - core) @ normal - (c0 - 0.5 * h)
     zz, yy, xx = (np.arange(n, dtype=float) for n in bm.shape)
     front = (base + w[0] * zz[:, None, None] + w[1] * yy[None, :, None] + w[2] * xx[None, None, :]) >= 0
-    solid = bm
     filled = np.zeros_like(bm)
     for axis in range(3):
         for i in range(bm.shape[axis]):
             cut = [slice(None)] * 3
             cut[axis] = i
-            filled[tuple(cut)] |= ndi.binary_fill_holes(solid[tuple(cut)])
+            filled[tuple(cut)] |= ndi.binary_fill_holes(bm[tuple(cut)])
     cand = filled & front & ~bm & ((labels == 0) | (labels == vid))
     # the disc inside the rim of a concave end plate is a hole of the end slice(s) with nothing
     # beyond it: along the slice axis a filled voxel needs body beyond it on both sides, or at
@@ -245,7 +265,8 @@ def extract_bodies(vertebrae: LabelMap, ids: list[int] | None = None) -> tuple[L
         ap = _mirror_ap(d["m"], d["sl"], geom, d["core"], ax, ap)
         rel = d["pts"] - d["core"]
         s_rel, a_rel = rel @ ax, rel @ ap
-        line = _wall_line(d["m"], d["sl"], geom, d["core"], ax, ap, s_rel, a_rel)
+        line = _wall_line(d["m"], d["sl"], geom, d["core"], ax, ap, s_rel, a_rel,
+                          WALL_REACH_FACTOR * d["rmax"] + CANAL_GAP_MM)
         found = line is not None
         if line is None:
             body_sel = a_rel >= -FALLBACK_WALL_FACTOR * d["rmax"]
