@@ -25,11 +25,13 @@ ZONE_POSTERIOR_MM = 105.0
 #: At rib-bearing levels the transverse-process tips (costotransverse joints) lie at most ~38 mm
 #: from the midline (T1, the widest; ~22 mm at T12): bone further out is rib.
 ZONE_RIB_LATERAL_MM = 38.0
-#: Body half width as a multiple of its inscribed radius, and how far behind the body centre
+#: Body half width as a multiple of its inscribed radius (~ half its sagittal depth): thoracic
+#: bodies are at most ~1.65 times as wide as deep (T1; ~1.2-1.4 at T5-T12), so bone further out in
+#: front of the pedicles is a rib head or neck. And how far behind the body centre
 #: (beyond one radius) the rib-head and rib-neck region reaches (mm): the rib neck runs in front
 #: of the transverse process, which starts at the pedicle-lamina junction ~8-10 mm behind the
 #: posterior body wall (thoracic pedicle length).
-BODY_HALF_WIDTH_FACTOR = 2.0
+BODY_HALF_WIDTH_FACTOR = 1.7
 RIB_ZONE_BEHIND_MM = 8.0
 #: Seed radius as a fraction of the body radius, and the central fraction of each segment seeded.
 SEED_RADIUS_FRACTION = 0.5
