@@ -69,6 +69,23 @@ def test_synthetic_body_wall_channel_and_frame():
     assert np.all(lm.array[b] != 99)
 
 
+def test_synthetic_axially_rotated_vertebra():
+    """The same vertebra turned 15 deg about the cranial axis (scoliotic rotation): the mirror
+    plane follows it and the body is still cut at the canal."""
+    from scipy import ndimage as ndi
+
+    lm, vid, body_truth, _, _ = _synthetic_vertebra()
+    rot = ndi.rotate(lm.array, 15.0, axes=(1, 2), reshape=False, order=0)
+    truth = ndi.rotate(body_truth.astype(np.uint8), 15.0, axes=(1, 2), reshape=False, order=0) > 0
+    bodies, frames = extract_bodies(LabelMap(rot, lm.geometry, lm.labels), [vid])
+    t = np.radians(15.0)
+    # scipy's rotate turns the (y, x) array plane by +15 deg: anterior (-y) goes to this direction
+    expected = np.array([-np.sin(t), -np.cos(t), 0.0])
+    ang = np.degrees(np.arccos(np.clip(frames[vid].axis_ap_lps @ expected, -1, 1)))
+    assert ang <= 3.0, (frames[vid].axis_ap_lps, ang)  # previous rule: 10 deg off
+    assert _dice(bodies.array == vid, truth) >= 0.96
+
+
 # --- phantoms ------------------------------------------------------------------------------------
 
 PHANTOMS = {1: {}, 3: dict(lesions=[("L3", "blastic", "body", 10.0), ("T10", "mixed", "body", 9.0)])}

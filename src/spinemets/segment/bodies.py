@@ -143,7 +143,9 @@ def _wall_line(m: np.ndarray, sl: tuple[slice, ...], geom: Geometry, core: np.nd
          + l_vals[None, None, :] * u[2, k] for k in range(3)]
     M = ndi.map_coordinates(m.astype(np.float32), q, order=1, cval=0.0) > 0.5
     g = max(2, int(np.ceil(CANAL_GAP_MM / h)))
-    F = np.concatenate([~M, np.ones((M.shape[0], g, M.shape[2]), bool)], axis=1).astype(np.int32)
+    # beyond the grid: empty when the grid reaches the vertebra's back, else unknown (not a gap)
+    beyond = np.full((M.shape[0], g, M.shape[2]), -rel_a.min() <= reach_mm)
+    F = np.concatenate([~M, beyond], axis=1).astype(np.int32)
     cs = np.concatenate([np.zeros((M.shape[0], 1, M.shape[2]), np.int32), np.cumsum(F, axis=1)], axis=1)
     gap = (cs[:, g:, :] - cs[:, :-g, :]) == g  # gap[:, k] : samples k..k+g-1 all empty
     gap[:, 0, :] = False
