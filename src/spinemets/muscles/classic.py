@@ -228,7 +228,16 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
             g = sx - xt
             seed = deep & (g > 0.0) & (g < 1.2 * r_b) & (y > lm.body_posterior_mm - 0.6 * r_b) & \
                 (y < yt + 0.3 * r_b) & (markers == 0)
-            seed = _largest(ndi.binary_erosion(seed, structure=_disk(1.5 / px)))
+            seed = ndi.binary_erosion(seed, structure=_disk(1.5 / px))
+            # quadratus lumborum is a muscle of its own behind the psoas: a piece joined to the
+            # psoas seed without a fat plane (the psoas' lateral belly at L3-L5) is psoas, unless
+            # no other piece is there
+            ps_seed = markers == _PSOAS + off
+            if ps_seed.any() and seed.any():
+                joined = _component_at(deep, ps_seed)
+                if (seed & ~joined).any():
+                    seed &= ~joined
+            seed = _largest(seed)
             markers[seed] = _QL + off
     elev = ndi.gaussian_gradient_magnitude(hu.astype(np.float32), sigma=max(1.5 / px, 0.5))
     regions = watershed(elev, markers=markers, mask=deep)

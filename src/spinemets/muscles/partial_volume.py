@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage as ndi
-from skimage.segmentation import expand_labels
 
 from .classic import BONE_HU, FAT_HU, MUSCLE_HU
 
@@ -81,16 +80,25 @@ def partial_volume_areas(outlines: dict[int, np.ndarray], hu: np.ndarray, px: fl
     pooled_ref = float(np.median(pooled))
     free = lab == 0
     near_free = ndi.binary_dilation(free, structure=_CROSS)
-    grown = expand_labels(lab, distance=band_mm / px)
+    # nearest group of every unlabelled pixel and its distance (pixels): the bands around outlines
+    dist, (ri, ci) = ndi.distance_transform_edt(free, return_indices=True)
+    nearest = lab[ri, ci]
+    grown = np.where(dist <= band_mm / px, nearest, 0)
     mixture = free & (hu < MUSCLE_HU[0]) & (hu >= FAT_HU[0])
     bone_mix = None
-    if bone is not None and bone.any():
+    use_bone = bone is not None and bone.any() and bool(bone_groups)
+    if use_bone:
         # unlabelled tissue against the rib: at the rib's border a pixel (and the slice it
         # averages) holds muscle and bone; the local bone HU is the brightest within 3 mm
+        grown_b = np.where(dist <= bone_band_mm / px, nearest, 0)
+        cand = free & np.isin(grown_b, list(bone_groups)) & (hu >= MUSCLE_HU[0]) & ~mixture
         near_bone = ndi.distance_transform_edt(~bone) * px <= bone_band_mm
-        bone_mix = free & near_bone & (hu >= MUSCLE_HU[0]) & ~mixture
-        grown_b = expand_labels(lab, distance=bone_band_mm / px)
-        bone_hi = ndi.maximum_filter(hu, size=2 * int(round(3.0 / px)) + 1)
+        bone_mix = cand & near_bone
+        bone_hi = np.zeros(hu.shape, np.float32)
+        if bone_mix.any():
+            r = int(round(3.0 / px))
+            box = _bbox(bone_mix, r)
+            bone_hi[box] = ndi.maximum_filter(hu[box], size=2 * r + 1)
     out: dict[int, float] = {}
     for i in outlines:
         own = lab == i
@@ -98,16 +106,24 @@ def partial_volume_areas(outlines: dict[int, np.ndarray], hu: np.ndarray, px: fl
         if ref - fat_ref < 30.0:  # muscle as fatty as fat: no contrast to weigh by
             out[i] = float(own.sum()) * px * px
             continue
-        frac = np.clip((hu - fat_ref) / (ref - fat_ref), 0.0, 1.0)
         edge = own & near_free
         band = (grown == i) & mixture
-        n = float((own & ~edge).sum()) + float(frac[edge].sum()) + float(frac[band].sum())
-        if bone_mix is not None and i in (bone_groups or set()):
+        f_edge = np.clip((hu[edge] - fat_ref) / (ref - fat_ref), 0.0, 1.0)
+        f_band = np.clip((hu[band] - fat_ref) / (ref - fat_ref), 0.0, 1.0)
+        n = float((own & ~edge).sum()) + float(f_edge.sum()) + float(f_band.sum())
+        if bone_mix is not None and i in bone_groups:
             # muscle/bone mixtures: below the muscle reference the fat/muscle fraction, above it
             # the share of muscle between the muscle reference and the local bone (rib) HU
             sel = (grown_b == i) & bone_mix
-            f_b = np.where(hu[sel] <= ref, frac[sel],
-                           np.clip((bone_hi[sel] - hu[sel]) / np.maximum(bone_hi[sel] - ref, 1.0), 0.0, 1.0))
+            h, b = hu[sel], bone_hi[sel]
+            f_b = np.where(h <= ref, np.clip((h - fat_ref) / (ref - fat_ref), 0.0, 1.0),
+                           np.clip((b - h) / np.maximum(b - ref, 1.0), 0.0, 1.0))
             n += float(f_b.sum())
         out[i] = n * px * px
     return out
+
+
+def _bbox(mask: np.ndarray, margin: int) -> tuple[slice, slice]:
+    rows, cols = np.nonzero(mask)
+    return (slice(max(rows.min() - margin, 0), rows.max() + margin + 1),
+            slice(max(cols.min() - margin, 0), cols.max() + margin + 1))
