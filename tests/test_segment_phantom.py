@@ -103,7 +103,7 @@ def test_phantom_bodies_inside_vertebrae(case, request):
     name, ph, res, _ = case
     _xfail_if(request, name, _BODY_VOLUME_XFAIL)
     v, b = res.vertebrae.array, res.bodies.array
-    assert np.all((b == 0) | (b == v) | (v == 0))  # + unlabelled voxels the body encloses (bodies.py)
+    assert np.all((b == 0) | (b == v))  # enclosed voxels closed into a body join its vertebra (results.py)
     truth_b = ph.vertebral_bodies
     # body volume within 25 % of the truth for complete lumbar levels
     for lv in _complete_levels(ph):

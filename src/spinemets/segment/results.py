@@ -53,6 +53,17 @@ def build_result(vertebrae: LabelMap, backend: str, labelling: dict[str, Any] | 
     vert = LabelMap(arr, vertebrae.geometry, anatomy.label_table(present))
     vids = [i for i in present if i != anatomy.SACRUM_ID]
     bodies_lm, frames = extract_bodies(vert, vids)
+    # The body rule closes unlabelled voxels the body encloses (basivertebral venous channel, open
+    # marrow or lytic cavities); they are part of the vertebra too, so the vertebra map takes them
+    # and every body stays inside its vertebra.
+    b = bodies_lm.array
+    enclosed = (b > 0) & (arr == 0)
+    if enclosed.any():
+        arr = arr.copy()
+        arr[enclosed] = b[enclosed]
+        vert = LabelMap(arr, vertebrae.geometry, vert.labels)
+    vox_mm3 = vert.geometry.voxel_volume_mm3
+    counts = np.bincount(arr.ravel(), minlength=max(vids, default=0) + 1) if vids else np.zeros(1, int)
     uncertain_ids = uncertain_ids or set()
     levels: dict[str, Any] = {}
     for lv in anatomy.ALL_LEVELS:
@@ -67,7 +78,7 @@ def build_result(vertebrae: LabelMap, backend: str, labelling: dict[str, Any] | 
             status, reason = "touches_border", "the vertebra is cut by the edge of the field of view"
         entry = {
             "label": vid,
-            "volume_mm3": round(f.volume_mm3, 1),
+            "volume_mm3": round(float(counts[vid]) * vox_mm3, 1),
             "body_volume_mm3": round(f.body_volume_mm3, 1),
             "centroid_lps_mm": _r(f.centroid_lps_mm),
             "body_centroid_lps_mm": _r(f.body_centroid_lps_mm),
