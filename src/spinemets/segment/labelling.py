@@ -13,12 +13,28 @@ lung fraction of the body cross-section at its level). Anchors, in order of reli
 When two anchors are present their counts are compared: six rib-free lumbar vertebrae above the
 sacrum give L6, four give "T13 or lumbar rib"; other disagreements are reported as warnings and
 the affected levels get ``uncertain_label``, never silently relabelled.
+
+Plausibility checks that hold whatever the anchor:
+
+* the sacrum is the caudal end of the column: a sacrum-like (wide) segment at the top of the field
+  of view or above a rib-bearing level at lung level is not a sacrum; one counted as T1 is the
+  first rib pair beside T1 (normal anatomy), any other caps the confidence (contrast-filled heart);
+* the first rib lies above the last rib;
+* ribs are thoracic: a rib on a segment counted as cervical (C7 or above) means an extra segment
+  or a cervical rib, and the thoracic labels become uncertain;
+* level heights (disc to disc) change smoothly along the column: a segment much longer than its
+  neighbours (two merged), or two adjacent short ones that add up to about one level (a vertebra
+  split in two), make every label counted across them from the anchor uncertain;
+* lumbar levels are taller than T10-T12, and without a sacrum in view no complete free segment
+  lies below the one counted as L5 (else: extra segments or L6).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from .. import anatomy
 
@@ -30,6 +46,20 @@ LUNG_BASE_FRACTION = 0.12
 LUNG_PRESENT_FRACTION = 0.01
 #: Confidence ceiling when a sacrum-like segment lies above a free vertebra.
 MISPLACED_SACRUM_CONFIDENCE = 0.3
+#: A segment's disc-to-disc height outside this range of ratios to the median of its neighbours
+#: (up to two on each side, complete lumbar/thoracic segments only) is not one level: adjacent
+#: levels differ by < 20 % in height, and a crush fracture removes at most ~half of the body
+#: height (the discs stay), so one level keeps >= ~0.65 of its neighbours' height.
+HEIGHT_RATIO_MAX = 1.6
+#: Two adjacent segments each shorter than this ratio and together shorter than HEIGHT_RATIO_MAX
+#: are one level split in two.
+SPLIT_PART_MAX = 0.75
+#: Lumbar level heights (disc to disc) exceed the T10-T12 ones (L1-L5 ~30-40 mm, T10-T12 ~24-30 mm
+#: in adults); segments named lumbar with a median height below this fraction of the segments
+#: named T10-T12 are split vertebrae, not lumbar levels.
+LUMBAR_THORACIC_MIN = 0.9
+#: Confidence at most this when a plausibility check fails.
+CONFIDENCE_IMPLAUSIBLE = 0.5
 
 
 @dataclass
@@ -45,6 +75,12 @@ class SegmentFinding:
     #: sacrum-like width but above a segment that is not sacral: the sacrum is the caudal end of
     #: the column, so this is not a sacrum (contrast-filled heart or aorta, pelvis-like overlap)
     sacral_misplaced: bool = False
+    #: the segment is cut by the field of view (its height is not a level height)
+    at_fov_edge: bool = False
+    #: disc-to-disc height along the body column (mm), and the width (mm) of the continuous bone
+    #: across the body row (the sacrum test); None when not measured
+    height_mm: float | None = None
+    width_mm: float | None = None
 
     @property
     def rib(self) -> bool:
@@ -85,20 +121,21 @@ def label_levels(findings: list[SegmentFinding]) -> Labelling:
     n = len(findings)
     warnings: list[str] = []
     # sacrum: the highest sacrum-like segment (wide, fused with the alae); everything below it is
-    # sacrum or coccyx (remnant sacral discs split it into narrower pieces)
-    top_sacral = max((i for i in range(n) if findings[i].sacral), default=-1)
-    misplaced = [i for i in range(n) if findings[i].sacral_misplaced]
-    # the sacrum is the caudal end of the free column: a rib-bearing vertebra at lung level below a
+    # sacrum or coccyx (remnant sacral discs split it into narrower pieces).
+    # The sacrum is the caudal end of the free column: a rib-bearing vertebra at lung level below a
     # sacrum-like segment means that segment is not a sacrum (e.g. a contrast-filled heart above
-    # T12); iliac bone beside the lower sacral pieces is rib-like but has no lung beside it
-    if top_sacral >= 0 and any(findings[i].rib and not findings[i].partial
-                               and (findings[i].lung_fraction or 0.0) >= LUNG_PRESENT_FRACTION
-                               for i in range(top_sacral)):
-        misplaced.append(top_sacral)
-        top_sacral = -1
-    if misplaced:
-        warnings.append(f"{len(misplaced)} sacrum-like segment(s) above a free vertebra are not a sacrum; "
-                        "the anatomy does not fit a normal column, labels are uncertain")
+    # T12, the first ribs beside T1); iliac bone beside the lower sacral pieces is rib-like but has
+    # no lung beside it. The highest sacrum-like segment without one below is the sacrum.
+    misplaced = [i for i in range(n) if findings[i].sacral_misplaced]
+    top_sacral = -1
+    for i in range(n):
+        if not findings[i].sacral:
+            continue
+        if any(findings[j].rib and not findings[j].partial
+               and (findings[j].lung_fraction or 0.0) >= LUNG_PRESENT_FRACTION for j in range(i)):
+            misplaced.append(i)
+        else:
+            top_sacral = i
     first_vert = top_sacral + 1
     ribs = [f.rib for f in findings]
     verts = list(range(first_vert, n))
@@ -106,7 +143,9 @@ def label_levels(findings: list[SegmentFinding]) -> Labelling:
     # field of view may have its rib outside it)
     free = [not f.rib and not f.partial for f in findings]
     last_rib = next((i for i in verts if ribs[i] and i - 1 >= first_vert and free[i - 1]), None)
-    first_rib = next((i for i in reversed(verts) if ribs[i] and i + 1 < n and free[i + 1]), None)
+    # (the first rib lies above the last rib)
+    first_rib = next((i for i in reversed(verts) if ribs[i] and i + 1 < n and free[i + 1]
+                      and (last_rib is None or i > last_rib)), None)
     anchors = []
     if top_sacral >= 0:
         anchors.append("sacrum")
@@ -117,11 +156,17 @@ def label_levels(findings: list[SegmentFinding]) -> Labelling:
     uncertain: set[int] = set()
     transitional = None
 
-    def finish(names: list[str | None], anchor: str, conf: float) -> Labelling:
+    def finish(names: list[str | None], anchor: str, conf: float, anchor_idx: int | None = None) -> Labelling:
         for i in range(0, first_vert):
             names[i] = "sacrum"
-        if misplaced:
-            # evidence that contradicts a normal column: never a confident label
+        if anchor_idx is not None:
+            conf = _plausibility(findings, names, anchor_idx, first_vert, conf, uncertain, warnings)
+        # a sacrum-like segment counted as T1 is the first rib pair beside T1 (a wide bone row of
+        # normal anatomy); any other one contradicts a normal column: never a confident label
+        unexplained = [i for i in misplaced if names[i] != "T1"]
+        if unexplained:
+            warnings.append(f"{len(unexplained)} sacrum-like segment(s) above a free vertebra are not a sacrum; "
+                            "the anatomy does not fit a normal column, labels are uncertain")
             uncertain.update(range(first_vert, n))
             conf = min(conf, MISPLACED_SACRUM_CONFIDENCE)
         return Labelling(names, anchor, conf, anchors, transitional, uncertain, warnings)
@@ -138,6 +183,9 @@ def label_levels(findings: list[SegmentFinding]) -> Labelling:
                 names = _names_from(last_rib, "T12", n, first_vert)
                 names[first_vert] = "L6"
                 conf = 0.7
+                # (which of the six is the extra one - or whether one is a split vertebra - the
+                # image does not tell: the lumbar labels are flagged)
+                uncertain.update(range(first_vert, last_rib))
                 warnings.append("transitional anatomy: six lumbar-type vertebrae; the lowest is labelled L6")
             elif n_lumbar == 4:
                 transitional = "T13 or lumbar rib: only four rib-free vertebrae above the sacrum"
@@ -149,7 +197,7 @@ def label_levels(findings: list[SegmentFinding]) -> Labelling:
                 uncertain.update(range(first_vert, n))
                 warnings.append(f"sacrum and last rib disagree ({n_lumbar} rib-free vertebrae between them); "
                                 "labels counted from the sacrum")
-        return finish(names, "sacrum", conf)
+        return finish(names, "sacrum", conf, first_vert)
     if last_rib is not None:
         names = _names_from(last_rib, "T12", n, first_vert)
         conf = 0.85
@@ -161,9 +209,9 @@ def label_levels(findings: list[SegmentFinding]) -> Labelling:
                 uncertain.update(range(first_vert, n))
                 warnings.append(f"{first_rib - last_rib + 1} rib-bearing vertebrae between the first and the "
                                 "last rib; labels counted from the last rib")
-        return finish(names, "last_rib", conf)
+        return finish(names, "last_rib", conf, last_rib)
     if first_rib is not None:
-        return finish(_names_from(first_rib, "T1", n, first_vert), "first_rib", 0.8)
+        return finish(_names_from(first_rib, "T1", n, first_vert), "first_rib", 0.8, first_rib)
     # the lowest vertebra mostly in view (a sliver below it, cut by the field of view, may have its
     # rib outside the field of view or be the rib-free L1 below T12)
     low = next((i for i in verts if not findings[i].partial), verts[0] if verts else None)
@@ -174,10 +222,89 @@ def label_levels(findings: list[SegmentFinding]) -> Labelling:
                             f"because it lies at the lung bases (lung fraction {lf:.2f})")
             uncertain.update(i for i in verts if i <= low)
             conf = 0.5 if ribs[low] else 0.35
-            return finish(_names_from(low, "T12", n, first_vert), "last_rib_at_fov_edge", conf)
+            return finish(_names_from(low, "T12", n, first_vert), "last_rib_at_fov_edge", conf, low)
     # no anchor: keep the segmentation, label counting up from L5 and mark everything uncertain
     warnings.append("no labelling anchor (sacrum or rib transition) in the field of view; "
                     "levels are a guess and marked uncertain_label")
     uncertain.update(range(first_vert, n))
     guess = "T12" if verts and ribs[verts[0]] else "L5"
     return finish(_names_from(first_vert, guess, n, first_vert), "none", 0.1)
+
+
+def _height_outliers(findings: list[SegmentFinding], first_vert: int) -> dict[int, float]:
+    """Segments (index -> height ratio to the neighbours' median) that are not one level: two
+    levels merged (ratio > HEIGHT_RATIO_MAX), or one level split in two (the segment and a
+    neighbour both short, HEIGHT_RATIO_MIN..., together about one level). A single short segment
+    beside a long one is a displaced disc, which does not change the count."""
+    n = len(findings)
+    ok = [i for i in range(first_vert, n)
+          if findings[i].height_mm is not None and not findings[i].at_fov_edge and not findings[i].partial]
+    ratio: dict[int, float] = {}
+    for pos, i in enumerate(ok):
+        nb = [findings[j].height_mm for j in ok[max(0, pos - 2):pos] + ok[pos + 1:pos + 3]]
+        if len(nb) >= 2:
+            ratio[i] = float(findings[i].height_mm / np.median(nb))  # type: ignore[operator]
+    out = {i: r for i, r in ratio.items() if r > HEIGHT_RATIO_MAX}
+    for a, b in zip(ok, ok[1:]):
+        if b == a + 1 and a in ratio and b in ratio and max(ratio[a], ratio[b]) < SPLIT_PART_MAX \
+                and ratio[a] + ratio[b] < HEIGHT_RATIO_MAX:
+            out[a] = ratio[a]
+            out[b] = ratio[b]
+    return out
+
+
+def _lumbar_too_short(findings: list[SegmentFinding], names: list[str | None]) -> float | None:
+    """Median height of the segments named L1-L5 over that of those named T10-T12, when below
+    LUMBAR_THORACIC_MIN (lumbar levels are taller than the lower thoracic ones); else None."""
+    def med(levels: list[str]) -> float | None:
+        h = [f.height_mm for f, nm in zip(findings, names) if nm in levels and f.height_mm is not None
+             and not f.at_fov_edge and not f.partial]
+        return float(np.median(h)) if len(h) >= 2 else None
+    lum, tho = med(anatomy.LUMBAR), med(["T10", "T11", "T12"])
+    if lum is None or tho is None or lum >= LUMBAR_THORACIC_MIN * tho:
+        return None
+    return lum / tho
+
+
+def _plausibility(findings: list[SegmentFinding], names: list[str | None], anchor_idx: int, first_vert: int,
+                  conf: float, uncertain: set[int], warnings: list[str]) -> float:
+    """Cross-checks of a labelling counted from ``anchor_idx``; returns the (lowered) confidence
+    and adds the levels the failed checks make uncertain to ``uncertain``."""
+    n = len(findings)
+    # ribs are thoracic: a rib on a complete segment counted as cervical
+    cervical_rib = [i for i in range(first_vert, n) if findings[i].rib and not findings[i].partial
+                    and names[i] is not None and names[i].startswith("C")]
+    if not cervical_rib and anchor_idx < n:
+        # counted up past C1: every segment above the column's top is cervical
+        cervical_rib = [i for i in range(first_vert, n) if names[i] is None and i > anchor_idx
+                        and findings[i].rib and not findings[i].partial]
+    if cervical_rib:
+        i = cervical_rib[0]
+        # the split or the extra rib lies somewhere in the rib-bearing run counted from the anchor
+        uncertain.update(k for k in range(max(first_vert, anchor_idx), n)
+                         if names[k] is None or not names[k].startswith("L"))
+        conf = min(conf, CONFIDENCE_IMPLAUSIBLE)
+        warnings.append(f"a rib-bearing segment is counted as {names[i] or 'above C1'}: an extra segment "
+                        "(a vertebra split in two) or a cervical rib; thoracic labels are uncertain")
+    below_l5 = [i for i in range(first_vert, min(anchor_idx, n)) if names[i] is None
+                and not findings[i].partial and not findings[i].at_fov_edge]
+    if below_l5:
+        uncertain.update(k for k in range(first_vert, n) if names[k] is None or names[k].startswith("L")
+                         or names[k] == "T12")
+        conf = min(conf, CONFIDENCE_IMPLAUSIBLE)
+        warnings.append(f"{len(below_l5)} complete free segment(s) below the one counted as L5 and no sacrum: "
+                        "extra segments (split vertebrae) or transitional anatomy; lumbar labels are uncertain")
+    short = _lumbar_too_short(findings, names)
+    if short is not None:
+        uncertain.update(k for k in range(first_vert, n) if names[k] is not None and names[k].startswith("L"))
+        conf = min(conf, CONFIDENCE_IMPLAUSIBLE)
+        warnings.append(f"the segments counted as lumbar are {short:.2f}x as tall as those counted as T10-T12 "
+                        "(lumbar levels are taller): split vertebrae; lumbar labels are uncertain")
+    for i, ratio in sorted(_height_outliers(findings, first_vert).items()):
+        side = range(i, n) if i >= anchor_idx else range(first_vert, i + 1)
+        uncertain.update(side)
+        conf = min(conf, CONFIDENCE_IMPLAUSIBLE)
+        kind = "two levels merged, a missed disc" if ratio > 1 else "one of two parts of a split vertebra"
+        warnings.append(f"segment {names[i] or i} is {ratio:.2f}x its neighbours' height ({kind}); "
+                        f"labels counted across it from the anchor are uncertain")
+    return conf

@@ -264,7 +264,9 @@ def run_classic(ct: CTImage) -> ClassicOutput:
         # above it) is never taken for the sacrum, however wide (a contrast-filled heart)
         has_disc_above = k < len(bounds) - 1
         findings.append(SegmentFinding(sacral=width >= sacral_width and has_disc_above, partial=partial,
-                                       sacral_misplaced=width >= sacral_width and not has_disc_above))
+                                       sacral_misplaced=width >= sacral_width and not has_disc_above,
+                                       at_fov_edge=bool(bounds[k][2]), height_mm=float((hi_ - lo_) * w),
+                                       width_mm=float(width)))
     sacrum_top = max((k for k, f in enumerate(findings) if f.sacral), default=None)
     labels, zone = separate(bone, filled, cl, disc_z, bounds, w, typical_gap, hu=fine.array, sacrum_top=sacrum_top)
     # other-bone regions touching a sacral segment are pelvis, not ribs
