@@ -105,3 +105,47 @@ def test_iliac_bone_below_the_sacral_top_does_not_reject_the_sacrum():
     lab = label_levels(findings)
     assert lab.anchor == "sacrum" and lab.names[3:9] == ["L5", "L4", "L3", "L2", "L1", "T12"]
     assert lab.confidence >= 0.9
+
+
+def test_first_rib_below_a_cut_rib_free_segment_is_weak():
+    """A T1 cut by the top of the field of view can lose its first rib: the rib-bearing T2 below
+    it must not be counted as T1 with normal confidence."""
+    segs = [F(rib_left=True, rib_right=True) for _ in range(4)] + [F(at_fov_edge=True)]
+    lab = label_levels(segs)
+    assert lab.anchor == "first_rib" and lab.confidence < 0.8
+    assert set(range(5)) <= lab.uncertain
+    full = label_levels([F(rib_left=True, rib_right=True) for _ in range(4)] + [F(), F(at_fov_edge=True)])
+    assert full.names[3] == "T1" and full.confidence >= 0.8 and not full.uncertain
+
+
+def test_wide_segment_counted_as_t1_is_the_first_rib_pair():
+    """T1 with its first ribs forms a wide bone row (phantom seed 22: every vertebra was called
+    sacrum): not a sacrum, and normal anatomy when the count from the sacrum reaches T1 there."""
+    base = [F(sacral=True, lung_fraction=0.0)] + [F(lung_fraction=0.0) for _ in range(5)]
+    base += [F(rib_left=True, rib_right=True, lung_fraction=lf) for lf in [0.0, 0.01] + [0.2] * 9]
+    for top in (F(sacral=True, lung_fraction=0.01), F(sacral_misplaced=True, lung_fraction=0.01)):
+        lab = label_levels(base + [top])
+        assert lab.names[:7] == ["sacrum", "L5", "L4", "L3", "L2", "L1", "T12"] and lab.names[17] == "T1"
+        assert lab.anchor == "sacrum" and lab.confidence >= 0.9 and not lab.uncertain
+    # the same wide row where the count gives T2: not explained, confidence capped
+    lab = label_levels(base[:-1] + [F(sacral_misplaced=True, lung_fraction=0.01)])
+    assert lab.names[16] == "T2" and lab.confidence <= 0.3
+
+
+def test_split_vertebrae_are_flagged():
+    """Lumbar levels each split in two (no sacrum in view): the count from the last rib runs past L5
+    and the 'lumbar' segments are shorter than T10-T12; every lumbar label is flagged."""
+    h = [16, 17, 15, 18, 16, 17, 16, 18, 17, 16]
+    segs = [F(height_mm=x) for x in h] + [F(rib_left=True, rib_right=True, height_mm=x) for x in (27, 26, 25)]
+    lab = label_levels(segs)
+    lumbar = [i for i, nm in enumerate(lab.names) if nm and nm.startswith("L")]
+    assert lumbar and set(lumbar) <= lab.uncertain and lab.confidence <= 0.5
+
+
+def test_merged_levels_flag_the_labels_counted_across_them():
+    h = [46, 33, 34, 35, 33, 32, 28, 27, 25, 24, 46, 21, 20]
+    segs = [F(sacral=True, height_mm=h[0])] + [F(height_mm=x) for x in h[1:6]]
+    segs += [F(rib_left=True, rib_right=True, height_mm=x) for x in h[6:]]
+    lab = label_levels(segs)
+    assert lab.names[6] == "T12" and 6 not in lab.uncertain
+    assert {10, 11, 12} <= lab.uncertain and lab.confidence <= 0.5

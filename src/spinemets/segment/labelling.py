@@ -5,7 +5,9 @@ lung fraction of the body cross-section at its level). Anchors, in order of reli
 
 * ``sacrum``: L5 is the last free vertebra above the sacrum;
 * ``last_rib``: the lowest rib-bearing vertebra with a rib-free vertebra below it is T12;
-* ``first_rib``: the highest rib-bearing vertebra with a rib-free vertebra above it is T1;
+* ``first_rib``: the highest rib-bearing vertebra with a rib-free vertebra above it is T1 (weak, with
+  low confidence, when that rib-free vertebra is cut by the field of view: the first rib
+  articulates with the top of T1 and may lie outside it);
 * ``last_rib_at_fov_edge``: the lowest vertebra in view (a partial sliver below it aside) bears
   ribs and lies at the lung bases (little lung in its cross-section): assumed to be T12, with low
   confidence.
@@ -25,7 +27,7 @@ Plausibility checks that hold whatever the anchor:
 * level heights (disc to disc) change smoothly along the column: a segment much longer than its
   neighbours (two merged), or two adjacent short ones that add up to about one level (a vertebra
   split in two), make every label counted across them from the anchor uncertain;
-* lumbar levels are taller than T10-T12, and without a sacrum in view no complete free segment
+* lumbar levels are 0.9-1.7x as tall as T10-T12, and without a sacrum in view no complete free segment
   lies below the one counted as L5 (else: extra segments or L6).
 """
 
@@ -58,6 +60,9 @@ SPLIT_PART_MAX = 0.75
 #: in adults); segments named lumbar with a median height below this fraction of the segments
 #: named T10-T12 are split vertebrae, not lumbar levels.
 LUMBAR_THORACIC_MIN = 0.9
+#: ... and by less than this factor (T12 ~27 mm vs L3 ~37 mm; a thoracic level split in two gives
+#: >= 2).
+LUMBAR_THORACIC_MAX = 1.7
 #: Confidence at most this when a plausibility check fails.
 CONFIDENCE_IMPLAUSIBLE = 0.5
 
@@ -146,6 +151,9 @@ def label_levels(findings: list[SegmentFinding]) -> Labelling:
     # (the first rib lies above the last rib)
     first_rib = next((i for i in reversed(verts) if ribs[i] and i + 1 < n and free[i + 1]
                       and (last_rib is None or i > last_rib)), None)
+    # the first rib articulates with the top of T1: a rib-free segment cut by the upper edge of
+    # the field of view may be a T1 whose first rib lies outside it (a weak first-rib anchor)
+    first_rib_weak = first_rib is not None and findings[first_rib + 1].at_fov_edge
     anchors = []
     if top_sacral >= 0:
         anchors.append("sacrum")
@@ -201,7 +209,7 @@ def label_levels(findings: list[SegmentFinding]) -> Labelling:
     if last_rib is not None:
         names = _names_from(last_rib, "T12", n, first_vert)
         conf = 0.85
-        if first_rib is not None:
+        if first_rib is not None and not first_rib_weak:
             if first_rib - last_rib == 11:
                 conf = 0.95
             else:
@@ -211,7 +219,13 @@ def label_levels(findings: list[SegmentFinding]) -> Labelling:
                                 "last rib; labels counted from the last rib")
         return finish(names, "last_rib", conf, last_rib)
     if first_rib is not None:
-        return finish(_names_from(first_rib, "T1", n, first_vert), "first_rib", 0.8, first_rib)
+        conf = 0.8
+        if first_rib_weak:
+            conf = 0.5
+            uncertain.update(range(first_vert, n))
+            warnings.append("the only rib-free segment above the highest rib-bearing one is cut by the field of "
+                            "view (its first rib may lie outside it): counted as T1 with low confidence")
+        return finish(_names_from(first_rib, "T1", n, first_vert), "first_rib", conf, first_rib)
     # the lowest vertebra mostly in view (a sliver below it, cut by the field of view, may have its
     # rib outside the field of view or be the rib-free L1 below T12)
     low = next((i for i in verts if not findings[i].partial), verts[0] if verts else None)
@@ -253,17 +267,15 @@ def _height_outliers(findings: list[SegmentFinding], first_vert: int) -> dict[in
     return out
 
 
-def _lumbar_too_short(findings: list[SegmentFinding], names: list[str | None]) -> float | None:
-    """Median height of the segments named L1-L5 over that of those named T10-T12, when below
-    LUMBAR_THORACIC_MIN (lumbar levels are taller than the lower thoracic ones); else None."""
+def _lumbar_thoracic_ratio(findings: list[SegmentFinding], names: list[str | None]) -> float | None:
+    """Median height of the complete segments named L1-L5 over that of those named T10-T12 (None
+    when fewer than two of either)."""
     def med(levels: list[str]) -> float | None:
         h = [f.height_mm for f, nm in zip(findings, names) if nm in levels and f.height_mm is not None
              and not f.at_fov_edge and not f.partial]
         return float(np.median(h)) if len(h) >= 2 else None
     lum, tho = med(anatomy.LUMBAR), med(["T10", "T11", "T12"])
-    if lum is None or tho is None or lum >= LUMBAR_THORACIC_MIN * tho:
-        return None
-    return lum / tho
+    return None if lum is None or tho is None else lum / tho
 
 
 def _plausibility(findings: list[SegmentFinding], names: list[str | None], anchor_idx: int, first_vert: int,
@@ -294,12 +306,14 @@ def _plausibility(findings: list[SegmentFinding], names: list[str | None], ancho
         conf = min(conf, CONFIDENCE_IMPLAUSIBLE)
         warnings.append(f"{len(below_l5)} complete free segment(s) below the one counted as L5 and no sacrum: "
                         "extra segments (split vertebrae) or transitional anatomy; lumbar labels are uncertain")
-    short = _lumbar_too_short(findings, names)
-    if short is not None:
-        uncertain.update(k for k in range(first_vert, n) if names[k] is not None and names[k].startswith("L"))
+    lt = _lumbar_thoracic_ratio(findings, names)
+    if lt is not None and not LUMBAR_THORACIC_MIN <= lt <= LUMBAR_THORACIC_MAX:
+        region = "L" if lt < LUMBAR_THORACIC_MIN else "T"
+        uncertain.update(k for k in range(first_vert, n) if names[k] is not None and names[k].startswith(region))
         conf = min(conf, CONFIDENCE_IMPLAUSIBLE)
-        warnings.append(f"the segments counted as lumbar are {short:.2f}x as tall as those counted as T10-T12 "
-                        "(lumbar levels are taller): split vertebrae; lumbar labels are uncertain")
+        warnings.append(f"the segments counted as lumbar are {lt:.2f}x as tall as those counted as T10-T12 "
+                        f"(expected {LUMBAR_THORACIC_MIN}-{LUMBAR_THORACIC_MAX}x): split vertebrae; "
+                        f"{'lumbar' if region == 'L' else 'thoracic'} labels are uncertain")
     for i, ratio in sorted(_height_outliers(findings, first_vert).items()):
         side = range(i, n) if i >= anchor_idx else range(first_vert, i + 1)
         uncertain.update(side)
