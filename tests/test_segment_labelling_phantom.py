@@ -73,23 +73,27 @@ def test_identification(case, request):
 
 @pytest.mark.slow
 def test_wrong_labels_are_flagged(case, request):
-    """Every predicted level whose centroid lies > 20 mm from the true vertebra of that name is
-    reported as ``uncertain_label`` with a labelling confidence below 0.8."""
-    seed, ph, res, m = case
-    if seed == "seed21":
+    """Every predicted level involved in a failed identification (VerSe rule: the true vertebra's
+    closest predicted centroid within 20 mm carries its name) - the level predicted under that
+    name and the one predicted closest to it - is reported as ``uncertain_label``, and the
+    labelling confidence is below 0.8."""
+    name, ph, res, m = case
+    if name == "seed21":
         request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "the merged T2/T3 segment is 1.35x its neighbours (under the 1.6x merge test) and the top "
-            "segment is cut by the field of view: T1 labelled T2 at confidence 0.95, unflagged")))
-    truth = ph.truth["vertebrae"]
-    wrong = []
-    for lv, d in res.summary["levels"].items():
-        t = truth.get(lv)
-        if lv not in anatomy.TARGET_LEVELS or not t or not t.get("centroid_lps_mm"):
+            "the merged T2/T3 segment is 1.27x its neighbours (under the 1.6x merge test; the top "
+            "segment, cut by the field of view, 1.5x): T1 labelled T2 at confidence 0.95, unflagged")))
+    levels = res.summary["levels"]
+    involved = set()
+    for lv in _complete_levels(ph):
+        e = m["levels"][lv]
+        if e.get("identified"):
             continue
-        dist = float(np.linalg.norm(np.subtract(d["centroid_lps_mm"], t["centroid_lps_mm"])))
-        if dist > 20.0:
-            wrong.append((lv, round(dist), d["status"]))
-    silent = [w for w in wrong if w[2] != "uncertain_label"]
-    assert not silent, (seed, silent, res.summary["labelling"])
-    if wrong:
+        involved.add(lv)
+        closest = e.get("closest_predicted_label")
+        if closest is not None:
+            involved.add(anatomy.level_of(int(closest)))
+    involved = {lv for lv in involved if lv in levels}
+    silent = {lv: levels[lv]["status"] for lv in involved if levels[lv]["status"] != "uncertain_label"}
+    assert not silent, (name, silent, res.summary["labelling"])
+    if involved:
         assert res.summary["labelling"]["confidence"] < 0.8
