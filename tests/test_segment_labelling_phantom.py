@@ -4,15 +4,20 @@ rate 100 %; transitional anatomy or an implausible count is flagged, never a sil
 Seeds chosen because they failed before the labelling cross-checks (measured 2026-11-24, small
 preset, T1-L5 field of view):
 
-* seed 7: the lumbar spine over-segmented (L1-L3 each split in two), no sacrum found (its width
-  48-51 mm, under the 85 mm sacrum test), labels counted from the last rib: L1-L5 wrong at
-  confidence 0.5 with the lumbar levels not flagged;
-* seed 21: the T2/T3 disc missed at the top of the field of view (T3 segment 26 mm over T4-T8
-  20-22 mm, top segment 32 mm holding T1 and half of T2): T1 labelled T2 at confidence 0.95;
+* seed 7 (osteoporotic: trabecular BMD 76-81 mg/cm3, ~100 HU, under the 110 HU bone threshold):
+  mid-body bone coverage 0.45-0.56 along the lumbar centreline, so the disc chain took every
+  mid-body dip as a disc (true discs 0.06-0.17) and split T12 and L2-L5 in two (15-20 mm segments); the
+  centreline starts in L5, so the sacrum is not in the chain. Labels counted from the last rib:
+  L1-L5 wrong at confidence 0.5, the lumbar levels not flagged;
+* seed 21: the T2/T3 disc (4.6 mm, 3 mm slices) leaves no dip in the bone coverage (0.92-0.98,
+  detected discs 0.62-0.71): T3 segment 26 mm over T4-T8 20-22 mm, top segment 32 mm holding T1
+  and half of T2; T1 labelled T2 at confidence 0.95 (seed 15 fails the same way, seed 14 too but
+  flagged by the rib-counted-as-C7 check);
 * seed 22: the top segment (T1 with the first ribs, a 69+ mm bone row) passed the sacrum width
   test, so every vertebra was called sacrum: 0/16 identified (confidence 0.1);
-* seed 19: thoracic and lumbar levels split in two (32 segments, 9-15 mm each), taken as L6 with
-  the lumbar labels not flagged: 1/16 identified at confidence 0.7;
+* seed 19 (BMD 80-92 mg/cm3): the same mid-body dips (0.53-0.57, thoracic discs 0.27-0.54) split
+  thoracic and lumbar levels in two (32 segments, 9-15 mm each), taken as L6 with the lumbar labels
+  not flagged: 1/16 identified at confidence 0.7;
 * seed 3 with a T1-T10 field of view: the T1 cut by the top edge shows no rib, so T2 was taken as
   the first rib: 0/8 identified at confidence 0.8.
 """
@@ -32,12 +37,15 @@ CASES = {
     "seed3_T1_T10": (3, {"fov_levels": ("T1", "T10")}),
 }
 
-#: Identification not yet 100 %: the causes are segmentation (disc detection) errors that the
-#: labelling now flags (see test_wrong_labels_are_flagged) but cannot undo.
+#: Identification not yet 100 %: the causes are disc-detection errors (segmentation) that the
+#: labelling flags (see test_wrong_labels_are_flagged) but cannot undo.
 _ID_XFAIL = {
-    "seed7": "lumbar over-segmentation (L1-L3 split): L1-L5 not identified (11/16), confidence 0.5, flagged",
-    "seed19": "thoracic/lumbar levels split in two (32 segments): 1/16 identified, confidence 0.5, flagged",
-    "seed21": "T2/T3 disc missed at the top of the field of view: T2 not identified (15/16), confidence 0.95",
+    "seed7": ("osteoporotic lumbar bodies (mid-body coverage 0.45-0.56) split in two by the disc chain: "
+              "L1-L5 not identified (11/16), confidence 0.5, flagged"),
+    "seed19": ("thoracic/lumbar levels split in two by mid-body coverage dips (32 segments): 1/16 identified, "
+               "confidence 0.5, flagged"),
+    "seed21": ("T2/T3 disc leaves no coverage dip (0.92-0.98) at 3 mm slices: T2 not identified (15/16), "
+               "confidence 0.95"),
     "seed3_T1_T10": ("T1 cut by the field of view shows no rib, T2 taken as the first rib: 0/8 identified, "
                      "confidence 0.5, flagged"),
 }

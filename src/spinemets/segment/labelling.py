@@ -48,13 +48,13 @@ LUNG_BASE_FRACTION = 0.12
 LUNG_PRESENT_FRACTION = 0.01
 #: Confidence ceiling when a sacrum-like segment lies above a free vertebra.
 MISPLACED_SACRUM_CONFIDENCE = 0.3
-#: A segment's disc-to-disc height outside this range of ratios to the median of its neighbours
-#: (up to two on each side, complete lumbar/thoracic segments only) is not one level: adjacent
-#: levels differ by < 20 % in height, and a crush fracture removes at most ~half of the body
-#: height (the discs stay), so one level keeps >= ~0.65 of its neighbours' height.
+#: A segment whose disc-to-disc height exceeds this ratio to the median of its neighbours (up to
+#: two on each side, complete segments above the sacrum only) holds two levels: adjacent levels
+#: differ by < 20 % in height.
 HEIGHT_RATIO_MAX = 1.6
 #: Two adjacent segments each shorter than this ratio and together shorter than HEIGHT_RATIO_MAX
-#: are one level split in two.
+#: are one level split in two: a crush fracture removes at most ~half of the body height and the
+#: discs stay, so a fractured level keeps >= ~0.65 of its neighbours' height, next to a normal one.
 SPLIT_PART_MAX = 0.75
 #: Lumbar level heights (disc to disc) exceed the T10-T12 ones (L1-L5 ~30-40 mm, T10-T12 ~24-30 mm
 #: in adults); segments named lumbar with a median height below this fraction of the segments
