@@ -22,8 +22,10 @@ Plausibility checks that hold whatever the anchor:
   of view or above a rib-bearing level at lung level is not a sacrum; one counted as T1 is the
   first rib pair beside T1 (normal anatomy), any other caps the confidence (contrast-filled heart);
 * the first rib lies above the last rib;
-* ribs are thoracic: a rib on a segment counted as cervical (C7 or above) means an extra segment
-  or a cervical rib, and the thoracic labels become uncertain;
+* ribs are thoracic: a rib on a segment counted as cervical (C6 or above; the first rib's head at
+  the top of T1 touches the segment counted as C7) means an extra segment
+  or a cervical rib, and the thoracic labels become uncertain; a rib at lung level on a segment
+  counted as lumbar means a broken count, and every label becomes uncertain;
 * level heights (disc to disc) change smoothly along the column: a segment much longer than its
   neighbours (two merged), or two adjacent short ones that add up to about one level (a vertebra
   split in two), make every label counted across them from the anchor uncertain;
@@ -283,9 +285,11 @@ def _plausibility(findings: list[SegmentFinding], names: list[str | None], ancho
     """Cross-checks of a labelling counted from ``anchor_idx``; returns the (lowered) confidence
     and adds the levels the failed checks make uncertain to ``uncertain``."""
     n = len(findings)
-    # ribs are thoracic: a rib on a complete segment counted as cervical
+    # ribs are thoracic: a rib on a complete segment counted as cervical (from C6 up: the head of
+    # the first rib sits at the top of T1, within the rib contact distance of the segment counted
+    # as C7)
     cervical_rib = [i for i in range(first_vert, n) if findings[i].rib and not findings[i].partial
-                    and names[i] is not None and names[i].startswith("C")]
+                    and names[i] is not None and names[i].startswith("C") and names[i] != "C7"]
     if not cervical_rib and anchor_idx < n:
         # counted up past C1: every segment above the column's top is cervical
         cervical_rib = [i for i in range(first_vert, n) if names[i] is None and i > anchor_idx
@@ -298,6 +302,16 @@ def _plausibility(findings: list[SegmentFinding], names: list[str | None], ancho
         conf = min(conf, CONFIDENCE_IMPLAUSIBLE)
         warnings.append(f"a rib-bearing segment is counted as {names[i] or 'above C1'}: an extra segment "
                         "(a vertebra split in two) or a cervical rib; thoracic labels are uncertain")
+    # ribs at lung level are thoracic: one on a segment counted as lumbar (or below L5) means the
+    # count is broken (a split vertebra; iliac bone beside the sacrum has no lung beside it)
+    lumbar_rib = [i for i in range(first_vert, n) if findings[i].rib and not findings[i].partial
+                  and (findings[i].lung_fraction or 0.0) >= LUNG_PRESENT_FRACTION
+                  and (names[i] is None and i < anchor_idx or (names[i] or "").startswith("L"))]
+    if lumbar_rib:
+        uncertain.update(range(first_vert, n))
+        conf = min(conf, CONFIDENCE_IMPLAUSIBLE)
+        warnings.append(f"a rib-bearing segment at lung level is counted as {names[lumbar_rib[-1]] or 'below L5'}: "
+                        "the count from the anchor is broken (split vertebra?); all labels are uncertain")
     below_l5 = [i for i in range(first_vert, min(anchor_idx, n)) if names[i] is None
                 and not findings[i].partial and not findings[i].at_fov_edge]
     if below_l5:
