@@ -199,7 +199,9 @@ def label_levels(findings: list[SegmentFinding]) -> Labelling:
                 warnings.append("transitional anatomy: six lumbar-type vertebrae; the lowest is labelled L6")
             elif n_lumbar == 4:
                 transitional = "T13 or lumbar rib: only four rib-free vertebrae above the sacrum"
-                uncertain.add(last_rib)
+                # (or a sacralised L5, or an L5 taken for the sacrum: the count from the sacrum and
+                # the one from the last rib differ by one level, and the image cannot tell which)
+                uncertain.update(range(first_vert, n))
                 conf = 0.6
                 warnings.append("the vertebra labelled L1 from the sacrum bears a rib (T13 or lumbar rib?)")
             else:
