@@ -180,7 +180,7 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
         runs[sheet] = 1
     wall = runs > 0
     # --- deep muscles: marker watershed on the opened mask (thin bridges cut) -------------------
-    deep = ndi.binary_opening(muscle & ~wall, structure=_disk(1.0 / px))
+    deep = ndi.binary_opening(muscle & ~wall & ~fat_plane, structure=_disk(1.0 / px))
     markers = np.zeros(hu.shape, np.int32)
     # organs (liver, kidneys, spleen, bowel, heart): thick muscle-window tissue away from the spine
     # a thick blob is an organ unless its deepest point lies in the psoas seed band beside the
