@@ -375,7 +375,12 @@ def _split_paraspinal(ps: np.ndarray, hs: np.ndarray, sx: np.ndarray, lm: Landma
                 return ts, ps & ~ts
     m = np.zeros(ps.shape, np.int32)
     m[ps & (rel < 0.35)] = 1
+    # erector spinae marker: the lateral 30 % of the span; where the transverse-process tip lies in
+    # the medial half of the paraspinal mass (rudimentary processes, T11-T12: multifidus reaches
+    # 70 % of the short span) also lateral to the tip
     m[ps & (rel > 0.7)] = 2
+    if xt < float(np.median(sx[ps])) and (m == 2).any():
+        m[(m == 2) & (sx <= xt)] = 0
     if not (m == 1).any() or not (m == 2).any():
         return ps & (rel < 0.5), ps & (rel >= 0.5)
     r = watershed(-hs, markers=m, mask=ps)
