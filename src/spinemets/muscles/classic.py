@@ -175,7 +175,7 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
     if upper:  # the sheet over the paraspinal mass (trapezius, rhomboids; thicker at T1-T6)
         # (upper trapezius with the rhomboids ~10-15 mm; the lower trapezius is a thin sheet)
         sheet_mm = 15.0 if anatomy.level_index(level) <= anatomy.level_index("T6") else 5.0
-        over = wall_layers(body, sat, muscle, px, max_depth_mm=sheet_mm)
+        over = wall_layers(body, sat, muscle_sharp, px, max_depth_mm=sheet_mm, fat_plane=fat_plane)
         sheet = (over == 1) & post_zone & (depth < sheet_mm)
         runs[sheet] = 1
     wall = runs > 0
