@@ -13,6 +13,9 @@ through the whole field of view, whereas another thick structure (heart chambers
 contrast, a bladder, the liver) spans only part of it, so a deeper but shorter structure
 does not capture the curve. Each slice then gives its deepest point within ``CHAIN_BAND_MM`` of
 that chain.
+A candidate's score falls with its distance from the body outline's lateral midline
+(``_midline_weight``): the bodies lie in the mid-sagittal plane, the sacral alae and the iliac
+bone at the sacroiliac joints beside it are thicker than the sacral midline but 25-45 mm lateral.
 """
 
 from __future__ import annotations
@@ -80,10 +83,11 @@ def _weighted_smooth(z: np.ndarray, v: np.ndarray, w: np.ndarray, zq: np.ndarray
     return (k @ v) / np.maximum(s, 1e-12)
 
 
-def _longest_chain(cands: list[tuple[int, float, float, float]], spacing_mm: float) -> list[int]:
-    """Indices of ``cands`` ((z, y, x, r) sorted by z) on the best chain: the sum over its
-    slices of the inscribed radius capped at a large vertebral body's (so thin posterior
-    elements score less than the bodies, and a thicker organ no more than a body per slice)."""
+def _longest_chain(cands: list[tuple[int, float, float, float, float]], spacing_mm: float) -> list[int]:
+    """Indices of ``cands`` ((z, y, x, r, lateral offset mm) sorted by z) on the best chain: the
+    sum over its slices of the inscribed radius capped at a large vertebral body's (so thin
+    posterior elements score less than the bodies, and a thicker organ no more than a body per
+    slice), weighted by the nearness to the body's lateral midline (see ``_midline_weight``)."""
     n = len(cands)
     if n == 0:
         return []
@@ -91,7 +95,7 @@ def _longest_chain(cands: list[tuple[int, float, float, float]], spacing_mm: flo
     yx = np.array([(c[1], c[2]) for c in cands], float)
     r = np.array([c[3] for c in cands], float)
     # (a small share of the uncapped radius: among candidates deeper than the cap, the deepest)
-    gain = np.minimum(r, MAX_BODY_RADIUS_MM) + 0.01 * r
+    gain = (np.minimum(r, MAX_BODY_RADIUS_MM) + 0.01 * r) * _midline_weight(np.array([c[4] for c in cands], float))
     score = gain.copy()
     back = np.full(n, -1, int)
     max_gap = CHAIN_MAX_GAP_MM / spacing_mm
@@ -119,6 +123,18 @@ def _longest_chain(cands: list[tuple[int, float, float, float]], spacing_mm: flo
         chain.append(end)
         end = back[end]
     return chain[::-1]
+
+
+def _midline_weight(lateral_mm: np.ndarray) -> np.ndarray:
+    """Chain weight of a candidate ``lateral_mm`` from the body outline's lateral midline: 1 on
+    the midline, falling linearly to 0 at the search band's edge (``BAND_HALF_WIDTH_MM``). The
+    vertebral bodies lie in the mid-sagittal plane, whereas the thick bone beside it (sacral alae,
+    iliac wings at the sacroiliac joints) lies 25-45 mm lateral: without this weight the chain
+    followed an ala for several levels (a deeper inscribed radius than the sacral midline) and
+    entered L5 off-centre, which put false discs into the sacrum and L5. A column displaced by
+    scoliosis is still tracked: the weight stays positive inside the band, and where the bodies
+    are the only thick bone no other path competes."""
+    return np.clip(1.0 - np.abs(lateral_mm) / BAND_HALF_WIDTH_MM, 0.0, 1.0)
 
 
 def _slice_candidates(sl: np.ndarray, spacing_mm: float) -> list[tuple[int, int, float]]:
@@ -157,7 +173,7 @@ def find_centreline(filled: np.ndarray, body: np.ndarray, spacing_mm: float,
     else:
         edt = ndi.distance_transform_edt(filled, sampling=(1e6, spacing_mm, spacing_mm))
     zs, ys, xs, rs = [], [], [], []
-    cands: list[tuple[int, float, float, float]] = []
+    cands: list[tuple[int, float, float, float, float]] = []
     slices: list[tuple[int, np.ndarray, np.ndarray]] = []
     body_any = body.any(axis=(1, 2))
     # lateral midline from the whole body outline (robust to arms in some slices)
@@ -201,7 +217,7 @@ def find_centreline(filled: np.ndarray, body: np.ndarray, spacing_mm: float,
         sl = np.where((yi >= ylim)[:, None], edt[z][:, band], 0.0)
         slices.append((z, band, sl))
         for yk, xk, r in _slice_candidates(sl, spacing_mm):
-            cands.append((z, float(yk), float(xi[band][xk]), r))
+            cands.append((z, float(yk), float(xi[band][xk]), r, (float(xi[band][xk]) - cx) * spacing_mm))
     if prior is None:
         # the column is the best chain of candidates; each slice then contributes its deepest
         # point within CHAIN_BAND_MM of that chain (constant beyond the chain's ends)

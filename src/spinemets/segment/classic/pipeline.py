@@ -184,6 +184,17 @@ def _body_cylinder(cl: Centreline, shape: tuple[int, int, int], w: float) -> np.
     return out
 
 
+def _inplane_edge_distance_mm(ct: CTImage, grid, cl: Centreline) -> np.ndarray:
+    """Per centreline point: in-plane distance (mm) to the nearest edge of the CT's field of view
+    (rows and columns of the original image; slices are not counted)."""
+    lps = grid.index_to_lps(np.stack([cl.z, cl.y, cl.x], -1))
+    idx = ct.geometry.lps_to_index_zyx(lps)
+    shape = np.asarray(ct.array.shape, float)
+    sp = np.asarray(ct.geometry.spacing_mm, float)[::-1]  # (z, y, x)
+    d = np.minimum(idx[:, 1:] + 0.5, shape[None, 1:] - 0.5 - idx[:, 1:]) * sp[None, 1:]
+    return d.min(axis=1)
+
+
 def run_classic(ct: CTImage) -> ClassicOutput:
     img = ct.to_sitk()
     img = sitk.Cast(img, sitk.sitkFloat32)
@@ -250,6 +261,17 @@ def run_classic(ct: CTImage) -> ClassicOutput:
         # (e.g. the heart in a crop that holds only the front of the vertebral bodies)
         raise InputError(f"no vertebral column found: no intervertebral disc along {span_mm:.0f} mm "
                          "of the thick bone found near the midline")
+    # a whole vertebral body's deepest point lies at least its inscribed radius from the in-plane
+    # edge of the field of view; along most of the column nearer than that (plus a voxel), the
+    # bodies are cut by the field of view (e.g. a cardiac crop holding only their front): neither
+    # the bodies nor their levels can be measured
+    edge_mm = _inplane_edge_distance_mm(ct, fine, cl)
+    cut = edge_mm <= cl.radius_mm + w
+    log.debug("column to in-plane FOV edge: median %.1f mm (radius %.1f mm), cut on %.0f %%",
+              float(np.median(edge_mm)), float(np.median(cl.radius_mm)), 100.0 * cut.mean())
+    if cut.mean() > 0.5:
+        raise InputError("no vertebral column found: the vertebral bodies are cut by the in-plane field of view "
+                         f"along {100.0 * cut.mean():.0f} % of the column (only part of each body is imaged)")
     # --- sacrum-like segments (wide continuous bone across the body row)
     med_r = float(np.median(cl.radius_mm))
     body_width = 2.6 * med_r
