@@ -228,7 +228,9 @@ def test_aorta_crop_t12_dice(aorta_case):
 
 def test_pulmonary_crop_without_column_is_refused(totalseg_dir):
     """The pulmonary crop of the same CT holds the heart and only the front of the vertebral
-    bodies: no disc along 114 mm, so no column is claimed (before: the heart was labelled T11 'ok')."""
+    bodies: the tracked column lies within its own body radius of the in-plane edge along most of
+    its length (the bodies are cut by the field of view), so no column is claimed (before: the heart
+    was labelled T11 'ok')."""
     from spinemets.errors import InputError
 
     ct = read_ct(totalseg_dir / "pulmonary_report" / "models" / "ct_cropped.nii.gz")
