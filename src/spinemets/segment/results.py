@@ -44,7 +44,12 @@ def _r(v: Any, nd: int = 2) -> Any:
 
 def build_result(vertebrae: LabelMap, backend: str, labelling: dict[str, Any] | None = None,
                  uncertain_ids: set[int] | None = None, warnings: list[str] | None = None) -> VertebraeResult:
-    """Bodies, frames and the summary for a VerSe-id vertebra label map on the CT grid."""
+    """Bodies, frames and the summary for a VerSe-id vertebra label map on the CT grid.
+
+    The body rule closes unlabelled voxels a body encloses (basivertebral venous channel, open marrow
+    or lytic cavities). For the ``classic`` backend they join the vertebra map as well; a model's
+    output (``nnunet``, ``totalseg``) is never edited, so there they are dropped from the body.
+    Either way every body lies inside its vertebra."""
     keep_ids = {anatomy.vertebra_id(lv) for lv in ASSESSED_LEVELS} | {anatomy.SACRUM_ID}
     arr = vertebrae.array
     present = [i for i in vertebrae.present_ids() if i in keep_ids]
@@ -53,17 +58,18 @@ def build_result(vertebrae: LabelMap, backend: str, labelling: dict[str, Any] | 
     vert = LabelMap(arr, vertebrae.geometry, anatomy.label_table(present))
     vids = [i for i in present if i != anatomy.SACRUM_ID]
     bodies_lm, frames = extract_bodies(vert, vids)
-    # The body rule closes unlabelled voxels the body encloses (basivertebral venous channel, open
-    # marrow or lytic cavities); they are part of the vertebra too, so the vertebra map takes them
-    # and every body stays inside its vertebra.
     b = bodies_lm.array
     enclosed = (b > 0) & (arr == 0)
-    if enclosed.any():
+    if enclosed.any() and backend == "classic":
         arr = arr.copy()
         arr[enclosed] = b[enclosed]
         vert = LabelMap(arr, vertebrae.geometry, vert.labels)
+    elif enclosed.any():
+        bodies_lm = LabelMap(np.where(enclosed, 0, b).astype(b.dtype), bodies_lm.geometry, bodies_lm.labels)
     vox_mm3 = vert.geometry.voxel_volume_mm3
-    counts = np.bincount(arr.ravel(), minlength=max(vids, default=0) + 1) if vids else np.zeros(1, int)
+    n = max(vids, default=0) + 1
+    counts = np.bincount(arr.ravel(), minlength=n)
+    body_counts = np.bincount(bodies_lm.array.ravel(), minlength=n)
     uncertain_ids = uncertain_ids or set()
     levels: dict[str, Any] = {}
     for lv in anatomy.ALL_LEVELS:
@@ -79,7 +85,7 @@ def build_result(vertebrae: LabelMap, backend: str, labelling: dict[str, Any] | 
         entry = {
             "label": vid,
             "volume_mm3": round(float(counts[vid]) * vox_mm3, 1),
-            "body_volume_mm3": round(f.body_volume_mm3, 1),
+            "body_volume_mm3": round(float(body_counts[vid]) * vox_mm3, 1),
             "centroid_lps_mm": _r(f.centroid_lps_mm),
             "body_centroid_lps_mm": _r(f.body_centroid_lps_mm),
             "axis_si_lps": _r(f.axis_si_lps, 4),
