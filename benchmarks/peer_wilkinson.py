@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from spinemets.mechanics.opensim_model import run_analysis, write_coordinates_mot
+from spinemets.mechanics.opensim_model import read_sto, run_analysis, write_coordinates_mot
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL = REPO.parent / "shared" / "data" / "opensim_thoracolumbar_wilkinson" / "cyclistFullBodyMuscle.osim"
@@ -83,10 +83,8 @@ def run_peer(osim, pose: dict[str, float], out: Path) -> dict[str, float]:
     so.setStartTime(0.0)
     so.setEndTime(0.0)
     analyze(so, "so")
-    frows = (out / "so_SO_force.sto").read_text().splitlines()
-    k = next(j for j, ln in enumerate(frows) if ln.strip() == "endheader")
-    fh, fv = frows[k + 1].split("\t"), [float(v) for v in frows[k + 2].split("\t")]
-    reserves = sorted(((abs(v), n, v) for n, v in zip(fh, fv) if n.startswith("reserve_")),
+    forces = read_sto(out / "so_SO_force.sto")
+    reserves = sorted(((abs(v), n, v) for n, v in forces.items() if n.startswith("reserve_")),
                       reverse=True)[:6]
     print("  largest reserve actuator loads [N or N m]: "
           + ", ".join(f"{n[8:]}={v:.1f}" for _, n, v in reserves), flush=True)
@@ -104,10 +102,7 @@ def run_peer(osim, pose: dict[str, float], out: Path) -> dict[str, float]:
     jr.setStartTime(0.0)
     jr.setEndTime(0.0)
     analyze(jr, "jr")
-    rows = (out / "jr_JR_ReactionLoads.sto").read_text().splitlines()
-    i = next(j for j, ln in enumerate(rows) if ln.strip() == "endheader")
-    head, row = rows[i + 1].split("\t"), [float(v) for v in rows[i + 2].split("\t")]
-    rx = dict(zip(head, row))
+    rx = read_sto(out / "jr_JR_ReactionLoads.sto")
     # compression axis from adjacent joint centres in the posed model
     for c, v in zip(names, vals):
         cs.get(c).setValue(state, v, False)

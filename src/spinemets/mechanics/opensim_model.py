@@ -174,7 +174,8 @@ def write_coordinates_mot(path: Path, coords: dict[str, float]) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-def _read_sto(path: Path) -> dict[str, float]:
+def read_sto(path: Path) -> dict[str, float]:
+    """First data row of an OpenSim storage file (.sto) as {column name: value}."""
     lines = path.read_text().splitlines()
     i = next(j for j, ln in enumerate(lines) if ln.strip() == "endheader")
     header = lines[i + 1].split("\t")
@@ -226,7 +227,7 @@ def solve_activity_opensim(subject: SubjectModel, act: Activity, p: int = 2,
         so.setEndTime(0.01)
         run_analysis(model_file, mot, out, so, "so")
         force_file = out / "so_SO_force.sto"
-        forces = _read_sto(force_file)
+        forces = read_sto(force_file)
         jr = osim.JointReaction()
         jr.setName("JR")
         jr.setForcesFileName(str(force_file))
@@ -243,7 +244,7 @@ def solve_activity_opensim(subject: SubjectModel, act: Activity, p: int = 2,
         jr.setOnBody(onb)
         jr.setInFrame(inf)
         run_analysis(model_file, mot, out, jr, "jr")
-        rx = _read_sto(out / "jr_JR_ReactionLoads.sto")
+        rx = read_sto(out / "jr_JR_ReactionLoads.sto")
     _, systems = level_systems(subject, act)
     results = []
     for k, lv in enumerate(subject.levels):
