@@ -15,7 +15,7 @@ All regions are restricted to the axial slab of the given vertebrae and chosen b
   resolution because of partial volume; left out when fewer than 20 voxels).
 
 In every region only "homogeneous" voxels are kept: local mean (about 5 mm cube) inside the
-tissue's HU window and local SD below 3x the image noise floor. The sample is the median HU of
+tissue's HU window and local SD below 3x the image noise floor (``spinemets.homogeneity``). The sample is the median HU of
 those voxels; ``n_voxels`` and the region are reported.
 """
 
@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
+from ..homogeneity import local_mean_sd, noise_floor_hu, sd_limit_hu
 from ..image import CTImage, Geometry
 
 WINDOWS_HU = {"air": (-1100.0, -850.0), "adipose": (-190.0, -30.0), "muscle": (-29.0, 150.0),
@@ -65,9 +66,7 @@ def sample_tissues(ct: CTImage, vertebrae_mask: np.ndarray, bodies_mask: np.ndar
     bodies = bodies_mask[z0:z1]
     out = body_outline(hu)
     size5 = _cube(sp, 5.0)
-    mean = ndimage.uniform_filter(hu, size=size5)
-    sq = ndimage.uniform_filter(hu * hu, size=size5)
-    sd = np.sqrt(np.maximum(sq - mean * mean, 0.0))
+    mean, sd = local_mean_sd(hu, size5)
     result: dict[str, Any] = {}
 
     def _take(name: str, region: np.ndarray, sd_max: float) -> None:
@@ -79,9 +78,8 @@ def sample_tissues(ct: CTImage, vertebrae_mask: np.ndarray, bodies_mask: np.ndar
                         "n_voxels": n}
 
     # noise floor: SD in homogeneous soft tissue/fat (lower decile of local SD inside the body)
-    inner = out & (hu > -200) & (hu < 200)
-    noise = float(np.percentile(sd[inner], 10)) if inner.any() else 20.0
-    sd_max = max(3.0 * noise, 15.0)
+    noise = noise_floor_hu(sd, hu, out)
+    sd_max = sd_limit_hu(noise)
     result["noise_sd_hu"] = noise
     # air
     d_out = ndimage.distance_transform_edt(~out, sampling=sp)

@@ -9,7 +9,7 @@ through the intervertebral foramina, so it is not filled.
 
 Contrast-enhanced blood (heart chambers, aorta: 250-700 HU in the arterial phase) passes the
 bone seed threshold. It is told apart by texture and size: blood pools are homogeneous (local SD at the
-image's noise level, as in ``spinemets.qct.phantomless``'s aortic-blood rule), at least as thick
+image's noise level: ``spinemets.homogeneity``, the rule phantomless calibration uses), at least as thick
 as the aorta (inscribed radius >= 6 mm) and longer along z than a vertebral body, whereas
 homogeneous marrow is held between the endplates of one vertebra. Such pools are removed before hysteresis, so they
 neither seed nor carry bone.
@@ -20,6 +20,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 from skimage.filters import apply_hysteresis_threshold
+
+from ...homogeneity import local_mean_sd, noise_floor_hu, sd_limit_hu
 
 #: Soft tissue / air boundary used for the body outline (HU).
 BODY_HU = -300.0
@@ -65,22 +67,13 @@ def _plane_structure(normal_axis: int) -> np.ndarray:
 #: stays out of this rule, which keeps it clear of trabecular marrow (100-250 HU).
 BLOOD_MIN_HU = 250.0
 BLOOD_MAX_HU = 700.0
-#: Local statistics window (mm) and homogeneity limit (multiple of the image noise floor).
+#: Local statistics window (mm); the homogeneity limit is ``spinemets.homogeneity``'s.
 HOMOGENEITY_WINDOW_MM = 5.0
-HOMOGENEITY_NOISE_FACTOR = 3.0
 #: A blood pool is at least as thick as the aorta (inscribed radius, mm) and longer along z (mm)
 #: than any vertebral body (adult lumbar bodies are <= ~35 mm high), so homogeneous marrow held
 #: between two endplates is never taken for blood.
 BLOOD_MIN_RADIUS_MM = 6.0
 BLOOD_MIN_LENGTH_MM = 40.0
-
-
-def noise_floor_hu(sd: np.ndarray, hu: np.ndarray, body: np.ndarray | None) -> float:
-    """Image noise (HU): lower decile of the local SD over soft tissue and fat inside the body."""
-    inner = (hu > -200) & (hu < 200)
-    if body is not None:
-        inner &= body
-    return float(np.percentile(sd[inner], 10)) if inner.any() else 20.0
 
 
 def contrast_blood(hu: np.ndarray, spacing_mm: float, body: np.ndarray | None = None) -> np.ndarray:
@@ -90,9 +83,8 @@ def contrast_blood(hu: np.ndarray, spacing_mm: float, body: np.ndarray | None = 
     partial-volume rim (only voxels not brighter than blood)."""
     k = max(3, 2 * int(round(HOMOGENEITY_WINDOW_MM / spacing_mm / 2)) + 1)
     h = hu.astype(np.float32)
-    mean = ndi.uniform_filter(h, k)
-    sd = np.sqrt(np.maximum(ndi.uniform_filter(h * h, k) - mean * mean, 0.0))
-    sd_max = max(HOMOGENEITY_NOISE_FACTOR * noise_floor_hu(sd, h, body), 15.0)
+    mean, sd = local_mean_sd(h, k)
+    sd_max = sd_limit_hu(noise_floor_hu(sd, h, body))
     cand = (mean >= BLOOD_MIN_HU) & (mean <= BLOOD_MAX_HU) & (sd <= sd_max)
     if body is not None:
         cand &= body
