@@ -256,12 +256,16 @@ def test_tonic_coactivation_raises_all_levels(tmp_path):
                  "--tonic-activation", "0.9", "-o", str(tmp_path / "t9")]) == 2
 
 
-@pytest.mark.xfail(strict=True, reason="issue 6 target 'standing compression rising from T1 to L5': with the "
-                   "cut at the disc below each vertebra the T1-T2 and L4-L5 dips are gone (T1 94.1, T2 97.1, "
-                   "L4 610.0, L5 650.8 N) but one remains at the thoracolumbar junction: T12 568.7 -> L1 543.5 N "
-                   "(-4.4 %; weight +13.5 N, tonic +35.3 N, extensor balance -73.8 N as the lordosis cuts the "
-                   "gravity moment from 7.67 to 4.95 N m) in the default 70 kg male; the peer OpenSim model "
-                   "(benchmarks/peer_wilkinson.py) falls too, T11/T12 641 -> L2/L3 561 N")
+@pytest.mark.xfail(strict=True, reason="issue 6 target 'standing compression rising from T1 to L5': one dip "
+                   "remains at the thoracolumbar junction, T12 568.7 -> L1 543.5 N (-4.4 %; weight +13.5 N, "
+                   "tonic +35.3 N, extensor balance -73.8 N) in the default 70 kg male: the L1/L2 disc lies "
+                   "13.7 mm anterior of T12/L1 (lordosis, inflection at T12/L1) while the mass centre above "
+                   "moves 1.4 mm: moment arm 30.8 -> 18.6 mm, gravity moment 7.67 -> 4.95 N m. Inputs "
+                   "checked against their sources (joint centres, slab COMs in ground and masses = the Allaire/Bruno model, "
+                   "test_loads_anatomy_source.py); not removed by resolving on the disc mid-plane normal "
+                   "(-19.2 N), slab COMs at Pearsall's 5 cm maximum (-27.7 N) or L1's extensor arm = T12's "
+                   "(-22.2 N). The peer OpenSim model with the same torso (benchmarks/peer_wilkinson.py, "
+                   "79.6 kg) falls more: T11 641 -> T12 600 -> L1 565 -> L2 561 N (-12.5 %)")
 def test_standing_compression_strictly_rising_issue_target(loads70):
     c = np.array([_c(loads70, "standing", lv) for lv in male70_levels()])
     assert np.all(np.diff(c) > 0), c
