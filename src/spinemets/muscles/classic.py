@@ -58,10 +58,24 @@ TS_MAX_REL_SPAN = 0.75
 #: psoas major arises from the lateral surfaces of the vertebral bodies T12-L4: its seed must come
 #: this close to the body (mm; 1 mm bone margin + 1.5 mm seed erosion + a 2-3 mm fat plane)
 PSOAS_BODY_CONTACT_MM = 6.0
+#: psoas seed band: out to this many body radii beyond the body's side (+ 3 mm); quadratus
+#: lumborum seed band: out to this many body radii beyond the transverse-process tip (the psoas
+#: at L3 is about as wide as the body's radius; QL lies within a body radius of the TP tip)
+PSOAS_SEED_REACH = 0.86
+QL_SEED_REACH = 0.86
+#: erector spinae core: opening with this fraction of its largest inscribed radius; pixels farther
+#: than WING_CORNER_FRACTION of that radius from the core are protrusions (a right-angle corner
+#: of a compact muscle lies within sqrt(2) - 1 = 0.41 of it)
+WING_CORE_FRACTION = 0.5
+WING_CORNER_FRACTION = 0.45
+#: lung (air) in the posterior half of the plane within the paraspinal reach above this area
+#: (mm^2): a level above the lung bases
+LUNG_RECESS_MIN_MM2 = 100.0
 #: smallest HU tolerance around a deep group's seed attenuation (3 mm-smoothed HU)
 HU_CONSISTENCY_MIN = 12.0
 
 _PS, _PSOAS, _QL, _WALL, _OTHER = 1, 3, 5, 7, 8
+
 
 
 def _disk(radius_px: float) -> np.ndarray:
@@ -212,8 +226,8 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
             # the largest muscle mass in the gutter beside the body, anterior to the transverse
             # process (psoas moves from posterolateral at L1 to anterolateral at L5)
             gap = sx - lm.body_half_width_mm
-            seed = deep & (gap > 2.0) & (gap < 3.0 + 1.2 * r_b) & \
-                (y > lm.body_anterior_mm - 0.5 * r_b) & (y < min(yt, lm.body_posterior_mm))
+            seed = deep & (gap > 2.0) & (gap < 3.0 + PSOAS_SEED_REACH * r_b) & \
+                (y > lm.body_anterior_mm - 0.36 * r_b) & (y < min(yt, lm.body_posterior_mm))
             side = "left" if s == 1 else "right"
             seed = ndi.binary_erosion(seed, structure=_disk(1.5 / px))
             if side in refs and seed.any():
@@ -226,8 +240,8 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
         if expected("quadratus_lumborum", level):
             # the largest muscle mass lateral to the transverse-process tip, at its depth
             g = sx - xt
-            seed = deep & (g > 0.0) & (g < 1.2 * r_b) & (y > lm.body_posterior_mm - 0.6 * r_b) & \
-                (y < yt + 0.3 * r_b) & (markers == 0)
+            seed = deep & (g > 0.0) & (g < QL_SEED_REACH * r_b) & (y > lm.body_posterior_mm - 0.43 * r_b) & \
+                (y < yt + 0.22 * r_b) & (markers == 0)
             seed = ndi.binary_erosion(seed, structure=_disk(1.5 / px))
             # quadratus lumborum is a muscle of its own behind the psoas: a piece joined to the
             # psoas seed without a fat plane (the psoas' lateral belly at L3-L5) is psoas, unless
@@ -276,6 +290,10 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
         y_post_rib = np.where(ribs[:, cols], y[:, cols], -np.inf).max(axis=0)
         anterior_to_ribs[:, cols] = y[:, cols] < y_post_rib[None, :] - 1.0
     out: dict[str, np.ndarray] = {}
+    # air inside the body beside and behind the vertebral body: the posterior lung recesses lie
+    # in front of the ribs, so no organ touches the paraspinal mass (wings are trimmed only below)
+    lung = ndi.binary_fill_holes(body) & (hs < -400) & (np.abs(x) < ps_reach) & (y > lm.body_anterior_mm)
+    lung_behind = lung.sum() * px * px >= LUNG_RECESS_MIN_MM2
     for s, side, off in ((1, "left", 0), (-1, "right", 1)):
         # lateral to the transverse-process tip the paraspinal mass lies behind the tip's level
         xt_s, yt_s = abs(tp[s][0]), tp[s][1]
@@ -285,6 +303,8 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
         if ps.any():
             ts, es = _split_paraspinal(ps, hs, x * s, lm, abs(tp[s][0]))
             out[f"transversospinalis_{side}"] = ts
+            if not lung_behind:
+                es = _trim_wings(es, px, muscle & ~wall & ~ps & ~bone)
             out[f"erector_spinae_{side}"] = es
         for grp, lab in (("psoas_major", _PSOAS), ("quadratus_lumborum", _QL)):
             if expected(grp, level):
@@ -294,6 +314,38 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
                 out[f"{grp}_{side}"] = _component_at(keep, markers == lab + off)
     out.update(_split_wall(runs, depth, x, y, body, level))
     return {k: v for k, v in out.items() if v.any()}
+
+
+def _trim_wings(m: np.ndarray, px: float, other: np.ndarray) -> np.ndarray:
+    """The erector spinae ``m`` without wings of iso-dense organ tissue grown onto it.
+
+    Below the lung bases the kidney, the liver/spleen and the diaphragm with the chest wall touch
+    the paraspinal mass without a visible fat plane and with muscle-like CT numbers; the watershed
+    then adds a lateral wing to the erector spinae. The muscle itself is a compact mass wrapped
+    in the thoracolumbar fascia: its core is the opening of ``m`` with a disc of half the largest
+    inscribed radius (mm), and a 90-degree corner lies within 0.41 of that radius of the core
+    (sqrt(2) - 1). Pixels farther from the core form protrusions; a protrusion is dropped only
+    when it reaches ``other`` (muscle-window tissue that is neither this paraspinal region, a
+    wall sheet nor bone: the organ it belongs to), within 1.5 mm."""
+    if not m.any():
+        return m
+    box = _bbox(m, margin=2)
+    sub = m[box]
+    r = WING_CORE_FRACTION * float(ndi.distance_transform_edt(sub).max()) * px
+    if r < 2.0 * px:
+        return m
+    core = ndi.binary_opening(sub, structure=_disk(r / px))
+    if not core.any():
+        return m
+    core = _largest(core)
+    wing = sub & (ndi.distance_transform_edt(~core) * px > WING_CORNER_FRACTION * r)
+    pieces, n = ndi.label(wing)
+    if n == 0:
+        return m
+    hit = np.unique(pieces[ndi.binary_dilation(other[box], structure=_disk(1.5 / px)) & wing])
+    out = np.zeros_like(m)
+    out[box] = sub & ~np.isin(pieces, hit[hit > 0])
+    return out
 
 
 def _split_organ_contact(regions: np.ndarray, markers: np.ndarray, hu: np.ndarray, muscle: np.ndarray,

@@ -22,7 +22,7 @@ class Landmarks:
     body_half_width_mm: float  # half the left-right extent of the body
     body_anterior_mm: float  # y of the body's anterior edge (negative)
     body_posterior_mm: float  # y of the body's posterior edge
-    body_radius_mm: float  # radius of a disc with the body's projected area
+    body_radius_mm: float  # radius of a disc with the body's mid-height cross-sectional area
     spinous_tip_mm: float  # y of the spinous process tip (most posterior midline point)
     spinous_half_width_mm: float
     lamina_mm: float  # y of the posterior surface of the laminae (half-way to the TP tip)
@@ -57,8 +57,11 @@ def vertebra_landmarks(frame: VertebraFrame, plane: Plane, vertebrae: LabelMap,
     half_w = float(np.percentile(np.abs(bx[band]) if band.any() else np.abs(bx), 98))
     y_ant = float(np.percentile(by, 1))
     y_post = float(np.percentile(by, 99))
-    area = _shadow(bxy, plane).sum() * plane.pixel_mm ** 2
-    r_b = float(np.sqrt(area / np.pi))
+    if frame.body_radius_mm > 0:  # body volume / height: independent of the CT grid
+        r_b = float(frame.body_radius_mm)
+    else:
+        area = _shadow(bxy, plane).sum() * plane.pixel_mm ** 2
+        r_b = float(np.sqrt(area / np.pi))
     post = y > y_post
     mid = post & (np.abs(x) < max(0.25 * half_w, 2 * plane.pixel_mm))
     y_sp = float(y[mid].max()) if mid.any() else y_post + 1.5 * r_b
