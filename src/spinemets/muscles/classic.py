@@ -295,9 +295,12 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
     lung = ndi.binary_fill_holes(body) & (hs < -400) & (np.abs(x) < ps_reach) & (y > lm.body_anterior_mm)
     lung_behind = lung.sum() * px * px >= LUNG_RECESS_MIN_MM2
     for s, side, off in ((1, "left", 0), (-1, "right", 1)):
-        # lateral to the transverse-process tip the paraspinal mass lies behind the tip's level
+        # lateral to the transverse-process tip the paraspinal mass lies behind the tip's level;
+        # medially it ends at the spinous process (projected along the axis: thoracic processes
+        # slope below the plane, where the supraspinous/interspinous ligaments fill the midline)
         xt_s, yt_s = abs(tp[s][0]), tp[s][1]
-        ps = (regions == _PS + off) & (s * x < ps_reach) & ~((s * x > xt_s) & (y < yt_s - 0.2 * r_b))
+        ps = (regions == _PS + off) & (s * x < ps_reach) & (s * x > lm.spinous_half_width_mm) & \
+            ~((s * x > xt_s) & (y < yt_s - 0.2 * r_b))
         ps &= ~anterior_to_ribs
         ps = _component_at(ps, markers == _PS + off)
         if ps.any():
