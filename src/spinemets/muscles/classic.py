@@ -71,6 +71,9 @@ WING_CORNER_FRACTION = 0.45
 #: lung (air) in the posterior half of the plane within the paraspinal reach above this area
 #: (mm^2): a level above the lung bases
 LUNG_RECESS_MIN_MM2 = 100.0
+#: a muscle piece this close to the laminae lies on them (a fat plane of up to ~3 mm, plus the
+#: 1 mm partial-volume rim of the bone; mm)
+LAMINA_CONTACT_MM = 4.0
 #: smallest HU tolerance around a deep group's seed attenuation (3 mm-smoothed HU)
 HU_CONSISTENCY_MIN = 12.0
 
@@ -177,6 +180,11 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
     if canal is not None:
         muscle_sharp &= ~ndi.binary_dilation(canal, structure=_disk(1.0 / px))
     fat_plane = (h_sharp <= FAT_PLANE_HU) & (h_sharp >= FAT_HU[0])
+    # the laminar groove: vertebra lateral to the spinous process and medial to the transverse-process
+    # tips, and LAMINA_CONTACT_MM around it (the multifidus lies on the laminae, at most a thin fat
+    # plane between; ribs and the chest wall meet the vertebra at the transverse-process tips)
+    groove = (vert_in_plane > 0) & (np.abs(x) > lm.spinous_half_width_mm + 2.0) & (np.abs(x) < 0.8 * xtp)
+    lamina_near = ndi.binary_dilation(groove, structure=_disk(LAMINA_CONTACT_MM / px)) & (np.abs(x) < xtp)
     runs = wall_layers(body, sat, muscle_sharp & ~(post_zone | gutter | ql_zone), px, max_depth_mm=WALL_MAX_MM,
                        ribs=rib_bone, max_layer_mm=cap_mm, fat_plane=fat_plane, skin_depth_rule=True)
     # each wall layer is a sheet: parts thicker than the thickest sheet muscle at this level are
@@ -191,6 +199,12 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
         sheet_mm = 15.0 if anatomy.level_index(level) <= anatomy.level_index("T6") else 5.0
         over = wall_layers(body, sat, muscle_sharp, px, max_depth_mm=sheet_mm, fat_plane=fat_plane)
         sheet = (over == 1) & post_zone & (depth < sheet_mm)
+        # a piece lying on the laminae (vertebra lateral to the spinous process; the trapezius
+        # reaches the vertebra only at the spinous tips) is a deep muscle: the transversospinalis
+        # under thin subcutaneous fat at T1-T2, never the sheet over it
+        pieces, n = ndi.label(sheet)
+        if n:
+            sheet &= ~np.isin(pieces, np.unique(pieces[lamina_near & sheet]))
         runs[sheet] = 1
     wall = runs > 0
     # --- deep muscles: marker watershed on the opened mask (thin bridges cut) -------------------
@@ -217,8 +231,12 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
         sx = s * x
         # the whole posterior compartment (behind the transverse processes, lateral to the
         # spinous process) seeds the paraspinal group
-        ps = deep & post_zone & (sx > lm.spinous_half_width_mm + 2.0) & (y > max(yt, lm.body_posterior_mm)) & \
-            (depth > 3.0)
+        ps = deep & post_zone & (sx > lm.spinous_half_width_mm + 2.0) & (y > max(yt, lm.body_posterior_mm))
+        # below the subcutaneous fat; a piece lying on the laminae is paraspinal at any depth
+        # (where the fat around it is reached from the skin past the ends of the trapezius)
+        pieces, n = ndi.label(ps)
+        on_lamina = np.unique(pieces[lamina_near & ps]) if n else []
+        ps &= (depth > 3.0) | np.isin(pieces, on_lamina[on_lamina > 0] if len(on_lamina) else [])
         ps = ndi.binary_erosion(ps, structure=_disk(1.0 / px))
         if ps.any():
             markers[ps] = _PS + off
