@@ -285,6 +285,26 @@ def test_classic_lumbar_deep_muscles_on_phantoms(classic_on_phantoms):
             assert np.median(a[:, 1]) <= 5.0, g
 
 
+def test_classic_paraspinal_below_lung_bases_meet_issue_target(classic_on_phantoms):
+    """Erector spinae and transversospinalis at T11-L5 (below the lung bases, where the kidney,
+    liver and diaphragm touch the paraspinal mass) on seeds 3 and 11 meet the issue's full phantom
+    target: CSA error median <= 10 % and worst <= 20 %, centroid error <= 5 mm per group.
+    Measured: seed 3 ES median 4.5 %, worst +18 % (T12 right), TS worst +10 %; seed 11 ES worst
+    +9 %, TS worst +15 %; centroids <= 3.5 mm (seeds 7 and 23, not in this test: ES worst +10 % /
+    +22 % at L1 right, TS +9 % / +17 %). The levels above, T1-T10, are in the strict xfail below."""
+    levels = ["T11", "T12", "L1", "L2", "L3", "L4", "L5"]
+    for ph, res in classic_on_phantoms:
+        errs = _errors(res, ph.truth, [lv for lv in levels if lv in ph.truth["muscles"]],
+                       ["erector_spinae", "transversospinalis"])
+        assert set(errs) == {"erector_spinae", "transversospinalis"}
+        for g, v in errs.items():
+            a = np.array(v)
+            print(f"seed {ph.config.seed} {g} T11-L5: CSA err median {np.median(a[:, 0]):.3f} "
+                  f"max {a[:, 0].max():.3f}; centroid max {a[:, 1].max():.1f} mm (n={len(a)})")
+            assert len(a) >= 12, g
+            assert np.median(a[:, 0]) <= 0.10 and a[:, 0].max() <= 0.20 and a[:, 1].max() <= 5.0, g
+
+
 def test_classic_summary_complete_and_honest(classic_on_phantoms):
     for ph, res in classic_on_phantoms:
         for lv, e in res.summary["levels"].items():
@@ -307,19 +327,23 @@ def test_classic_summary_complete_and_honest(classic_on_phantoms):
 #: (partial-volume CSA with fat and, for the deep groups, rib borders; seeds 7 / 23 and the
 #: clinical phantom seed 0 in brackets where they differ)
 _NOT_YET = ("classic backend misses the issue-4 phantom target (CSA median<=10 %, worst<=20 %, centroid<=5 mm) "
-            "on seeds 3 (T11-L5) / 11 (T1-L5) for: erector spinae (median 13 / 12 % [7: 11, 23: 19, clinical 0: "
-            "15]: T3-T10 still -7..-20 % (seed 23 -20..-36 %) after counting rib-border mixtures, T11-L1 "
-            "+20..+45 % grown into the iso-dense kidney/chest-wall soft tissue; T1 -20..-80 %, T2 +86 %; "
-            "centroid up to 11 mm), transversospinalis (seed 3 met: median 5 %, worst +10 %; seed 11 median 6 %, "
-            "worst +87 % T3 [T1 -91..-95 % on seeds 7/23/clinical: taken by the trapezius sheet]), psoas (median "
-            "5 / 2 % [3 / 5, clinical 6], worst +59 % T12 right / -29 % L2 [+40 % T12-L1 right, clinical +140 % "
-            "T12 right]: liver rim at T12-L1), quadratus lumborum (median 19 / 5 % [13 / 20, clinical 36], worst "
-            "+62 % L1 / -31 % L2 [-63 % L2, clinical +58 % L3], -55 % at the 58 mm2 L5 QL of seed 3), rectus "
-            "abdominis (median 10 / 10 %, worst +45 % L1 / +435 % T7 where it begins, centroid up to 37 mm), "
-            "external oblique (median 17 / 15 %, worst +222 % L5 / +909 % T7, centroid up to 48 mm), internal "
-            "oblique (median 24 / 20 %, worst +125 / +135 % at T12), latissimus dorsi (median 31 / 6 %, worst "
-            "+98 % T12 / +71 % L2: a 1-2 mm sheet at L2-L3), trapezius (median 8 %, worst +124 % T10), pectoralis "
-            "major (median 5 %, T7 not found: the prior stops at T6), serratus anterior (median 31 % [17 / 20, "
+            "on seeds 3 (T11-L5) / 11 (T1-L5) for: erector spinae (seed 3 met: median 4.5 %, worst +18 %; seed 11 "
+            "median 6.8 % [7: 9.0, 23: 11.1, clinical 0: 12.1], worst T1 -72 %, T2 +76/+86 % (the phantom's "
+            "intercostal band lies behind the T2 ribs where only 74 mm2 of its ES is left uncovered by rib), "
+            "T3 +38 %; T3-T9 -12..-31 % on seed 23 / clinical (truth ES voxels at the rib border and in front "
+            "of the rib); T11-L5 meets the target on seeds 3/11, see the test above; centroid up to 11 mm at "
+            "T2), transversospinalis (seed 3 met: median 3.4 %, worst +10 %; clinical 0 met: 3.7 %, +17 %; seed "
+            "11 median 5.1 %, worst T2 +44 %, T3 +36 %, T5 +25 % [7: +26 % T2, 23: +23 % T2]: fat/bone "
+            "mixtures between the muscle and the spinous process counted as muscle), psoas (median 4.0 / 2.3 % "
+            "[3.1 / 5.1, clinical 7.8], worst +59 % T12 right / -29..-31 % L2 [+40 % L1 / T12 right, clinical "
+            "+137 % T12 right, -34 % L2]: liver rim at T12-L1, the iso-dense kidney takes the lateral psoas at "
+            "L2), quadratus lumborum (median 15 / 3 % [19 / 20, clinical 35], worst +63 % L1 / -43 % L2 "
+            "[-63 % L2]), rectus abdominis (median 10 / 10 %, worst +45 % L1 / +435 % T7 where it begins, "
+            "centroid up to 37 mm), external oblique (median 17 / 15 %, worst +222 % L5 / +909 % T7, centroid up "
+            "to 48 mm), internal oblique (median 23 / 20 %, worst +125 / +135 % at T12), latissimus dorsi "
+            "(median 28 / 6 %, worst +98 % T12 / -95 % L3: a 1-2 mm sheet at L2-L3), trapezius (median 8 %, "
+            "worst +128 % T10), pectoralis major (median 5 %, T7 not found: the prior stops at T6; with T7 in "
+            "the prior the whole anterior T7 sheet goes to it, +650 %), serratus anterior (median 31 % [17 / 20, "
             "clinical 35], worst +197 % T2, centroid up to 43 mm)")
 
 
