@@ -29,7 +29,7 @@ def segment_vertebrae(ct: CTImage, backend: str = "classic", model_dir: str | Pa
         from ..image import LabelMap
 
         lm = LabelMap(out.labels_ct, ct.geometry, anatomy.label_table(np.unique(out.labels_ct)))
-        return build_result(lm, "classic", out.labelling.summary(), out.uncertain_ids, out.warnings)
+        return build_result(lm, "classic", out.labelling.summary(), out.uncertain_ids, out.warnings, ct=ct)
     if backend == "nnunet":
         if model_dir is None:
             raise InputError("the nnunet backend needs a trained model folder (--model DIR)")

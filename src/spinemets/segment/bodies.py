@@ -25,8 +25,10 @@ For each vertebra, in physical (LPS mm) space:
   marrow or lytic cavities the vertebra map did not fill. The body never takes a voxel of another
   label; it can hold voxels the vertebra map leaves unlabelled.
 
-No intensity is used: end plates and rims are those of the vertebra map (a partial-volume slice
-of end plate + disc kept in the vertebra map stays in the body).
+Without the CT, no intensity is used: end plates and rims are those of the vertebra map (a
+partial-volume slice of end plate + disc kept in the vertebra map stays in the body). With the CT
+(``extract_bodies(..., ct=)``, the classic backend), each body column's end slices beyond its end
+plate's edge on the HU profile along the cranial axis are taken off (``endplates.py``).
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ import numpy as np
 from scipy import ndimage as ndi
 from scipy.stats import theilslopes
 
-from ..image import Geometry, LabelMap
+from ..image import CTImage, Geometry, LabelMap
+from .endplates import trim_end_plates
 
 #: Half width of the midline band used to find the canal (mm) and minimum canal gap (mm).
 MIDLINE_HALF_WIDTH_MM = 5.0
@@ -221,8 +224,12 @@ def _closed_in_box(bm: np.ndarray, labels: np.ndarray, vid: int, sl: tuple[slice
     return cand & ok
 
 
-def extract_bodies(vertebrae: LabelMap, ids: list[int] | None = None) -> tuple[LabelMap, dict[int, VertebraFrame]]:
-    """Body label map (same ids) and a frame per vertebra id, ordered caudal to cranial."""
+def extract_bodies(vertebrae: LabelMap, ids: list[int] | None = None, ct: CTImage | None = None
+                   ) -> tuple[LabelMap, dict[int, VertebraFrame]]:
+    """Body label map (same ids) and a frame per vertebra id, ordered caudal to cranial.
+
+    ``ct`` (HU on the same grid), when given: each body's end slices beyond its end plates'
+    half-maximum edges are taken off (``endplates.trim_end_plates``)."""
     arr = vertebrae.array
     geom = vertebrae.geometry
     sp_zyx = np.asarray(geom.spacing_mm)[::-1]
@@ -301,5 +308,28 @@ def extract_bodies(vertebrae: LabelMap, ids: list[int] | None = None) -> tuple[L
             ax = si2[k]
             ap = _unit(f.axis_ap_lps - (f.axis_ap_lps @ ax) * ax, f.axis_ap_lps)
             f.axis_si_lps, f.axis_ap_lps = ax, ap
+    if ct is not None:
+        _trim_to_end_plates(body_arr, ct, frames)
     labels = {k: v for k, v in vertebrae.labels.items() if k in frames}
     return LabelMap(body_arr, geom, labels), frames
+
+
+def _trim_to_end_plates(body_arr: np.ndarray, ct: CTImage, frames: dict[int, VertebraFrame]) -> None:
+    """Take each body's partial-volume end slices off ``body_arr`` (in place) and update its
+    frame's body centroid and volume."""
+    geom = ct.geometry
+    margin = 3  # voxels around the body: room for the disc profile beyond the end plates
+    objs = ndi.find_objects(body_arr)
+    for vid, f in frames.items():
+        if vid - 1 >= len(objs) or objs[vid - 1] is None or f.body_centroid_lps_mm is None:
+            continue
+        sl = tuple(slice(max(0, s.start - margin), min(n, s.stop + margin))
+                   for s, n in zip(objs[vid - 1], body_arr.shape))
+        sub = body_arr[sl]
+        bm = sub == vid
+        keep = trim_end_plates(ct.array[sl], bm, geom, f.body_centroid_lps_mm, f.axis_si_lps, f.axis_ap_lps,
+                               _crop_offset(sl))
+        sub[bm & ~keep] = 0
+        pts = geom.index_zyx_to_lps(np.argwhere(keep) + _crop_offset(sl))
+        f.body_centroid_lps_mm = pts.mean(0) if len(pts) else None
+        f.body_volume_mm3 = float(keep.sum() * geom.voxel_volume_mm3)

@@ -43,13 +43,15 @@ def _r(v: Any, nd: int = 2) -> Any:
 
 
 def build_result(vertebrae: LabelMap, backend: str, labelling: dict[str, Any] | None = None,
-                 uncertain_ids: set[int] | None = None, warnings: list[str] | None = None) -> VertebraeResult:
+                 uncertain_ids: set[int] | None = None, warnings: list[str] | None = None,
+                 ct: CTImage | None = None) -> VertebraeResult:
     """Bodies, frames and the summary for a VerSe-id vertebra label map on the CT grid.
 
     The body rule closes unlabelled voxels a body encloses (basivertebral venous channel, open marrow
     or lytic cavities). For the ``classic`` backend they join the vertebra map as well; a model's
     output (``nnunet``, ``totalseg``) is never edited, so there they are dropped from the body.
-    Either way every body lies inside its vertebra."""
+    Either way every body lies inside its vertebra. ``ct`` (HU, same grid), when given: the bodies'
+    partial-volume end slices beyond their end plates are taken off (``segment.endplates``)."""
     keep_ids = {anatomy.vertebra_id(lv) for lv in ASSESSED_LEVELS} | {anatomy.SACRUM_ID}
     arr = vertebrae.array
     present = [i for i in vertebrae.present_ids() if i in keep_ids]
@@ -57,7 +59,7 @@ def build_result(vertebrae: LabelMap, backend: str, labelling: dict[str, Any] | 
         arr = np.where(np.isin(arr, present), arr, 0).astype(arr.dtype)
     vert = LabelMap(arr, vertebrae.geometry, anatomy.label_table(present))
     vids = [i for i in present if i != anatomy.SACRUM_ID]
-    bodies_lm, frames = extract_bodies(vert, vids)
+    bodies_lm, frames = extract_bodies(vert, vids, ct=ct)
     b = bodies_lm.array
     enclosed = (b > 0) & (arr == 0)
     if enclosed.any() and backend == "classic":
