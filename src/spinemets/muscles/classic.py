@@ -74,6 +74,11 @@ LUNG_RECESS_MIN_MM2 = 100.0
 #: a muscle piece this close to the laminae lies on them (a fat plane of up to ~3 mm, plus the
 #: 1 mm partial-volume rim of the bone; mm)
 LAMINA_CONTACT_MM = 4.0
+#: the lower trapezius is a thin sheet (mm) lying on fat; a piece of it with more than
+#: SHEET_SURFACE_FRACTION of its pixels touching muscle under it (no fat plane) is the surface of
+#: a deep muscle that the subcutaneous fat reaches between the sheet's pieces
+THIN_SHEET_MM = 5.0
+SHEET_SURFACE_FRACTION = 0.3
 #: smallest HU tolerance around a deep group's seed attenuation (3 mm-smoothed HU)
 HU_CONSISTENCY_MIN = 12.0
 
@@ -196,7 +201,7 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
             runs[ndi.binary_dilation(thick, structure=_disk(1.0 / px)) & m] = 0
     if upper:  # the sheet over the paraspinal mass (trapezius, rhomboids; thicker at T1-T6)
         # (upper trapezius with the rhomboids ~10-15 mm; the lower trapezius is a thin sheet)
-        sheet_mm = 15.0 if anatomy.level_index(level) <= anatomy.level_index("T6") else 5.0
+        sheet_mm = 15.0 if anatomy.level_index(level) <= anatomy.level_index("T6") else THIN_SHEET_MM
         over = wall_layers(body, sat, muscle_sharp, px, max_depth_mm=sheet_mm, fat_plane=fat_plane)
         sheet = (over == 1) & post_zone & (depth < sheet_mm)
         # a piece lying on the laminae (vertebra lateral to the spinous process; the trapezius
@@ -205,6 +210,16 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
         pieces, n = ndi.label(sheet)
         if n:
             sheet &= ~np.isin(pieces, np.unique(pieces[lamina_near & sheet]))
+        # the sheet is separated from the deep muscles by fat; a piece continuous with the muscle
+        # under it over much of its extent is the surface of that deep muscle (erector spinae or
+        # transversospinalis where the subcutaneous fat reaches them between sheet pieces)
+        pieces, n = ndi.label(sheet)
+        if n and sheet_mm <= THIN_SHEET_MM:
+            under = muscle_sharp & ~sheet & ~fat_plane
+            touch = ndi.binary_dilation(under, structure=ndi.generate_binary_structure(2, 1)) & sheet
+            idx = np.arange(1, n + 1)
+            frac = np.asarray(ndi.sum(touch, pieces, index=idx)) / np.maximum(ndi.sum(sheet, pieces, index=idx), 1)
+            sheet &= ~np.isin(pieces, idx[frac > SHEET_SURFACE_FRACTION])
         runs[sheet] = 1
     wall = runs > 0
     # --- deep muscles: marker watershed on the opened mask (thin bridges cut) -------------------
