@@ -94,3 +94,30 @@ def test_cleft_depth_marks_joint_spaces_not_marrow():
     d = cleft_depth(hu)
     assert d[2, 6, 6] >= 600.0
     assert d[2, 6, 1] == 0.0 and d[2, 6, 10] == 0.0
+
+
+def _osteoporotic_profile(level_mm: float = 22.0, n: int = 12, step_mm: float = 1.5) -> tuple[DiscProfile, list[float]]:
+    """Coverage along a column of dark-marrow bodies at 3 mm slices: each disc a narrow valley
+    (one voxel, 4.5 mm) between two bright end plates, each body's marrow a wide valley (its end
+    plates 14 mm apart) that dips deeper than the partial-volumed disc."""
+    s = np.arange(0.0, level_mm * (n + 1), step_mm)
+    true = [level_mm * (k + 0.5) for k in range(n + 1)]
+    cov = np.ones_like(s)
+    for d in true:
+        cov -= 0.6 * np.exp(-0.5 * ((s - d) / 1.5) ** 2)
+        # the body above this disc: marrow between its end plates (d + 4 ... d + level - 4)
+        lo, hi = d + 4.0, d + level_mm - 4.0
+        cov -= 0.7 / (1 + np.exp(-(s - lo - 2.0) / 0.7)) / (1 + np.exp((s - hi + 2.0) / 0.7))
+    return DiscProfile(z=s / 3.0, s_mm=s, coverage=cov), true
+
+
+def test_wide_marrow_dips_are_not_taken_for_narrow_discs():
+    """Osteoporotic bodies: the marrow valleys are deeper than the thin discs, but wide (~0.6 of a
+    level between the body's end plates) while a disc's valley is narrow; the chain must keep
+    the narrow valleys (not the wide ones half a level out of phase)."""
+    prof, true = _osteoporotic_profile()
+    found = prof.s_mm[select_discs(prof)]
+    true = np.asarray(true)
+    off = [float(np.min(np.abs(true - f))) for f in found]
+    assert max(off) <= 2.0, (found, true)
+    assert all(np.min(np.abs(found - t)) <= 2.0 for t in true if 5.0 < t < prof.s_mm[-1] - 5.0), (found, true)
