@@ -7,7 +7,8 @@ lung fraction of the body cross-section at its level). Anchors, in order of reli
 * ``last_rib``: the lowest rib-bearing vertebra with a rib-free vertebra below it is T12;
 * ``first_rib``: the highest rib-bearing vertebra with a rib-free vertebra above it is T1 (weak, with
   low confidence, when that rib-free vertebra is cut by the field of view: the first rib
-  articulates with the top of T1 and may lie outside it);
+  articulates with the top of T1 and may lie outside it; or when rib-like bone lies near it
+  without touching it: a T1 whose short, curved first rib was not seen at its joint);
 * ``last_rib_at_fov_edge``: the lowest vertebra in view (a partial sliver below it aside) bears
   ribs and lies at the lung bases (little lung in its cross-section): assumed to be T12, with low
   confidence.
@@ -155,7 +156,10 @@ def label_levels(findings: list[SegmentFinding]) -> Labelling:
                       and (last_rib is None or i > last_rib)), None)
     # the first rib articulates with the top of T1: a rib-free segment cut by the upper edge of
     # the field of view may be a T1 whose first rib lies outside it (a weak first-rib anchor)
-    first_rib_weak = first_rib is not None and findings[first_rib + 1].at_fov_edge
+    # ... and a complete rib-free segment above it with rib-like bone near it (not touching) may be
+    # a T1 whose short, curved first rib is seen beside it but not at its joint
+    first_rib_weak = first_rib is not None and (findings[first_rib + 1].at_fov_edge
+                                                or findings[first_rib + 1].rib_near)
     anchors = []
     if top_sacral >= 0:
         anchors.append("sacrum")
@@ -227,8 +231,11 @@ def label_levels(findings: list[SegmentFinding]) -> Labelling:
         if first_rib_weak:
             conf = 0.5
             uncertain.update(range(first_vert, n))
-            warnings.append("the only rib-free segment above the highest rib-bearing one is cut by the field of "
-                            "view (its first rib may lie outside it): counted as T1 with low confidence")
+            why = ("is cut by the field of view (its first rib may lie outside it)"
+                   if findings[first_rib + 1].at_fov_edge else
+                   "has rib-like bone near it (a first rib not seen at its joint?)")
+            warnings.append(f"the rib-free segment above the highest rib-bearing one {why}: the highest "
+                            "rib-bearing one is counted as T1 with low confidence")
         return finish(_names_from(first_rib, "T1", n, first_vert), "first_rib", conf, first_rib)
     # the lowest vertebra mostly in view (a sliver below it, cut by the field of view, may have its
     # rib outside the field of view or be the rib-free L1 below T12)
