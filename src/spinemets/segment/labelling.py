@@ -11,7 +11,7 @@ lung fraction of the body cross-section at its level). Anchors, in order of reli
   without touching it: a T1 whose short, curved first rib was not seen at its joint);
 * ``last_rib_at_fov_edge``: the lowest vertebra in view (a partial sliver below it aside) bears
   ribs and lies at the lung bases (little lung in its cross-section): assumed to be T12, with low
-  confidence.
+  confidence, and every level counted from it is ``uncertain_label``.
 
 When two anchors are present their counts are compared: six rib-free lumbar vertebrae above the
 sacrum give L6, four give "T13 or lumbar rib"; other disagreements are reported as warnings and
@@ -245,7 +245,9 @@ def label_levels(findings: list[SegmentFinding]) -> Labelling:
         if lf is not None and lf <= LUNG_BASE_FRACTION:
             warnings.append("no vertebra below the lowest rib-bearing one is in view; it is assumed to be T12 "
                             f"because it lies at the lung bases (lung fraction {lf:.2f})")
-            uncertain.update(i for i in verts if i <= low)
+            # (every level is counted from this assumption: all of them are uncertain; the upper
+            # edge of the lung bases is not sharp - a T10 at the lung bases was taken for T12)
+            uncertain.update(verts)
             conf = 0.5 if ribs[low] else 0.35
             return finish(_names_from(low, "T12", n, first_vert), "last_rib_at_fov_edge", conf, low)
     # no anchor: keep the segmentation, label counting up from L5 and mark everything uncertain

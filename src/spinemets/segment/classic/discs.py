@@ -166,6 +166,11 @@ def _edge_candidates(cov: np.ndarray, s: np.ndarray) -> list[tuple[int, float]]:
 NARROW_FULL = 0.35
 WIDE_FLOOR = 0.6
 WIDE_WEIGHT = 0.25
+#: The width is taken at half the valley's prominence; the disc centre is the middle of the
+#: valley's width a quarter of the way up (near its floor, so a shallower dip beside the disc - a
+#: lytic lesion in the next body - does not pull the centre toward it).
+WIDTH_REL_HEIGHT = 0.5
+CENTRE_REL_HEIGHT = 0.25
 
 
 def select_discs(prof: DiscProfile) -> list[int]:
@@ -188,7 +193,7 @@ def _narrowness(cov: np.ndarray, peaks: np.ndarray, props: dict, s: np.ndarray,
     """Weight in [WIDE_WEIGHT, 1] of each coverage minimum from its width at half prominence
     relative to the local level height (1: disc-like, narrow; WIDE_WEIGHT: body-like, wide)."""
     step = float(s[1] - s[0]) if s.size > 1 else 1.0
-    width = peak_widths(-cov, peaks, rel_height=0.5,
+    width = peak_widths(-cov, peaks, rel_height=WIDTH_REL_HEIGHT,
                         prominence_data=(props["prominences"], props["left_bases"], props["right_bases"]))[0]
     r = width * step / level_mm[peaks]
     return np.clip(1.0 - (1.0 - WIDE_WEIGHT) * (r - NARROW_FULL) / (WIDE_FLOOR - NARROW_FULL), WIDE_WEIGHT, 1.0)
@@ -199,19 +204,27 @@ def _select(prof: DiscProfile, level_mm: np.ndarray | None = None) -> list[int]:
     cov = prof.coverage
     peaks, props = find_peaks(-cov, prominence=MIN_PROMINENCE)
     prom = props["prominences"]
-    if level_mm is not None and peaks.size:
-        prom = prom * _narrowness(cov, peaks, props, prof.s_mm, level_mm)
+    low = cov[peaks]
+    if peaks.size:
+        if level_mm is not None:
+            prom = prom * _narrowness(cov, peaks, props, prof.s_mm, level_mm)
+        # the disc lies in the middle of its valley (between the end plates), not at the noisiest
+        # sample of a wide valley's floor (the profile is not smoothed)
+        _, _, left, right = peak_widths(-cov, peaks, rel_height=CENTRE_REL_HEIGHT, prominence_data=(
+            props["prominences"], props["left_bases"], props["right_bases"]))
+        peaks = np.rint(0.5 * (left + right)).astype(int)
     # a disc at the edge of the field of view: coverage falls to nearly nothing at the end
     edge = _edge_candidates(cov, prof.s_mm)
     if edge:
         peaks = np.concatenate([peaks, [e[0] for e in edge]]).astype(int)
         prom = np.concatenate([prom, [e[1] for e in edge]])
-        order = np.argsort(peaks)
-        peaks, prom = peaks[order], prom[order]
+        low = np.concatenate([low, [cov[e[0]] for e in edge]])
+        order = np.argsort(peaks, kind="stable")
+        peaks, prom, low = peaks[order], prom[order], low[order]
     if peaks.size == 0:
         return []
     # a disc empties the probe: weight the prominence by how low the minimum gets
-    q = prom * (1.0 - 0.5 * cov[peaks]) - SCORE_OFFSET
+    q = prom * (1.0 - 0.5 * low) - SCORE_OFFSET
     s = prof.s_mm[peaks]
     n = peaks.size
     neg = -1e18
