@@ -149,3 +149,27 @@ def test_merged_levels_flag_the_labels_counted_across_them():
     lab = label_levels(segs)
     assert lab.names[6] == "T12" and 6 not in lab.uncertain
     assert {10, 11, 12} <= lab.uncertain and lab.confidence <= 0.5
+
+
+def test_first_rib_is_weak_when_rib_like_bone_lies_near_the_segment_above():
+    """A complete rib-free segment above the highest rib-bearing one, with rib-like bone near it
+    (not touching), may be a T1 whose first rib is not seen at its joint: the count from the first
+    rib is kept but every level is uncertain and the confidence low (it was 0.8, silent)."""
+    segs = [F(rib_left=True, rib_right=True) for _ in range(8)] + [F(rib_near=True), F(partial=True, at_fov_edge=True)]
+    lab = label_levels(segs)
+    assert lab.anchor == "first_rib" and lab.names[7] == "T1"
+    assert lab.confidence <= 0.5 and set(range(10)) <= lab.uncertain
+    # without rib-like bone near it, the rib-free segment above is C7: a confident first-rib count
+    segs[8] = F()
+    lab = label_levels(segs)
+    assert lab.anchor == "first_rib" and lab.confidence >= 0.8 and not lab.uncertain
+
+
+def test_every_level_counted_from_the_lung_base_guess_is_uncertain():
+    """The lung-base rule assumes the lowest rib-bearing vertebra is T12; every label counted from
+    that assumption is uncertain (a T10 at the lung bases was taken for T12 with T2-T9 unflagged)."""
+    segs = [F(rib_right=True, lung_fraction=0.05)] + [F(rib_left=True, rib_right=True, lung_fraction=0.3)
+                                                      for _ in range(5)]
+    lab = label_levels(segs)
+    assert lab.anchor == "last_rib_at_fov_edge"
+    assert lab.uncertain == set(range(6)) and lab.confidence <= 0.5
