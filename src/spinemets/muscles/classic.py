@@ -8,18 +8,24 @@ Method (all lengths in mm, scaled to the pixel size; all anchors from the segmen
 2. Subcutaneous fat (SAT) = fat reconstructed from the outer 8 mm of the body outline. The depth of
    every muscle pixel below the SAT (distance to it, mm) separates the superficial muscle sheet
    from deep muscles.
-3. Markers: paraspinal compartment per side (muscle posterior to the laminae, lateral to the
-   spinous process, medial to 85 % of the transverse-process tip distance, deeper than 6 mm below
-   the SAT); psoas (beside the body: centre one body radius lateral to its side, at mid-depth);
+3. Markers: paraspinal compartment per side (muscle posterior to the transverse processes,
+   lateral to the spinous process, more than 3 mm below the SAT or lying in the laminar groove);
+   psoas (beside the body: centre one body radius lateral to its side, at mid-depth);
    quadratus lumborum (lateral to the transverse-process tip, slightly anterior to it); the
    superficial sheet (muscle within 6 mm of the SAT outside the lumbar paraspinal zone); viscera
    (muscle-window tissue deeper than 20 mm below the SAT and anterior to the body, or far lateral
    and anterior to the transverse processes).
 4. Marker-controlled watershed on the negated smoothed HU image restricted to the muscle mask:
    regions meet on the thin low-HU fat planes between muscles.
-5. The paraspinal region is split into transversospinalis (medial, against laminae and spinous
-   process) and erector spinae (lateral) by a second watershed with markers at the medial 35 % and
-   the lateral 30 % of the spinous-to-transverse-process span.
+5. The paraspinal region (ending medially at the spinous process) is split into
+   transversospinalis (medial, against laminae and spinous process) and erector spinae (lateral)
+   by a second watershed with markers at the medial 35 % and the lateral 30 % of the
+   spinous-to-transverse-process span. Below the lung bases, erector spinae protrusions that reach
+   other muscle-window tissue (iso-dense kidney, liver, diaphragm grown onto it) are trimmed
+   (``_trim_wings``).
+   At T1-T10 the sheet over the paraspinal mass (trapezius, rhomboids) is the first muscle layer
+   below the SAT, except pieces in the laminar groove and, for the thin lower trapezius, pieces
+   continuous with the muscle under them (the deep muscles' surface).
 6. The superficial sheet is assigned to the wall groups by its angle around the trunk centre
    (0 deg anterior, 180 deg posterior) and, for the lateral abdominal wall, by depth (external
    oblique: outer 40 % of the local wall thickness; internal oblique: the rest).
