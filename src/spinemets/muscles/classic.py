@@ -316,6 +316,12 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
         own, seed = regions == _PSOAS + off, markers == _PSOAS + off
         if side in refs and seed.any():
             hi = max(refs[side], float(np.median(h2s[seed]))) + HU_CONSISTENCY_MIN
+            # against a brighter organ of known attenuation (its thick core, 3 mm-smoothed HU) a
+            # pixel nearer in HU to the organ than to the caudal psoas reference is organ
+            organ = _organ_hu_touching(markers, own, h3, px)
+            brighter = [o for o in organ if o - refs[side] >= HU_CONSISTENCY_MIN]
+            if brighter:
+                hi = min(hi, 0.5 * (refs[side] + min(brighter)))
             regions[own & ~seed & (h2s > hi) & ~bone] = 0
     # give back the rim removed by the opening (at most 2 mm, non-wall muscle pixels only)
     regions = expand_labels(regions, distance=2.0 / px) * (muscle & ~wall)
@@ -436,6 +442,20 @@ def _split_organ_contact(regions: np.ndarray, markers: np.ndarray, hu: np.ndarra
         hit = [k for k in hit if k > 0 and sizes[k] >= min_px]
         if hit:
             regions[box][np.isin(pieces, hit)] = _OTHER
+
+
+def _organ_hu_touching(markers: np.ndarray, region: np.ndarray, h3: np.ndarray, px: float) -> list[float]:
+    """Median 3 mm-smoothed HU of each organ seed (``_OTHER`` marker component of at least a
+    3 mm-radius disc) within 3 mm of ``region``."""
+    if not region.any():
+        return []
+    lab, n = ndi.label(markers == _OTHER)
+    if n == 0:
+        return []
+    near = ndi.binary_dilation(region, structure=_disk(3.0 / px))
+    sizes = np.bincount(lab.ravel())
+    ids = [k for k in np.unique(lab[near]) if k > 0 and sizes[k] >= np.pi * (3.0 / px) ** 2]
+    return [float(np.median(h3[lab == k])) for k in ids]
 
 
 def _bbox(mask: np.ndarray, margin: int = 0) -> tuple[slice, slice]:
