@@ -26,7 +26,7 @@ from .centreline import Centreline, find_centreline
 from .discs import GAP_MAX_MM, coverage_profile, end_slice_is_disc, select_discs
 from .grid import labels_to_grid, make_workgrid
 from .refine import refine_on_ct
-from .separate import OTHER_OFFSET, segment_bounds, separate
+from .separate import OTHER_OFFSET, posterior_region, segment_bounds, separate
 
 log = logging.getLogger(__name__)
 
@@ -290,7 +290,8 @@ def run_classic(ct: CTImage) -> ClassicOutput:
                                        at_fov_edge=bool(bounds[k][2]), height_mm=float((hi_ - lo_) * w),
                                        width_mm=float(width)))
     sacrum_top = max((k for k, f in enumerate(findings) if f.sacral), default=None)
-    labels, zone = separate(bone, filled, cl, disc_z, bounds, w, typical_gap, hu=fine.array, sacrum_top=sacrum_top)
+    labels, zone, vseeds = separate(bone, filled, cl, disc_z, bounds, w, typical_gap, hu=fine.array,
+                                    sacrum_top=sacrum_top)
     # other-bone regions touching a sacral segment are pelvis, not ribs
     thick = ndi.distance_transform_edt(bone | filled, sampling=w)
     adj = _near_other(labels, len(bounds), thick, w)
@@ -324,7 +325,7 @@ def run_classic(ct: CTImage) -> ClassicOutput:
             lo_, hi_, _ = bounds[k]
             rib_slices[max(0, int(np.floor(lo_))):int(np.ceil(hi_)) + 1] = True
     if rib_slices.any():
-        labels, zone = separate(bone, filled, cl, disc_z, bounds, w, typical_gap, rib_slices=rib_slices,
+        labels, zone, vseeds = separate(bone, filled, cl, disc_z, bounds, w, typical_gap, rib_slices=rib_slices,
                                 hu=fine.array, fixed={k + 1 for k, f in enumerate(findings) if f.sacral},
                                 sacrum_top=sacrum_top)
     # lung fraction at each segment's level (coarse grid covers the whole body)
@@ -355,6 +356,8 @@ def run_classic(ct: CTImage) -> ClassicOutput:
             uncertain_ids.add(vid)
     lab_small = lut[np.where(labels < OTHER_OFFSET, labels, 0)]
     ref = ct.to_sitk()
-    labels_ct = refine_on_ct(lab_small, fine.image, ref, ct.array)
+    # posterior elements at rib-bearing levels are partitioned again on the CT grid from each level's seeds
+    labels_ct = refine_on_ct(lab_small, fine.image, ref, ct.array, seeds_work=lut[vseeds],
+                             posterior_work=posterior_region(labels.shape, cl, w, rib_slices))
     warnings.extend(lab.warnings)
     return ClassicOutput(labels_ct, lab, uncertain_ids, warnings)

@@ -28,9 +28,12 @@ than half-way between the vertebra's trabecular HU and the tissue just outside i
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage as ndi
+from skimage.segmentation import watershed
 
 from . import masks
 from .grid import labels_to_grid
@@ -48,7 +51,12 @@ CORTEX_TOP_FRACTION = 0.75
 
 
 def refine_on_ct(labels_work: np.ndarray, work_img: sitk.Image, ct_img: sitk.Image,
-                 ct_array: np.ndarray) -> np.ndarray:
+                 ct_array: np.ndarray, seeds_work: np.ndarray | None = None,
+                 posterior_work: np.ndarray | None = None) -> np.ndarray:
+    """Working-grid labels -> CT grid (module doc). With ``seeds_work`` (each level's body and
+    arch seeds, labelled like ``labels_work``) and ``posterior_work`` (the posterior-element region
+    to partition again), the posterior elements there are re-partitioned on the CT grid
+    (``posterior_partition``)."""
     up = labels_to_grid(labels_work, work_img, ct_img)
     w = float(work_img.GetSpacing()[0])
     sp = np.asarray(ct_img.GetSpacing())[::-1]  # (z, y, x) spacing of the CT array
@@ -67,9 +75,58 @@ def refine_on_ct(labels_work: np.ndarray, work_img: sitk.Image, ct_img: sitk.Ima
     bone = masks.bone_mask(hu.astype(np.float32))
     g = grown_up[obj]
     out[obj] = np.where(interior_up[obj] > 0, interior_up[obj], np.where(bone, g, 0))
+    if seeds_work is not None and posterior_work is not None and posterior_work.any():
+        seeds_up = labels_to_grid(seeds_work, work_img, ct_img)
+        post_up = labels_to_grid(posterior_work.astype(np.uint8), work_img, ct_img) > 0
+        offset = tuple(s.start for s in obj)
+        out[obj] = posterior_partition(out[obj], bone, seeds_up[obj], post_up[obj],
+                                       lambda box: superior_mm(ct_img, box, offset))
     out = fill_label_holes(out)
     out = halfway_inplane_rim(out, ct_array, sp)
     return majority_z_border(out, ct_array, sp)
+
+
+def posterior_partition(labels: np.ndarray, bone: np.ndarray, seeds: np.ndarray, region: np.ndarray,
+                        superior: Callable[[tuple[slice, ...]], np.ndarray]) -> np.ndarray:
+    """Re-partition the labelled bone in ``region`` (the midline posterior elements at rib-bearing
+    levels: laminae and spinous processes) on the CT grid, from the top down.
+
+    A thoracic spinous process hangs from its own lamina and slopes caudally (25-60 degrees below
+    the horizontal) over the lamina and spinous process of the level below; where the two touch
+    (partial volume of a fat gap thinner than a slice), a geodesic partition hands the long
+    process's lower part to the level below, whose arch is nearer. Here the region is flooded
+    from the seeds (``seeds``: each level's arch seeds, and every labelled voxel outside the
+    region, e.g. the lateral laminae) in order of height, superior first (``superior(box)``:
+    LPS z in mm of the voxels of ``box``), so a voxel goes to the level it is reached from
+    without descending below itself: a process is reached down its own length from its root,
+    whereas the level below reaches it only from underneath. ``bone``: the CT bone mask; arrays
+    share one grid; unlabelled voxels and voxels outside the bone mask keep their label.
+    """
+    part = region & bone & (labels > 0)
+    if not part.any():
+        return labels
+    box = ndi.find_objects(part.astype(np.uint8))[0]
+    box = tuple(slice(max(s.start - 1, 0), min(s.stop + 1, n)) for s, n in zip(box, labels.shape))
+    lab, pm = labels[box], part[box]
+    fixed = (lab > 0) & ~region[box]
+    markers = np.where(fixed, lab, np.where(pm, seeds[box], 0)).astype(np.int32)
+    ws = watershed(-superior(box).astype(np.float32), markers=markers, mask=pm | fixed, connectivity=1)
+    out = labels.copy()
+    take = pm & (ws > 0)
+    out[box][take] = ws[take]
+    return out
+
+
+def superior_mm(img: sitk.Image, box: tuple[slice, ...], offset: tuple[int, ...] = (0, 0, 0)) -> np.ndarray:
+    """LPS z (mm, + = superior) of the voxels of ``box`` (slices of an array [z, y, x] whose
+    index 0 lies at ``offset`` on ``img``'s grid)."""
+    d = np.asarray(img.GetDirection()).reshape(3, 3)
+    sp = np.asarray(img.GetSpacing())
+    idx = [np.arange(b.start, b.stop, dtype=np.float64) + o for b, o in zip(box, offset)]  # z, y, x
+    # array axis a (z, y, x) is image axis 2 - a
+    parts = [idx[a] * d[2, 2 - a] * sp[2 - a] for a in range(3)]
+    return (img.GetOrigin()[2] + parts[0][:, None, None] + parts[1][None, :, None]
+            + parts[2][None, None, :]).astype(np.float32)
 
 
 def halfway_inplane_rim(labels: np.ndarray, hu: np.ndarray, spacing_zyx: np.ndarray) -> np.ndarray:

@@ -221,7 +221,7 @@ def separate(bone: np.ndarray, filled: np.ndarray, cl: Centreline, disc_z: list[
              bounds: list[tuple[float, float, bool]], w: float, typical_gap_vox: float,
              no_arch: set[int] = frozenset(), rib_slices: np.ndarray | None = None,
              hu: np.ndarray | None = None, fixed: set[int] = frozenset(),
-             sacrum_top: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+             sacrum_top: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Watershed labels: 1..n vertebral segments (index+1 of ``bounds``), OTHER_OFFSET+j other bone.
 
     With ``hu`` and ``rib_slices``, the partition between vertebrae (other than ``fixed``) at
@@ -230,7 +230,8 @@ def separate(bone: np.ndarray, filled: np.ndarray, cl: Centreline, disc_z: list[
     and the vertebra above it (L5) is redrawn along the lumbosacral facet-joint clefts
     (``cleft_depth``).
 
-    Returns (labels, zone).
+    Returns (labels, zone, markers): the markers are the vertebral seeds (segment index + 1; body
+    and arch), for the full-resolution posterior-element partition (``refine.posterior_partition``).
     """
     mask = bone | filled
     zone = spine_zone(mask.shape, cl, w, rib_slices)
@@ -283,4 +284,28 @@ def separate(bone: np.ndarray, filled: np.ndarray, cl: Centreline, disc_z: list[
                 sizes = np.bincount(lab.ravel())
                 best = seeded[np.argmax(sizes[seeded])]
                 labels[reg & (lab != best)] = 0
-    return labels.astype(np.int32), zone
+    vseeds = np.where((markers > 0) & (markers < OTHER_OFFSET), markers, 0).astype(np.int32)
+    return labels.astype(np.int32), zone, vseeds
+
+
+#: Half width (mm) of the midline band of the posterior elements re-partitioned from the top down
+#: (``refine.posterior_partition``): thoracic spinous processes are 5-8 mm wide, and the articular
+#: processes lie over the pedicles, beyond the canal (half width ~7.5-8.5 mm), so the band holds
+#: the spinous processes and the laminae where they meet, never a facet joint.
+MIDLINE_HALF_WIDTH_MM = 6.0
+
+
+def posterior_region(shape: tuple[int, int, int], cl: Centreline, w: float,
+                     rib_slices: np.ndarray, half_width_mm: float = MIDLINE_HALF_WIDTH_MM) -> np.ndarray:
+    """Working-grid region of the midline posterior elements at rib-bearing levels: in each axial
+    slice with ribs, the band within ``half_width_mm`` of the centreline behind the body
+    (``ARCH_FROM_FACTOR`` body radii behind its centre): laminae and spinous processes."""
+    nz, ny, nx = shape
+    out = np.zeros(shape, bool)
+    yi = np.arange(ny)[:, None]
+    for k, z in enumerate(cl.z.astype(int)):
+        if 0 <= z < nz and rib_slices[z]:
+            r = cl.radius_mm[k] / w
+            sl = np.broadcast_to(yi - cl.y[k] >= ARCH_FROM_FACTOR * r, (ny, nx))
+            out[z] = sl & (np.abs(np.arange(nx)[None, :] - cl.x[k]) * w <= half_width_mm)
+    return out
