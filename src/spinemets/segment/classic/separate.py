@@ -49,8 +49,58 @@ OTHER_OFFSET = 1000
 MIN_BODY_FRACTION = 0.3
 
 
+def body_half_widths(mask: np.ndarray, cl: Centreline, bounds: list[tuple[float, float, bool]],
+                     w: float) -> np.ndarray:
+    """Per axial slice, the vertebral body's extent (mm) to the right (-x) and left (+x) of the
+    centreline, measured at mid-height of each segment: the median over the central slices of
+    the continuous bone run through the body row (within half a radius of the centre in y).
+    Rib heads articulate at the ends of the body (thoracic demifacets at the discs; the whole
+    facet in the upper half at T1, T10-T12), so mid-height is free of them. End segments (cut by
+    the field of view: their mid-height is not the body's) are not measured. NaN where unknown."""
+    out = np.full((mask.shape[0], 2), np.nan)
+    for lo, hi, is_end in bounds:
+        if is_end and len(bounds) > 1:
+            continue
+        mid, half = 0.5 * (lo + hi), BODY_WIDTH_CENTRAL_FRACTION * 0.5 * (hi - lo)
+        ext = []
+        for z in range(int(np.ceil(mid - half)), int(np.floor(mid + half)) + 1):
+            if not 0 <= z < mask.shape[0]:
+                continue
+            y, x, r = (float(v[0]) for v in cl.at(np.array([z])))
+            b = max(1, int(round(0.5 * r / w)))
+            row = mask[z, max(0, int(round(y)) - b):int(round(y)) + b + 1, :].any(0)
+            xi = int(round(x))
+            if not (0 <= xi < row.size) or not row[xi]:
+                continue
+            left = xi
+            while left - 1 >= 0 and row[left - 1]:
+                left -= 1
+            right = xi
+            while right + 1 < row.size and row[right + 1]:
+                right += 1
+            ext.append(((x - left) * w, (right - x) * w))
+        if ext:
+            z0, z1 = max(0, int(np.floor(lo))), min(mask.shape[0], int(np.ceil(hi)) + 1)
+            out[z0:z1] = np.median(np.asarray(ext), axis=0)
+    return out
+
+
+#: Central fraction of each segment's height where the body width is measured; margin (mm) added
+#: to the measured half width: the end-plate rims flare 1-3 mm beyond the waist of the body; and
+#: the narrowest thoracic bodies (T8-T9) are still ~1.2 times as wide as deep, so the limit never
+#: comes nearer than 1.2 inscribed radii (a lytic body whose bone row is broken is not cut).
+BODY_WIDTH_CENTRAL_FRACTION = 0.3
+BODY_WIDTH_MARGIN_MM = 3.0
+BODY_MIN_HALF_WIDTH_FACTOR = 1.2
+
+
 def spine_zone(shape: tuple[int, int, int], cl: Centreline, w: float,
-               rib_slices: np.ndarray | None = None) -> np.ndarray:
+               rib_slices: np.ndarray | None = None, half_widths: np.ndarray | None = None) -> np.ndarray:
+    """Anatomical zone of the vertebrae around the centreline (working grid). In ``rib_slices``,
+    bone lateral to the body (beyond ``BODY_HALF_WIDTH_FACTOR`` radii, or beyond the body's own
+    measured extent ``half_widths`` (``body_half_widths``) plus ``BODY_WIDTH_MARGIN_MM``) and in
+    front of the transverse processes is rib head or neck, and bone beyond ``ZONE_RIB_LATERAL_MM``
+    is rib."""
     nz, ny, nx = shape
     zone = np.zeros(shape, bool)
     yi = np.arange(ny)[:, None]
@@ -66,7 +116,13 @@ def spine_zone(shape: tuple[int, int, int], cl: Centreline, w: float,
         # at rib-bearing levels, lateral to the body and in front of the pedicles there is no
         # vertebral bone, only rib heads and necks: that bone seeds the rib side
         if rib_slices is not None and rib_slices[z]:
-            zone[z] &= ~((np.abs(dx) > BODY_HALF_WIDTH_FACTOR * r) & (dy < r + RIB_ZONE_BEHIND_MM))
+            lim = np.full(dx.shape, BODY_HALF_WIDTH_FACTOR * r)
+            if half_widths is not None and np.all(np.isfinite(half_widths[z])):
+                # the body's own width where it was measured (``body_half_widths``)
+                hw = np.clip(half_widths[z] + BODY_WIDTH_MARGIN_MM, BODY_MIN_HALF_WIDTH_FACTOR * r,
+                             BODY_HALF_WIDTH_FACTOR * r)
+                lim = np.where(dx < 0, hw[0], hw[1])
+            zone[z] &= ~((np.abs(dx) > lim) & (dy < r + RIB_ZONE_BEHIND_MM))
             zone[z] &= np.abs(dx) <= ZONE_RIB_LATERAL_MM
     return zone
 
@@ -234,7 +290,8 @@ def separate(bone: np.ndarray, filled: np.ndarray, cl: Centreline, disc_z: list[
     and arch), for the full-resolution posterior-element partition (``refine.posterior_partition``).
     """
     mask = bone | filled
-    zone = spine_zone(mask.shape, cl, w, rib_slices)
+    hw = body_half_widths(mask, cl, bounds, w) if rib_slices is not None else None
+    zone = spine_zone(mask.shape, cl, w, rib_slices, hw)
     upper = {sacrum_top} if sacrum_top is not None else set()
     markers = seeds(filled, cl, bounds, w, typical_gap_vox, zone, no_arch, upper)
     outside = mask & ~zone
