@@ -76,10 +76,11 @@ def refine_on_ct(labels_work: np.ndarray, work_img: sitk.Image, ct_img: sitk.Ima
     g = grown_up[obj]
     out[obj] = np.where(interior_up[obj] > 0, interior_up[obj], np.where(bone, g, 0))
     if seeds_work is not None and posterior_work is not None and posterior_work.any():
-        seeds_up = labels_to_grid(seeds_work, work_img, ct_img)
-        post_up = labels_to_grid(posterior_work.astype(np.uint8), work_img, ct_img) > 0
+        sub_img = _sub_grid(ct_img, obj)
+        seeds_up = labels_to_grid(seeds_work, work_img, sub_img)
+        post_up = labels_to_grid(posterior_work.astype(np.uint8), work_img, sub_img) > 0
         offset = tuple(s.start for s in obj)
-        out[obj] = posterior_partition(out[obj], bone, seeds_up[obj], post_up[obj],
+        out[obj] = posterior_partition(out[obj], bone, seeds_up, post_up,
                                        lambda box: superior_mm(ct_img, box, offset))
     out = fill_label_holes(out)
     out = halfway_inplane_rim(out, ct_array, sp)
@@ -114,6 +115,17 @@ def posterior_partition(labels: np.ndarray, bone: np.ndarray, seeds: np.ndarray,
     out = labels.copy()
     take = pm & (ws > 0)
     out[box][take] = ws[take]
+    return out
+
+
+def _sub_grid(img: sitk.Image, box: tuple[slice, ...]) -> sitk.Image:
+    """An empty image on the part ``box`` (slices of the array [z, y, x]) of ``img``'s grid."""
+    start = [int(b.start) for b in box[::-1]]
+    size = [int(b.stop - b.start) for b in box[::-1]]
+    out = sitk.Image(size, sitk.sitkUInt8)
+    out.SetSpacing(img.GetSpacing())
+    out.SetDirection(img.GetDirection())
+    out.SetOrigin(img.TransformIndexToPhysicalPoint(start))
     return out
 
 
