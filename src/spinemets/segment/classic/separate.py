@@ -350,19 +350,23 @@ def separate(bone: np.ndarray, filled: np.ndarray, cl: Centreline, disc_z: list[
 #: processes lie over the pedicles, beyond the canal (half width ~7.5-8.5 mm), so the band holds
 #: the spinous processes and the laminae where they meet, never a facet joint.
 MIDLINE_HALF_WIDTH_MM = 6.0
+#: The band starts this far (mm) behind the posterior body wall (one inscribed radius behind the
+#: centre): inside the spinal canal (thoracic canal depth 14-17 mm), clear of the body and the
+#: pedicle bases, so only laminae and spinous processes lie in it.
+MIDLINE_FROM_WALL_MM = 10.0
 
 
 def posterior_region(shape: tuple[int, int, int], cl: Centreline, w: float,
                      rib_slices: np.ndarray, half_width_mm: float = MIDLINE_HALF_WIDTH_MM) -> np.ndarray:
     """Working-grid region of the midline posterior elements at rib-bearing levels: in each axial
-    slice with ribs, the band within ``half_width_mm`` of the centreline behind the body
-    (``ARCH_FROM_FACTOR`` body radii behind its centre): laminae and spinous processes."""
+    slice with ribs, the band within ``half_width_mm`` of the centreline that starts
+    ``MIDLINE_FROM_WALL_MM`` behind the posterior body wall: laminae and spinous processes."""
     nz, ny, nx = shape
     out = np.zeros(shape, bool)
     yi = np.arange(ny)[:, None]
     for k, z in enumerate(cl.z.astype(int)):
         if 0 <= z < nz and rib_slices[z]:
             r = cl.radius_mm[k] / w
-            sl = np.broadcast_to(yi - cl.y[k] >= ARCH_FROM_FACTOR * r, (ny, nx))
+            sl = np.broadcast_to(yi - cl.y[k] >= r + MIDLINE_FROM_WALL_MM / w, (ny, nx))
             out[z] = sl & (np.abs(np.arange(nx)[None, :] - cl.x[k]) * w <= half_width_mm)
     return out
