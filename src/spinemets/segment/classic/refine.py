@@ -4,7 +4,11 @@ Labels are resampled by nearest neighbour in physical space. When the CT is fine
 grid, the border is redrawn from the CT's own bone mask (same hysteresis thresholds): voxels of
 the label's interior (eroded by one working voxel) keep their label; in the one-working-voxel band
 around it, CT voxels that are bone take the label of the adjacent vertebra (working labels
-dilated by one voxel), and voxels that are not bone are dropped.
+dilated by one voxel), and voxels that are not bone are dropped. At rib-bearing levels the midline
+laminae and spinous processes are then partitioned again on the CT grid, from the top down
+(``posterior_partition``): on the CT grid the thin fat gaps between overlapping thoracic spinous
+processes are resolved more often than on the working grid, and a process is kept with the lamina
+it hangs from.
 
 Then the partial-volume border along z (``majority_z_border``): a CT voxel counts as vertebra when
 bone fills most of its volume. Along z the slice profile averages several millimetres, so the voxel
