@@ -85,8 +85,8 @@ def make_grid(model: Model, lay: SpineLayout) -> Grid:
     z_top = lay.frames[top_lv].origin[2] + d_top.H / 2 + model.dims[SPINE_LEVELS[SPINE_LEVELS.index(top_lv) - 1]].disc + 4.0
     z_bot = lay.frames[bot_lv].origin[2] - d_bot.H / 2 - d_bot.disc - (40.0 if bot_lv == "L5" else 4.0)
     nz = int(np.ceil((z_top - z_bot) / sl))
-    la = level_arrays(model.dims)
     s = model.subject.skeletal_scale
+    la = level_arrays(model.dims, s)
     f = model.subject.sc_fat_mm
     # in-plane extent: widest torso + margin; y from the anterior skin to below the table
     from .muscle_table import TORSO_A, TORSO_B

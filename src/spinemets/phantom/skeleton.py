@@ -173,15 +173,21 @@ class RibPath:
     radius_mm: float
 
 
-def rib_paths(frame: Frame, d: LevelDims, k: int, scale: float) -> list[RibPath]:
-    """Centre lines of the left and right rib ``k`` (1-12) articulating with vertebra T``k``."""
-    out = []
+def transverse_tip_uv(d: LevelDims) -> tuple[float, float]:
+    """Transverse process tip (u lateral, v posterior; mm from the body centre, vertebra frame).
+    The rib's tubercle lies just in front of it and the rib angle level with it (``rib_paths``):
+    ``v`` is the depth of the rib centre line at the rib angle, its most posterior point."""
     vc = canal_centre_v(d)
     b = np.radians(d.TPang)
     q0u = d.CW / 2 + d.PW / 2 - 0.5
     tr_len = max(d.TP - q0u, 5.0)
-    tip_u = q0u + tr_len * np.cos(b)
-    tip_v = vc + tr_len * np.sin(b)
+    return float(q0u + tr_len * np.cos(b)), float(vc + tr_len * np.sin(b))
+
+
+def rib_paths(frame: Frame, d: LevelDims, k: int, scale: float) -> list[RibPath]:
+    """Centre lines of the left and right rib ``k`` (1-12) articulating with vertebra T``k``."""
+    out = []
+    tip_u, tip_v = transverse_tip_uv(d)
     Ar = RIB_AR[k - 1] * scale
     Br = RIB_BR[k - 1] * scale
     for side, sgn in (("left", 1.0), ("right", -1.0)):

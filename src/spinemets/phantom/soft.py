@@ -15,7 +15,7 @@ from . import canvas as C
 from .canvas import Canvas
 from .dimensions import LevelDims
 from .muscle_table import CSA_CM2, TORSO_A, TORSO_B, WALL_SECTORS, _L
-from .skeleton import RIB_AR, RIB_BR
+from .skeleton import RIB_AR, RIB_BR, RIB_RADIUS_MM, transverse_tip_uv
 from .spine import SpineLayout
 
 #: outer edge of the intercostal band beyond the rib-cage ellipse (mm, reference man): about a
@@ -23,6 +23,9 @@ from .spine import SpineLayout
 INTERCOSTAL_OUTER_MM = 6.0
 #: thickness of the fascial fat plane between the chest wall and the muscle groups (mm)
 FASCIA_MM = 1.5
+#: room kept for the superficial back muscles (trapezius, rhomboids) between the thoracic erector
+#: spinae and the subcutaneous fat at the spinous-process tips (mm, reference man)
+SUPERFICIAL_BACK_MM = 7.0
 _MUSCLE_IDS = (min(s.id for s in anatomy.STRUCTURES if s.group == "muscle"),
                max(s.id for s in anatomy.STRUCTURES if s.group == "muscle"))
 
@@ -37,6 +40,14 @@ def _near(mask: np.ndarray, dist_mm: float, px: float) -> np.ndarray:
     k = int(np.ceil(r))
     yy, xx = np.mgrid[-k:k + 1, -k:k + 1]
     return ndi.binary_dilation(mask, structure=(xx ** 2 + yy ** 2) <= r * r + 1e-6)
+
+
+#: label ids of the wall (sheet) muscles: the deep back muscles lie beneath them, never over them
+_WALL_IDS = np.array(sorted(anatomy.BY_NAME[f"{g}_{side}"].id for g in WALL_SECTORS for side in ("left", "right")))
+
+
+def _not_wall(lab: np.ndarray) -> np.ndarray:
+    return ~np.isin(lab, _WALL_IDS)
 
 
 LAB = {n: anatomy.BY_NAME[n].id for n in ("subcutaneous_fat", "visceral_fat", "soft_tissue", "aorta", "lung")}
@@ -102,8 +113,13 @@ def _ellipse(lab2, mat2, G: SliceGrid, cx, cy, a, b, ang, lid, mid, where=None):
     return m
 
 
-def level_arrays(dims: dict[str, LevelDims]) -> dict[str, np.ndarray]:
-    """Per-level (C7..L5, S1) arrays of the vertebral dimensions, for interpolation along z."""
+def level_arrays(dims: dict[str, LevelDims], skeletal_scale: float = 1.0) -> dict[str, np.ndarray]:
+    """Per-level (C7..L5, S1) arrays of the vertebral dimensions, for interpolation along z.
+
+    ``RIBV`` is the depth (mm behind the body centre) of the posterior surface of the rib at its
+    angle, the most posterior point of the rib (centre line depth, ``skeleton.rib_paths``, plus
+    the rib radius) at C7 (the first rib's) and T1-T12, 0 (no rib) at the other levels; ``RIBU``
+    the distance of the rib angle from the mid-sagittal plane (mm; 0 where there is no rib)."""
     cols = ("W", "D", "H", "CW", "CD", "SP", "SPang", "TP", "TPang")
     out = {}
     for c in cols:
@@ -112,6 +128,16 @@ def level_arrays(dims: dict[str, LevelDims]) -> dict[str, np.ndarray]:
             d = dims.get(lv) or dims["L5"]
             vals.append(getattr(d, c))
         out[c] = np.asarray(vals, float)
+    ribv, ribu = np.zeros(len(_L)), np.zeros(len(_L))
+    for k in range(1, 13):
+        d = dims.get(f"T{k}")
+        if d is not None:
+            tu, tv = transverse_tip_uv(d)
+            ribv[_L.index(f"T{k}")] = tv + RIB_RADIUS_MM[k - 1] * min(skeletal_scale, 1.05)
+            ribu[_L.index(f"T{k}")] = tu + 2.0 + 14.0 * skeletal_scale  # as skeleton.rib_paths
+    # the first rib's neck rises to the C7/T1 junction: keep its bound up to C7
+    ribv[_L.index("C7")], ribu[_L.index("C7")] = ribv[_L.index("T1")], ribu[_L.index("T1")]
+    out["RIBV"], out["RIBU"] = ribv, ribu
     return out
 
 
@@ -150,13 +176,31 @@ def posterior_depth(la: dict[str, np.ndarray], ell: float, sc_fat: float, ms: fl
 
 
 def es_geometry(la: dict[str, np.ndarray], ell: float, ms: float) -> tuple[float, float, float]:
-    """Erector spinae half-width a, half-depth b and centre v (mm from the body centre, posterior)."""
-    D, CD = _interp(la["D"], ell), _interp(la["CD"], ell)
+    """Erector spinae half-width a, half-depth b and centre v (mm from the body centre, posterior).
+
+    The muscle's front lies 2 mm behind mid-canal depth (on the lumbar transverse processes and
+    the thoracolumbar fascia's middle layer) and, where there are ribs, behind the ribs: in the
+    thorax the erector spinae fill the groove between the spinous processes and the rib angles,
+    dorsal to the transverse processes and ribs, so their front is kept a fascial plane
+    (``FASCIA_MM``) behind the posterior surface of the rib at its angle (``RIBV``). The bound is
+    interpolated between levels, fading from T12 to L1. Where the rib bound
+    pushes the muscle back, it is flattened (same area, wider) as far as needed to stay beneath
+    the superficial back muscles (``SUPERFICIAL_BACK_MM``) and the skin line set by the spinous
+    processes, as the thoracic erector spinae spread laterally over the rib angles."""
+    D, CD, SP, ang = (_interp(la[c], ell) for c in ("D", "CD", "SP", "SPang"))
     csa = _interp(CSA_CM2["erector_spinae"], ell) * 100.0 * ms
     ar = 1.05 if ell >= _L.index("L1") else 1.3  # width / depth
     a = np.sqrt(csa * ar / np.pi)
     b = a / ar
-    return a, b, D / 2 + CD / 2 + 2.0 + b
+    front0 = D / 2 + CD / 2 + 2.0
+    front = max(front0, _interp(la["RIBV"], ell) + FASCIA_MM)
+    if front > front0 and a > 0:
+        sp_tip = D / 2 + CD + 6.0 + SP * np.cos(np.radians(ang))
+        back_max = sp_tip + 6.0 - 4.0 - SUPERFICIAL_BACK_MM  # posterior_depth's muscle line
+        if front + 2 * b > back_max:
+            b = max(0.5 * (back_max - front), 0.5 * b)  # at most twice as wide
+            a = csa / (np.pi * b)
+    return a, b, front + b
 
 
 def es_posterior_edge(la: dict[str, np.ndarray], ell: float, ms: float) -> float:
@@ -186,7 +230,7 @@ def paint_soft_tissue(cv: Canvas, layout: SpineLayout, dims: dict[str, LevelDims
     zb = zs - shift_mm[2]
     ells = level_coordinate(layout, zb)
     ycs = centreline_y(layout, zb)
-    la = level_arrays(dims)
+    la = level_arrays(dims, subj.skeletal_scale)
     s = subj.skeletal_scale
     f = subj.sc_fat_mm
     ms = subj.muscle_scale
@@ -264,11 +308,15 @@ def paint_soft_tissue(cv: Canvas, layout: SpineLayout, dims: dict[str, LevelDims
             rr = np.sqrt(ex * ex + ey * ey)
             # chest wall (intercostal muscles): a band about as thick as the ribs around the rib
             # cage, kept apart from the wall muscle sheets (and below from the deep back muscles)
-            # by a thin fascial fat plane, as on real CT
+            # by a thin fascial fat plane, as on real CT. The intercostals span the spaces between
+            # the ribs, which run lateral of the rib angles (``RIBU``) on this ellipse; medial of
+            # the angles the ellipse's posterior arc passes behind the spine, where the erector
+            # spinae and transversospinalis lie, so the band stops at the angles.
             psi_r = np.arctan2(ey, ex)
             r_cage = np.sqrt((Ar * np.cos(psi_r)) ** 2 + (Br * np.sin(psi_r)) ** 2)
             wall = (rr >= 0.95) & ((rr - 1.0) * r_cage <= INTERCOSTAL_OUTER_MM * s) & inner & \
-                (lab2 == LAB["visceral_fat"]) & ~_near(_muscle(lab2), FASCIA_MM, px)
+                (lab2 == LAB["visceral_fat"]) & ~_near(_muscle(lab2), FASCIA_MM, px) & \
+                (np.abs(X) >= _interp(la["RIBU"], float(np.clip(ell, iT["T1"], iT["T12"]))))
             lab2[wall] = LAB["soft_tissue"]
             mat2[wall] = C.MUSCLE
             chest_wall = wall
@@ -337,7 +385,7 @@ def paint_soft_tissue(cv: Canvas, layout: SpineLayout, dims: dict[str, LevelDims
             a_es, b_es, v_es = es_geometry(la, ell, ms)
             x_es = sgn * (5.0 + 2 * a_ts + 1.5 + a_es)
             _ellipse(lab2, mat2, G, x_es, yc + v_es, a_es, b_es,
-                     -sgn * 0.15, anatomy.BY_NAME[f"erector_spinae_{side}"].id, C.MUSCLE)
+                     -sgn * 0.15, anatomy.BY_NAME[f"erector_spinae_{side}"].id, C.MUSCLE, where=_not_wall)
             csa_ql = _interp(CSA_CM2["quadratus_lumborum"], ell) * 100.0 * ms
             if csa_ql > 1:
                 a_ql = np.sqrt(csa_ql * 1.7 / np.pi)
