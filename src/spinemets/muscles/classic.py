@@ -9,7 +9,9 @@ Method (all lengths in mm, scaled to the pixel size; all anchors from the segmen
    every muscle pixel below the SAT (distance to it, mm) separates the superficial muscle sheet
    from deep muscles.
 3. Markers: paraspinal compartment per side (muscle posterior to the transverse processes,
-   lateral to the spinous process, more than 3 mm below the SAT or lying in the laminar groove);
+   lateral to the spinous process, more than 3 mm below the SAT or lying on the compartment's bony
+   floor: the laminae and, at T1-T12, the transverse processes and the ribs medial to the rib
+   angles);
    psoas (beside the body: centre one body radius lateral to its side, at mid-depth);
    quadratus lumborum (lateral to the transverse-process tip, slightly anterior to it); the
    superficial sheet (muscle within 6 mm of the SAT outside the lumbar paraspinal zone); viscera
@@ -24,7 +26,8 @@ Method (all lengths in mm, scaled to the pixel size; all anchors from the segmen
    other muscle-window tissue (iso-dense kidney, liver, diaphragm grown onto it) are trimmed
    (``_trim_wings``).
    At T1-T10 the sheet over the paraspinal mass (trapezius, rhomboids) is the first muscle layer
-   below the SAT, except pieces in the laminar groove and, for the thin lower trapezius, pieces
+   below the SAT, except pieces lying on that bony floor (the erector spinae under thin fat, where
+   the rays pass beside the trapezius) and, for the thin lower trapezius, pieces
    continuous with the muscle under them (the deep muscles' surface).
 6. The superficial sheet is assigned to the wall groups by its angle around the trunk centre
    (0 deg anterior, 180 deg posterior) and, for the lateral abdominal wall, by depth (external
@@ -196,6 +199,13 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
     # plane between; ribs and the chest wall meet the vertebra at the transverse-process tips)
     groove = (vert_in_plane > 0) & (np.abs(x) > lm.spinous_half_width_mm + 2.0) & (np.abs(x) < 0.8 * xtp)
     lamina_near = ndi.binary_dilation(groove, structure=_disk(LAMINA_CONTACT_MM / px)) & (np.abs(x) < xtp)
+    # the floor of the paraspinal compartment further out: the transverse processes and, in the
+    # thorax, the ribs' posterior surfaces medial to the rib angles (the erector spinae lie on
+    # them; the trapezius and rhomboids never do, the erector spinae being in between)
+    # at the rib-bearing levels T1-T12 only: in the lumbar spine the quadratus lumborum also
+    # reaches the transverse processes, and the iliac crest at L4-L5 is no floor
+    if anatomy.level_index(level) <= anatomy.level_index("T12"):
+        lamina_near |= _compartment_floor_near(vert_in_plane > 0, rib_bone, x, y, lm, xtp, ps_reach + r_b, px)
     runs = wall_layers(body, sat, muscle_sharp & ~(post_zone | gutter | ql_zone), px, max_depth_mm=WALL_MAX_MM,
                        ribs=rib_bone, max_layer_mm=cap_mm, fat_plane=fat_plane, skin_depth_rule=True)
     # each wall layer is a sheet: parts thicker than the thickest sheet muscle at this level are
@@ -362,6 +372,36 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
                 out[f"{grp}_{side}"] = _component_at(keep, markers == lab + off)
     out.update(_split_wall(runs, depth, x, y, body, level))
     return {k: v for k, v in out.items() if v.any()}
+
+
+def _rib_angle_x(rib_bone: np.ndarray, sx: np.ndarray, y: np.ndarray, x_min: float, x_max: float,
+                 y_min: float) -> float | None:
+    """Distance of one side's rib angle from the midline (mm): the most posterior rib pixel of
+    the plane between ``x_min`` and ``x_max`` from the midline (``sx``: lateral mm towards that
+    side) and behind ``y_min``; the rib runs backwards from the transverse process to its angle and
+    forwards beyond it. None without ribs there."""
+    r = rib_bone & (sx > x_min) & (sx < x_max) & (y > y_min)
+    if not r.any():
+        return None
+    return float(sx[r][np.argmax(y[r])])
+
+
+def _compartment_floor_near(vert: np.ndarray, rib_bone: np.ndarray, x: np.ndarray, y: np.ndarray,
+                            lm: Landmarks, xtp: float, reach_mm: float, px: float) -> np.ndarray:
+    """Pixels within ``LAMINA_CONTACT_MM`` of the bony floor of the paraspinal compartment lateral
+    to the laminae: the transverse processes (vertebra lateral to the spinous process, behind the
+    body) and the ribs' posterior surfaces medial to the rib angles, limited laterally to the rib
+    angle (the transverse-process tip where no rib is in the plane). All lengths mm."""
+    out = np.zeros(vert.shape, bool)
+    for s in (1, -1):
+        sx = s * x
+        angle = _rib_angle_x(rib_bone, sx, y, 0.8 * xtp, reach_mm, lm.body_posterior_mm)
+        lim = max(angle if angle is not None else xtp, xtp)
+        floor = (vert | rib_bone) & (sx > lm.spinous_half_width_mm + 2.0) & (sx <= lim) & \
+            (y > lm.body_posterior_mm)
+        if floor.any():
+            out |= ndi.binary_dilation(floor, structure=_disk(LAMINA_CONTACT_MM / px)) & (sx > 0) & (sx <= lim)
+    return out
 
 
 def _trim_wings(m: np.ndarray, px: float, other: np.ndarray) -> np.ndarray:
