@@ -28,7 +28,10 @@ Method (all lengths in mm, scaled to the pixel size; all anchors from the segmen
    At T1-T10 the sheet over the paraspinal mass (trapezius, rhomboids) is the first muscle layer
    below the SAT, except pieces lying on that bony floor (the erector spinae under thin fat, where
    the rays pass beside the trapezius) and, for the thin lower trapezius, pieces
-   continuous with the muscle under them (the deep muscles' surface).
+   continuous with the muscle under them (the deep muscles' surface). At T7-T10, beyond the
+   paraspinal zone's lateral limit, parts of the outer wall run in the trapezius' sector that a
+   disc thicker than the thin lower trapezius reaches together with a paraspinal region are that
+   region's lateral end (the erector spinae spread over the ribs), not the sheet.
 6. The superficial sheet is assigned to the wall groups by its angle around the trunk centre
    (0 deg anterior, 180 deg posterior) and, for the lateral abdominal wall, by depth (external
    oblique: outer 40 % of the local wall thickness; internal oblique: the rest).
@@ -335,6 +338,25 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
             regions[own & ~seed & (h2s > hi) & ~bone] = 0
     # give back the rim removed by the opening (at most 2 mm, non-wall muscle pixels only)
     regions = expand_labels(regions, distance=2.0 / px) * (muscle & ~wall)
+    # at T7-T10 the lower trapezius is a thin sheet: a part of the outer wall run in the trapezius'
+    # sector thicker than that sheet that touches a paraspinal region is that muscle's lateral end,
+    # cut off by the paraspinal zone's lateral limit (the thoracic erector spinae spread over the ribs)
+    ps_end = np.zeros_like(muscle)
+    if upper and anatomy.level_index(level) > anatomy.level_index("T6"):
+        ang, _ = _trunk_angle(x, y, body)
+        cand = (runs == 1) & (ang >= _SECTORS_THORAX_LOWER[-1][1]) & (y > ytp) & ~post_zone
+        for off in (0, 1):
+            own = regions == _PS + off
+            if not own.any() or not cand.any():
+                continue
+            # the parts of the sheet that a disc thicker than the thin sheet reaches together
+            # with the paraspinal region: the region's continuation, not a sheet lying on it
+            thick = ndi.binary_opening(own | cand, structure=_disk(0.5 * THIN_SHEET_MM / px)) & cand
+            end = _component_at(thick, ndi.binary_dilation(own, structure=ndi.generate_binary_structure(2, 1)))
+            if end.any():
+                regions[end] = _PS + off
+                runs[end] = 0
+                ps_end |= end
 
     # at rib-bearing levels the paraspinal mass lies on the ribs: nothing in front of the posterior
     # rib surface (per plane column, ribs = bone lateral to 80 % of the transverse-process span)
@@ -354,7 +376,7 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
         # medially it ends at the spinous process (projected along the axis: thoracic processes
         # slope below the plane, where the supraspinous/interspinous ligaments fill the midline)
         xt_s, yt_s = abs(tp[s][0]), tp[s][1]
-        ps = (regions == _PS + off) & (s * x < ps_reach) & (s * x > lm.spinous_half_width_mm) & \
+        ps = (regions == _PS + off) & ((s * x < ps_reach) | ps_end) & (s * x > lm.spinous_half_width_mm) & \
             ~((s * x > xt_s) & (y < yt_s - 0.2 * r_b))
         ps &= ~anterior_to_ribs
         ps = _component_at(ps, markers == _PS + off)
@@ -563,15 +585,21 @@ _INNER = [("serratus_anterior", 45, 125), ("internal_oblique", 34, 102)]
 _WHOLE_FRACTION = 0.7
 
 
-def _split_wall(runs: np.ndarray, depth: np.ndarray, x: np.ndarray, y: np.ndarray, body: np.ndarray,
-                level: str) -> dict[str, np.ndarray]:
-    if not runs.any():
-        return {}
+def _trunk_angle(x: np.ndarray, y: np.ndarray, body: np.ndarray) -> tuple[np.ndarray, float]:
+    """Normalised trunk angle (deg; 0 anterior midline, 90 lateral extreme, 180 posterior midline;
+    x and y divided by the trunk's half-width and half-depth) and the trunk centre's x (mm)."""
     by, bx = np.nonzero(body)
     ys, xs = y[by, bx], x[by, bx]
     cy, cx = 0.5 * (ys.min() + ys.max()), 0.5 * (xs.min() + xs.max())
     a_half, b_half = max(0.5 * (xs.max() - xs.min()), 1.0), max(0.5 * (ys.max() - ys.min()), 1.0)
-    ang = np.degrees(np.arctan2(np.abs(x - cx) / a_half, -(y - cy) / b_half))
+    return np.degrees(np.arctan2(np.abs(x - cx) / a_half, -(y - cy) / b_half)), cx
+
+
+def _split_wall(runs: np.ndarray, depth: np.ndarray, x: np.ndarray, y: np.ndarray, body: np.ndarray,
+                level: str) -> dict[str, np.ndarray]:
+    if not runs.any():
+        return {}
+    ang, cx = _trunk_angle(x, y, body)
     i = anatomy.level_index(level)
     if expected("pectoralis_major", level):
         sectors = _SECTORS_THORAX_UPPER
