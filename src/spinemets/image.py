@@ -136,6 +136,22 @@ class CTImage:
         return cls(sitk.GetArrayFromImage(img), Geometry.from_sitk(img), dict(metadata or {}))
 
 
+def label_voxel_counts(array: np.ndarray, minlength: int = 0) -> np.ndarray:
+    """Voxel count per label value of a non-negative integer array (``np.bincount`` of it), counted
+    in chunks: a whole-volume ``bincount`` first converts the array to intp (8 bytes a voxel)."""
+    flat = array.ravel()
+    out = np.zeros(max(int(minlength), 1), np.int64)
+    chunk = 1 << 20
+    for i in range(0, flat.size, chunk):
+        c = np.bincount(flat[i:i + chunk], minlength=out.size)
+        if c.size > out.size:
+            c[:out.size] += out
+            out = c
+        else:
+            out += c
+    return out if minlength or flat.size else out[:0]
+
+
 @dataclass
 class LabelMap:
     """An integer label image on a known grid with its label table (id -> anatomy-table name)."""
@@ -152,7 +168,10 @@ class LabelMap:
         self.labels = {int(k): str(v) for k, v in self.labels.items()}
 
     def present_ids(self) -> list[int]:
-        ids = np.unique(self.array)
+        a = self.array
+        if a.dtype.kind == "u" and a.dtype.itemsize <= 2:
+            return [int(i) for i in np.flatnonzero(label_voxel_counts(a)) if i != 0]
+        ids = np.unique(a)
         return [int(i) for i in ids if i != 0]
 
     def mask(self, label_id: int) -> np.ndarray:

@@ -475,7 +475,7 @@ def _read_image_file(path: Path, fmt: str) -> CTImage:
     check_hu_plausible(arr, path.name)
     if np.issubdtype(arr.dtype, np.integer) or np.array_equal(arr, np.round(arr)):
         if arr.min() >= -32768 and arr.max() <= 32767:
-            arr = arr.astype(np.int16)
+            arr = arr.astype(np.int16, copy=False)
     if arr.dtype != np.int16:
         arr = arr.astype(np.float32)
     geom = Geometry.from_sitk(img)

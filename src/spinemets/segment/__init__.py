@@ -23,12 +23,12 @@ def segment_vertebrae(ct: CTImage, backend: str = "classic", model_dir: str | Pa
         from .classic.pipeline import run_classic
 
         out = run_classic(ct)
-        import numpy as np
 
         from .. import anatomy
         from ..image import LabelMap
 
-        lm = LabelMap(out.labels_ct, ct.geometry, anatomy.label_table(np.unique(out.labels_ct)))
+        lm = LabelMap(out.labels_ct, ct.geometry, {})
+        lm.labels = anatomy.label_table(lm.present_ids())
         return build_result(lm, "classic", out.labelling.summary(), out.uncertain_ids, out.warnings, ct=ct)
     if backend == "nnunet":
         if model_dir is None:

@@ -65,14 +65,26 @@ def voxel_length_mm(direction_lps: np.ndarray, geometry: Geometry) -> float:
     return float(1.0 / np.linalg.norm(per_mm))
 
 
-def _runs_end(inside: np.ndarray) -> tuple[int, int] | None:
-    """(first, last) sample of the longest run of True, or None."""
-    if not inside.any():
-        return None
-    d = np.diff(np.concatenate([[0], inside.astype(np.int8), [0]]))
-    starts, stops = np.nonzero(d == 1)[0], np.nonzero(d == -1)[0]
-    k = int(np.argmax(stops - starts))
-    return int(starts[k]), int(stops[k] - 1)
+def _runs_end(inside: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row of the 2-D bool array ``inside``: whether it holds a True, and the first and last
+    sample of its longest run of True (the first such run on a tie; 0 for a row without one)."""
+    n_rows = inside.shape[0]
+    pad = np.zeros((n_rows, 1), np.int8)
+    d = np.diff(np.concatenate([pad, inside.astype(np.int8), pad], axis=1), axis=1)
+    rows, starts = np.nonzero(d == 1)
+    stops = np.nonzero(d == -1)[1]  # runs pair up in row-major order
+    first = np.zeros(n_rows, np.intp)
+    last = np.zeros(n_rows, np.intp)
+    has = np.zeros(n_rows, bool)
+    if rows.size:
+        # longest run of each row, the earliest among equals
+        order = np.lexsort((starts, -(stops - starts), rows))
+        r_sorted = rows[order]
+        pick = order[np.r_[True, r_sorted[1:] != r_sorted[:-1]]]
+        has[rows[pick]] = True
+        first[rows[pick]] = starts[pick]
+        last[rows[pick]] = stops[pick] - 1
+    return has, first, last
 
 
 def _smooth_edges(edges: np.ndarray, grid_idx: tuple[np.ndarray, np.ndarray],
@@ -85,11 +97,14 @@ def _smooth_edges(edges: np.ndarray, grid_idx: tuple[np.ndarray, np.ndarray],
     g[grid_idx[0] + r, grid_idx[1] + r] = np.where(np.isfinite(edges), edges, np.nan)
     stack = np.stack([g[grid_idx[0] + r + di, grid_idx[1] + r + dj]
                       for di in range(-r, r + 1) for dj in range(-r, r + 1)])
-    valid = np.isfinite(stack)
-    med = np.full(edges.shape, np.nan)
-    for c in range(edges.size):
-        if np.isfinite(edges[c]):
-            med[c] = float(np.median(stack[valid[:, c], c]))
+    # median of each column's finite values (NaN sorts last): the middle one, or the mean of the
+    # two middle ones, as np.median
+    srt = np.sort(stack, axis=0)
+    nv = np.isfinite(stack).sum(axis=0)
+    cols = np.arange(edges.size)
+    lo = srt[np.maximum(nv - 1, 0) // 2, cols]
+    hi = srt[np.maximum(nv, 1) // 2, cols]
+    med = np.where(nv % 2 == 1, lo, (lo + hi) / 2.0)
     return np.where(np.isfinite(edges), med, edges)
 
 
@@ -111,8 +126,12 @@ def end_plate_edges(hu: np.ndarray, body: np.ndarray, geometry: Geometry, centre
     L = voxel_length_mm(ax, geometry)
     h_col = float(min(geometry.spacing_mm))
     ca, cl = np.rint(a / h_col).astype(int), np.rint(l / h_col).astype(int)
-    cols, inv = np.unique(np.stack([ca, cl], 1), axis=0, return_inverse=True)
+    # columns: unique (ca, cl) pairs in lexicographic order, via one integer key per voxel
+    ca0, cl0 = ca.min(), cl.min()
+    n_l = int(cl.max() - cl0) + 1
+    keys, inv = np.unique((ca - ca0) * n_l + (cl - cl0), return_inverse=True)
     inv = inv.ravel()
+    cols = np.stack([keys // n_l + ca0, keys % n_l + cl0], 1)
     step = L * PROFILE_STEP_FRACTION
     reach = (DISC_REACH_VOXELS + PEAK_DEPTH_VOXELS + 1.0) * L
     sv = np.arange(s.min() - reach, s.max() + reach + step, step)
@@ -143,34 +162,36 @@ def end_plate_edges(hu: np.ndarray, body: np.ndarray, geometry: Geometry, centre
     top_bound = np.full(len(cols), -np.inf)
     bottom_bound = np.full(len(cols), np.inf)
     info: dict = {}
+    has_run, run_first, run_last = _runs_end(msk)
+    n_s = sv.size
+    rows = np.arange(len(cols))
     for sign, out in ((1, upper), (-1, lower)):
-        peaks, mins, ends = [], [], []
-        for c in range(len(cols)):
-            run = _runs_end(msk[c])
-            if run is None:
-                peaks.append(None)
-                mins.append(np.nan)
-                ends.append(None)
-                continue
-            p = prof[c] if sign > 0 else prof[c, ::-1]
-            e = run[1] if sign > 0 else sv.size - 1 - run[0]
-            zone = p[max(0, e - n_peak):e + 1]
-            if zone.size == 0 or np.all(np.isnan(zone)):
-                peaks.append(None)
-                mins.append(np.nan)
-                ends.append(None)
-                continue
-            kp = max(0, e - n_peak) + int(np.nanargmax(zone))
-            beyond = p[kp + 1:kp + 1 + n_reach]
-            if beyond.size < n_reach or np.isnan(beyond).any():
-                peaks.append(None)  # the edge of the scan within reach: keep the end
-                mins.append(np.nan)
-                ends.append(None)
-                continue
-            km = kp + 1 + int(np.argmin(beyond))
-            peaks.append((kp, float(p[kp]), km))
-            mins.append(float(p[km]))
-            ends.append(e)
+        # all columns at once: profile (reversed for the lower end), end of the body run
+        pp = prof if sign > 0 else prof[:, ::-1]
+        e_all = run_last if sign > 0 else n_s - 1 - run_first
+        # the peak: highest HU from PEAK_DEPTH_VOXELS inside the run's end to its end (first max)
+        z_lo = np.maximum(0, e_all - n_peak)
+        z_idx = z_lo[:, None] + np.arange(n_peak + 1)[None, :]
+        z_in = z_idx <= e_all[:, None]
+        z_val = pp[rows[:, None], np.minimum(z_idx, n_s - 1)]
+        z_ok = z_in & ~np.isnan(z_val)
+        kp_all = z_lo + np.argmax(np.where(z_ok, z_val, -np.inf), axis=1)
+        # the disc minimum within DISC_REACH_VOXELS beyond the peak (the edge of the scan within
+        # reach: keep the end)
+        b_idx = kp_all[:, None] + 1 + np.arange(n_reach)[None, :]
+        b_in = b_idx < n_s
+        b_val = pp[rows[:, None], np.minimum(b_idx, n_s - 1)]
+        b_ok = b_in.all(axis=1) & ~np.isnan(b_val).any(axis=1)
+        km_all = kp_all + 1 + np.argmin(np.where(b_in, b_val, np.inf), axis=1)
+        good = has_run & z_ok.any(axis=1) & b_ok
+        peaks: list = [None] * len(cols)
+        mins = np.full(len(cols), np.nan)
+        ends: list = [None] * len(cols)
+        for c in np.flatnonzero(good):
+            kp, km = int(kp_all[c]), int(km_all[c])
+            peaks[c] = (kp, float(pp[c, kp]), km)
+            mins[c] = float(pp[c, km])
+            ends[c] = int(e_all[c])
         level = float(np.nanmedian(mins)) if np.isfinite(mins).any() else np.nan
         info["disc_hu_" + ("upper" if sign > 0 else "lower")] = level
         if not np.isfinite(level):

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy import ndimage as ndi
 
 from .. import DISCLAIMER, __version__, anatomy
-from ..image import CTImage, LabelMap
+from ..image import CTImage, LabelMap, label_voxel_counts
 from ..io import write_json_atomic, write_label_map
 from .bodies import extract_bodies
 
@@ -34,6 +35,13 @@ class VertebraeResult:
     vertebrae: LabelMap
     bodies: LabelMap
     summary: dict[str, Any] = field(default_factory=dict)
+
+
+def _counts(arr: np.ndarray, n: int) -> np.ndarray:
+    """Voxels per label id (``np.bincount``; chunked for small unsigned label arrays)."""
+    if arr.dtype.kind == "u" and arr.dtype.itemsize <= 2:
+        return label_voxel_counts(arr, n)
+    return np.bincount(arr.ravel(), minlength=n)
 
 
 def _r(v: Any, nd: int = 2) -> Any:
@@ -54,8 +62,9 @@ def build_result(vertebrae: LabelMap, backend: str, labelling: dict[str, Any] | 
     partial-volume end slices beyond their end plates are taken off (``segment.endplates``)."""
     keep_ids = {anatomy.vertebra_id(lv) for lv in ASSESSED_LEVELS} | {anatomy.SACRUM_ID}
     arr = vertebrae.array
-    present = [i for i in vertebrae.present_ids() if i in keep_ids]
-    if set(vertebrae.present_ids()) - set(present):
+    all_present = vertebrae.present_ids()
+    present = [i for i in all_present if i in keep_ids]
+    if set(all_present) - set(present):
         arr = np.where(np.isin(arr, present), arr, 0).astype(arr.dtype)
     vert = LabelMap(arr, vertebrae.geometry, anatomy.label_table(present))
     vids = [i for i in present if i != anatomy.SACRUM_ID]
@@ -64,14 +73,14 @@ def build_result(vertebrae: LabelMap, backend: str, labelling: dict[str, Any] | 
     enclosed = (b > 0) & (arr == 0)
     if enclosed.any() and backend == "classic":
         arr = arr.copy()
-        arr[enclosed] = b[enclosed]
+        np.copyto(arr, b, where=enclosed)
         vert = LabelMap(arr, vertebrae.geometry, vert.labels)
     elif enclosed.any():
         bodies_lm = LabelMap(np.where(enclosed, 0, b).astype(b.dtype), bodies_lm.geometry, bodies_lm.labels)
     vox_mm3 = vert.geometry.voxel_volume_mm3
     n = max(vids, default=0) + 1
-    counts = np.bincount(arr.ravel(), minlength=n)
-    body_counts = np.bincount(bodies_lm.array.ravel(), minlength=n)
+    counts = _counts(arr, n)
+    body_counts = _counts(bodies_lm.array, n)
     uncertain_ids = uncertain_ids or set()
     levels: dict[str, Any] = {}
     for lv in anatomy.ALL_LEVELS:
@@ -102,8 +111,10 @@ def build_result(vertebrae: LabelMap, backend: str, labelling: dict[str, Any] | 
         levels[lv] = entry
     sacrum = None
     if anatomy.SACRUM_ID in present:
-        m = arr == anatomy.SACRUM_ID
-        idx = np.argwhere(m).mean(0)
+        # (within the sacrum's bounding box: whole-volume argwhere is slow on a clinical grid)
+        box = ndi.find_objects((arr == anatomy.SACRUM_ID).view(np.uint8))[0]
+        m = arr[box] == anatomy.SACRUM_ID
+        idx = (np.argwhere(m) + np.array([s.start for s in box])).mean(0)
         sacrum = {"label": anatomy.SACRUM_ID,
                   "volume_mm3": round(float(m.sum()) * vert.geometry.voxel_volume_mm3, 1),
                   "centroid_lps_mm": _r(vert.geometry.index_zyx_to_lps(idx))}
