@@ -137,9 +137,10 @@ class CTImage:
 
 
 def label_voxel_counts(array: np.ndarray, minlength: int = 0) -> np.ndarray:
-    """Voxel count per label value of a non-negative integer array (``np.bincount`` of it), counted
-    in chunks: a whole-volume ``bincount`` first converts the array to intp (8 bytes a voxel)."""
-    flat = array.ravel()
+    """Voxel count per label value of a non-negative integer array (``np.bincount`` of it). Only the
+    labelled (non-zero) voxels are counted, in chunks: a whole-volume ``bincount`` first converts
+    the array to intp (8 bytes a voxel)."""
+    flat = array[array != 0]
     out = np.zeros(max(int(minlength), 1), np.int64)
     chunk = 1 << 20
     for i in range(0, flat.size, chunk):
@@ -149,7 +150,8 @@ def label_voxel_counts(array: np.ndarray, minlength: int = 0) -> np.ndarray:
             out = c
         else:
             out += c
-    return out if minlength or flat.size else out[:0]
+    out[0] += array.size - flat.size
+    return out if minlength or array.size else out[:0]
 
 
 @dataclass

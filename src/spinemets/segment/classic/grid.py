@@ -79,9 +79,15 @@ def make_workgrid(img: sitk.Image, spacing_mm: float, bounds_lps: np.ndarray | N
     return WorkGrid(sitk.GetArrayFromImage(out), out, spacing_mm)
 
 
-def labels_to_grid(labels_zyx: np.ndarray, src: sitk.Image, reference: sitk.Image) -> np.ndarray:
-    """Nearest-neighbour resampling of a label array on ``src``'s grid onto ``reference``'s grid."""
+def labels_to_grid_image(labels_zyx: np.ndarray, src: sitk.Image, reference: sitk.Image) -> sitk.Image:
+    """Nearest-neighbour resampling of a label array on ``src``'s grid onto ``reference``'s grid,
+    as a uint16 SimpleITK image (read it through ``sitk.GetArrayViewFromImage`` while it is kept
+    alive, to save a copy of a large grid)."""
     li = sitk.GetImageFromArray(labels_zyx.astype(np.uint16))
     li.CopyInformation(src)
-    out = sitk.Resample(li, reference, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt16)
-    return sitk.GetArrayFromImage(out)
+    return sitk.Resample(li, reference, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt16)
+
+
+def labels_to_grid(labels_zyx: np.ndarray, src: sitk.Image, reference: sitk.Image) -> np.ndarray:
+    """Nearest-neighbour resampling of a label array on ``src``'s grid onto ``reference``'s grid."""
+    return sitk.GetArrayFromImage(labels_to_grid_image(labels_zyx, src, reference))

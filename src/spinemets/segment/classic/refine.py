@@ -40,7 +40,7 @@ from scipy import ndimage as ndi
 from skimage.segmentation import watershed
 
 from . import masks
-from .grid import labels_to_grid
+from .grid import labels_to_grid, labels_to_grid_image
 
 #: Thickness of the cortical shell / bony end plate (mm): ~0.4-1 mm in adult vertebrae.
 CORTEX_MM = 1.0
@@ -61,19 +61,24 @@ def refine_on_ct(labels_work: np.ndarray, work_img: sitk.Image, ct_img: sitk.Ima
     arch seeds, labelled like ``labels_work``) and ``posterior_work`` (the posterior-element region
     to partition again), the posterior elements there are re-partitioned on the CT grid
     (``posterior_partition``)."""
-    up = labels_to_grid(labels_work, work_img, ct_img)
+    # (the CT-grid resamplings are read through views of their SimpleITK images, kept alive here:
+    # no whole-volume copies)
+    up_img = labels_to_grid_image(labels_work, work_img, ct_img)
+    up = sitk.GetArrayViewFromImage(up_img)
     w = float(work_img.GetSpacing()[0])
     sp = np.asarray(ct_img.GetSpacing())[::-1]  # (z, y, x) spacing of the CT array
     if not up.any():
-        return up
+        return np.array(up)
     if np.all(sp >= 0.8 * w):
-        return majority_z_border(up, ct_array, sp)
+        return majority_z_border(np.array(up), ct_array, sp)
     lab = labels_work.astype(np.uint16)
     interior = np.where(ndi.grey_erosion(lab, size=3) == lab, lab, 0).astype(np.uint16)
     grown = np.where(lab > 0, lab, ndi.grey_dilation(lab, size=3)).astype(np.uint16)
-    interior_up = labels_to_grid(interior, work_img, ct_img)
-    grown_up = labels_to_grid(grown, work_img, ct_img)
-    obj = ndi.find_objects((grown_up > 0).astype(np.uint8))[0]
+    interior_img = labels_to_grid_image(interior, work_img, ct_img)
+    interior_up = sitk.GetArrayViewFromImage(interior_img)
+    grown_img = labels_to_grid_image(grown, work_img, ct_img)
+    grown_up = sitk.GetArrayViewFromImage(grown_img)
+    obj = ndi.find_objects((grown_up > 0).view(np.uint8))[0]
     out = np.zeros_like(up)
     hu = ct_array[obj]
     bone = masks.bone_mask(hu.astype(np.float32))
