@@ -75,7 +75,9 @@ def _snap_to_lattice(img: sitk.Image, origin: np.ndarray, spacing_mm: float) -> 
 
 
 def make_workgrid(img: sitk.Image, spacing_mm: float, bounds_lps: np.ndarray | None = None) -> WorkGrid:
-    out = canonical_resample(sitk.Cast(img, sitk.sitkFloat32), spacing_mm, bounds_lps)
+    if img.GetPixelID() != sitk.sitkFloat32:  # (a cast to the same type would copy the CT)
+        img = sitk.Cast(img, sitk.sitkFloat32)
+    out = canonical_resample(img, spacing_mm, bounds_lps)
     return WorkGrid(sitk.GetArrayFromImage(out), out, spacing_mm)
 
 

@@ -355,7 +355,7 @@ def run_classic(ct: CTImage) -> ClassicOutput:
         if k in lab.uncertain:
             uncertain_ids.add(vid)
     lab_small = lut[np.where(labels < OTHER_OFFSET, labels, 0)]
-    ref = ct.to_sitk()
+    ref = img  # the CT's grid (only its geometry is used; no second copy of the CT)
     # posterior elements at rib-bearing levels are partitioned again on the CT grid from each level's seeds
     labels_ct = refine_on_ct(lab_small, fine.image, ref, ct.array, seeds_work=lut[vseeds],
                              posterior_work=posterior_region(labels.shape, cl, w, rib_slices))

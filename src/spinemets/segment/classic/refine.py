@@ -91,9 +91,14 @@ def refine_on_ct(labels_work: np.ndarray, work_img: sitk.Image, ct_img: sitk.Ima
         offset = tuple(s.start for s in obj)
         out[obj] = posterior_partition(out[obj], bone, seeds_up, post_up,
                                        lambda box: superior_mm(ct_img, box, offset))
-    out = fill_label_holes(out)
-    out = halfway_inplane_rim(out, ct_array, sp)
-    return majority_z_border(out, ct_array, sp)
+    # the border steps below change voxels at most 2 voxels beyond a label's bounding box, and
+    # every label lies in ``obj``: they run on ``obj`` grown by 3 voxels (same result as on the
+    # whole grid, without whole-volume passes)
+    big = tuple(slice(max(s.start - 3, 0), min(s.stop + 3, n)) for s, n in zip(obj, out.shape))
+    sub = fill_label_holes(out[big])
+    sub = halfway_inplane_rim(sub, ct_array[big], sp)
+    out[big] = majority_z_border(sub, ct_array[big], sp)
+    return out
 
 
 def posterior_partition(labels: np.ndarray, bone: np.ndarray, seeds: np.ndarray, region: np.ndarray,
