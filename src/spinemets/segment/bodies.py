@@ -309,22 +309,29 @@ def extract_bodies(vertebrae: LabelMap, ids: list[int] | None = None, ct: CTImag
             ap = _unit(f.axis_ap_lps - (f.axis_ap_lps @ ax) * ax, f.axis_ap_lps)
             f.axis_si_lps, f.axis_ap_lps = ax, ap
     if ct is not None:
-        _trim_to_end_plates(body_arr, ct, frames)
+        # each body lies in its vertebra's box: its own box is found there, not on the whole grid
+        boxes: dict[int, tuple[slice, ...]] = {}
+        for vid in frames:
+            sl = info[vid]["sl"]
+            ob = ndi.find_objects((body_arr[sl] == vid).view(np.uint8))
+            if ob and ob[0] is not None:
+                boxes[vid] = tuple(slice(a.start + b.start, a.start + b.stop) for a, b in zip(sl, ob[0]))
+        _trim_to_end_plates(body_arr, ct, frames, boxes)
     labels = {k: v for k, v in vertebrae.labels.items() if k in frames}
     return LabelMap(body_arr, geom, labels), frames
 
 
-def _trim_to_end_plates(body_arr: np.ndarray, ct: CTImage, frames: dict[int, VertebraFrame]) -> None:
+def _trim_to_end_plates(body_arr: np.ndarray, ct: CTImage, frames: dict[int, VertebraFrame],
+                        boxes: dict[int, tuple[slice, ...]]) -> None:
     """Take each body's partial-volume end slices off ``body_arr`` (in place) and update its
-    frame's body centroid and volume."""
+    frame's body centroid and volume. ``boxes``: each body's bounding box in ``body_arr``."""
     geom = ct.geometry
     margin = 3  # voxels around the body: room for the disc profile beyond the end plates
-    objs = ndi.find_objects(body_arr)
     for vid, f in frames.items():
-        if vid - 1 >= len(objs) or objs[vid - 1] is None or f.body_centroid_lps_mm is None:
+        if vid not in boxes or f.body_centroid_lps_mm is None:
             continue
         sl = tuple(slice(max(0, s.start - margin), min(n, s.stop + margin))
-                   for s, n in zip(objs[vid - 1], body_arr.shape))
+                   for s, n in zip(boxes[vid], body_arr.shape))
         sub = body_arr[sl]
         bm = sub == vid
         keep = trim_end_plates(ct.array[sl], bm, geom, f.body_centroid_lps_mm, f.axis_si_lps, f.axis_ap_lps,

@@ -220,7 +220,8 @@ def end_plate_edges(hu: np.ndarray, body: np.ndarray, geometry: Geometry, centre
                 # centred on the plate, whose outer face lies half a plate thickness beyond
                 lo_k = max(0, kp - n_vox)
                 win = p[lo_k:kp + n_vox + 1]
-                w = np.clip(np.nan_to_num(win - base, nan=0.0), 0, None)
+                d = win - base
+                w = np.where(d > 0, d, 0.0)  # excess over the baseline (0 where below or NaN)
                 if w.sum() > 0:
                     pos = min(pos, (lo_k + float((np.arange(win.size) * w).sum() / w.sum())) * step
                               + 0.5 * END_PLATE_MM)
