@@ -26,7 +26,7 @@ from .centreline import Centreline, find_centreline
 from .discs import GAP_MAX_MM, coverage_profile, end_slice_is_disc, select_discs
 from .grid import labels_to_grid, make_workgrid
 from .refine import refine_on_ct
-from .separate import OTHER_OFFSET, posterior_region, segment_bounds, separate
+from .separate import OTHER_OFFSET, ZONE_RIB_LATERAL_MM, posterior_region, segment_bounds, separate
 
 log = logging.getLogger(__name__)
 
@@ -98,14 +98,15 @@ def _row_run_width(filled: np.ndarray, cl: Centreline, lo: float, hi: float, w: 
 
 
 def _near_other(labels: np.ndarray, n_vert: int, thick: np.ndarray, w: float
-                ) -> list[dict[int, tuple[int, float, float, float, float]]]:
+                ) -> list[dict[int, tuple[int, float, float, float, float, float, float]]]:
     """Other-bone regions near each vertebral segment (one distance transform for all).
 
     Returns, per segment k (0-based), {label: (voxels within RIB_NEAR_MM, mean x and y index of
-    those voxels, half-thickness mm = 95th percentile of ``thick`` over them, closest distance mm)}.
+    those voxels, half-thickness mm = 95th percentile of ``thick`` over them, closest distance mm,
+    mean x and y index of the contact: the voxels within one working voxel of the closest distance)}.
     """
     vert = (labels > 0) & (labels < OTHER_OFFSET)
-    out: list[dict[int, tuple[int, float, float, float, float]]] = [dict() for _ in range(n_vert)]
+    out: list[dict[int, tuple[int, float, float, float, float, float, float]]] = [dict() for _ in range(n_vert)]
     if not vert.any():
         return out
     dist, ind = ndi.distance_transform_edt(~vert, sampling=w, return_indices=True)
@@ -121,8 +122,12 @@ def _near_other(labels: np.ndarray, n_vert: int, thick: np.ndarray, w: float
         mk = owner == k
         for j in np.unique(other[mk]):
             m = mk & (other == j)
+            dm = float(d[m].min())
+            # the contact: the voxels within one working voxel of the closest distance
+            c = m & (d <= dm + w)
             out[int(k) - 1][int(j)] = (int(m.sum()), float(idx[2][m].mean()), float(idx[1][m].mean()),
-                                        float(np.percentile(th[m], 95)), float(d[m].min()))
+                                        float(np.percentile(th[m], 95)), dm, float(idx[2][c].mean()),
+                                        float(idx[1][c].mean()))
     return out
 
 
@@ -303,13 +308,18 @@ def run_classic(ct: CTImage) -> ClassicOutput:
         if f.sacral:
             continue
         yq, xq, rq = cl.at(np.array([0.5 * (bounds[k][0] + bounds[k][1])]))
-        for j, (cnt, mx, my, th, dmin) in adj[k].items():
-            dy_mm = (my - yq[0]) * w
-            log.debug("segment %d: other %d contact %d at dy %.1f mm, local half-thickness %.1f mm",
-                      k, j, cnt, dy_mm, th)
+        for j, (cnt, mx, my, th, dmin, cx, cy) in adj[k].items():
+            # where the region comes closest to the vertebra, not the mean over its near part
+            dy_mm = (cy - yq[0]) * w
+            dx_mm = abs(cx - xq[0]) * w
+            log.debug("segment %d: other %d contact %d at dx %.1f dy %.1f mm (mean dy %.1f mm), closest %.1f mm, "
+                      "local half-thickness %.1f mm", k, j, cnt, dx_mm, dy_mm, (my - yq[0]) * w, dmin, th)
             # ribs articulate with the posterolateral body and the transverse processes; bright
-            # structures in front of the body (contrast-filled aorta) are not ribs
-            if j in pelvis or th > RIB_MAX_HALF_THICKNESS_MM or dy_mm < 0:
+            # structures touching the body from the front (contrast-filled aorta) are not ribs. A
+            # rib may touch in front of the body centre only beyond the transverse-process tips:
+            # the short first rib curves forward within a few cm of its joints with T1
+            in_front = dy_mm < 0 and dx_mm <= ZONE_RIB_LATERAL_MM
+            if j in pelvis or th > RIB_MAX_HALF_THICKNESS_MM or in_front:
                 continue
             if dmin > RIB_CONTACT_MM:
                 f.rib_near = True
