@@ -31,7 +31,8 @@ Method (all lengths in mm, scaled to the pixel size; all anchors from the segmen
    continuous with the muscle under them (the deep muscles' surface). At T7-T10, beyond the
    paraspinal zone's lateral limit, parts of the outer wall run in the trapezius' sector that a
    disc thicker than the thin lower trapezius reaches together with a paraspinal region are that
-   region's lateral end (the erector spinae spread over the ribs), not the sheet.
+   region's lateral end (the erector spinae spread over the ribs), not the sheet; at T1-T10 the
+   paraspinal region keeps what it grew beyond that limit in the trapezius' sector.
 6. The superficial sheet is assigned to the wall groups by its angle around the trunk centre
    (0 deg anterior, 180 deg posterior) and, for the lateral abdominal wall, by depth (external
    oblique: outer 40 % of the local wall thickness; internal oblique: the rest).
@@ -366,6 +367,11 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
         cols = np.nonzero(ribs.any(axis=0))[0]
         y_post_rib = np.where(ribs[:, cols], y[:, cols], -np.inf).max(axis=0)
         anterior_to_ribs[:, cols] = y[:, cols] < y_post_rib[None, :] - 1.0
+    # at T1-T10, behind the trunk (the trapezius' sector) the paraspinal region may continue beyond the
+    # zone's lateral limit: muscle joined to it without a fat plane and not taken by the wall sheets is
+    # the erector spinae spreading over the ribs (the lateral limit guards the posterolateral chest,
+    # where the scapular muscles lie on the ribs)
+    back = (_trunk_angle(x, y, body)[0] >= _SECTORS_THORAX_LOWER[-1][1]) if upper else np.zeros_like(muscle)
     out: dict[str, np.ndarray] = {}
     # air inside the body beside and behind the vertebral body: the posterior lung recesses lie
     # in front of the ribs, so no organ touches the paraspinal mass (wings are trimmed only below)
@@ -376,7 +382,7 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
         # medially it ends at the spinous process (projected along the axis: thoracic processes
         # slope below the plane, where the supraspinous/interspinous ligaments fill the midline)
         xt_s, yt_s = abs(tp[s][0]), tp[s][1]
-        ps = (regions == _PS + off) & ((s * x < ps_reach) | ps_end) & (s * x > lm.spinous_half_width_mm) & \
+        ps = (regions == _PS + off) & ((s * x < ps_reach) | ps_end | back) & (s * x > lm.spinous_half_width_mm) & \
             ~((s * x > xt_s) & (y < yt_s - 0.2 * r_b))
         ps &= ~anterior_to_ribs
         ps = _component_at(ps, markers == _PS + off)
