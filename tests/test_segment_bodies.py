@@ -86,6 +86,32 @@ def test_synthetic_axially_rotated_vertebra():
     assert _dice(bodies.array == vid, truth) >= 0.96
 
 
+
+def test_neighbour_consistent_anterior_axis():
+    """Chain of five vertebrae rotating 4 deg per level about +z (a gentle scoliotic twist): the
+    middle one's own mirror plane turned 26 deg away (a one-sided lytic defect) is replaced by its
+    neighbours' mean direction; one turned 8 deg (within the intersegmental range) is kept, and so
+    is every axis whose neighbours disagree with each other or are cut by the volume's edge."""
+    from spinemets.segment.bodies import _neighbour_consistent_ap
+
+    def ap(deg):
+        t = np.radians(deg)
+        return np.array([-np.sin(t), -np.cos(t), 0.0])
+
+    si = [np.array([0.0, 0.0, 1.0])] * 5
+    base = [0.0, 4.0, 8.0, 12.0, 16.0]
+    aps = [ap(d) for d in base]
+    aps[2] = ap(8.0 + 26.0)
+    out = _neighbour_consistent_ap(aps, si, [False] * 5)
+    assert np.degrees(np.arccos(np.clip(out[2] @ ap(8.0), -1, 1))) < 0.5
+    assert all(np.allclose(out[k], aps[k]) for k in (0, 1, 3, 4))
+    assert np.allclose(_neighbour_consistent_ap(aps, si, [False, True, False, False, False])[2], aps[2])
+    aps[2] = ap(8.0 + 8.0)
+    assert np.allclose(_neighbour_consistent_ap(aps, si, [False] * 5)[2], aps[2])
+    aps[1], aps[2], aps[3] = ap(-10.0), ap(30.0), ap(20.0)  # neighbours 30 deg apart: no reference
+    assert np.allclose(_neighbour_consistent_ap(aps, si, [False] * 5)[2], aps[2])
+
+
 # --- phantoms ------------------------------------------------------------------------------------
 
 PHANTOMS = {1: {}, 3: dict(lesions=[("L3", "blastic", "body", 10.0), ("T10", "mixed", "body", 9.0)])}

@@ -56,14 +56,7 @@ _DICE_XFAIL = {
     "seed5_partial_T8_L5": "thoracic Dice 0.91-0.93 (mean 0.915; T9 0.906), lumbar 0.93-0.96",
 }
 _LUMBAR_FLOOR_XFAIL: dict[str, str] = {}
-_BODY_VOLUME_XFAIL: dict[str, str] = {
-    "seed4_fracture": "fractured L1 body 1575 voxels vs truth 2237 (-29.6 %; -23.4 % before the "
-                      "end slices beyond the CT's end-plate edges were taken off, segment/endplates.py): "
-                      "the classic vertebra map holds only 76 % of the truth L1 body (the posterior ~6 mm "
-                      "of it are missing), so taking off its partial-volume end slices as at every "
-                      "level (this case's L2-L5 volume ratios 1.04-1.08 -> 1.01-1.04, Dice up 0.005-"
-                      "0.022; L1 Dice 0.737 -> 0.732) leaves it under the 25 % bound",
-}
+_BODY_VOLUME_XFAIL: dict[str, str] = {}
 
 
 def _xfail_if(request, name: str, table: dict[str, str]) -> None:

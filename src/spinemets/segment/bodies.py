@@ -12,6 +12,8 @@ For each vertebra, in physical (LPS mm) space:
   ``axis_si`` (up to ``SYMMETRY_MAX_DEG``) to the mid-sagittal plane, the plane through the body
   centre containing ``axis_si`` about which the vertebra is most nearly mirror-symmetric (an
   asymmetric transverse process, rib stub or missing facet no longer tilts the frame sideways);
+  a plane turned more than ``MAX_SEGMENT_ROTATION_DEG`` from both neighbours (which agree) is the
+  vertebra's own asymmetry (one-sided lytic defect, fracture): their mean direction is used;
 * posterior wall: in the mid-sagittal band (``MIDLINE_HALF_WIDTH_MM`` either side), the vertebra is
   resampled in its frame and every sagittal column (fixed height and lateral position) is walked
   from the body centre backwards to the first gap of at least ``CANAL_GAP_MM`` (the spinal canal);
@@ -52,6 +54,11 @@ FALLBACK_WALL_FACTOR = 1.1
 WALL_REACH_FACTOR = 3.0
 #: Mid-sagittal plane search: largest turn of the first anterior axis about the cranial axis (deg).
 SYMMETRY_MAX_DEG = 30.0
+#: Largest axial rotation between adjacent vertebrae (deg): the physiological intersegmental range
+#: is about 1-3 deg per side in the lumbar and up to ~9 deg in the thoracic spine (White & Panjabi),
+#: more than that only at the apex of a severe scoliosis; a mirror plane turned further from both
+#: neighbours is taken as the vertebra's own asymmetry (lesion, fracture), not its rotation.
+MAX_SEGMENT_ROTATION_DEG = 12.0
 #: Largest tilt of the posterior wall against the cranial axis (deg; the wall is near parallel).
 WALL_MAX_TILT_DEG = 15.0
 #: At most this many vertebra voxels are mirrored per trial plane (a regular subsample).
@@ -224,6 +231,33 @@ def _closed_in_box(bm: np.ndarray, labels: np.ndarray, vid: int, sl: tuple[slice
     return cand & ok
 
 
+def _neighbour_consistent_ap(aps: list[np.ndarray], si: list[np.ndarray], cut: list[bool]
+                             ) -> list[np.ndarray]:
+    """Anterior axes (chain order) with each one that is turned about its cranial axis by more than
+    ``MAX_SEGMENT_ROTATION_DEG`` from both of its neighbours, while those (not cut by the volume's
+    edge) agree with each other within that angle, replaced by their mean direction: a lytic
+    defect or fracture on one side makes the vertebra itself asymmetric, and its mirror plane
+    turns away (seed 4 L1: 26 degrees against +-1 for every other level)."""
+    lim = np.radians(MAX_SEGMENT_ROTATION_DEG)
+
+    def turn(a: np.ndarray, b: np.ndarray, ax: np.ndarray) -> float:
+        a2, b2 = _unit(a - (a @ ax) * ax, a), _unit(b - (b @ ax) * ax, b)
+        return float(np.arctan2(np.cross(a2, b2) @ ax, a2 @ b2))
+
+    out = list(aps)
+    for k in range(1, len(aps) - 1):
+        if cut[k - 1] or cut[k + 1]:
+            continue
+        ax = si[k]
+        lo, hi = aps[k - 1], aps[k + 1]
+        if abs(turn(lo, hi, ax)) > lim:
+            continue
+        if abs(turn(lo, aps[k], ax)) > lim and abs(turn(hi, aps[k], ax)) > lim:
+            ref = lo + hi
+            out[k] = _unit(ref - (ref @ ax) * ax, aps[k])
+    return out
+
+
 def extract_bodies(vertebrae: LabelMap, ids: list[int] | None = None, ct: CTImage | None = None
                    ) -> tuple[LabelMap, dict[int, VertebraFrame]]:
     """Body label map (same ids) and a frame per vertebra id, ordered caudal to cranial.
@@ -266,12 +300,18 @@ def extract_bodies(vertebrae: LabelMap, ids: list[int] | None = None, ct: CTImag
     body_arr = np.zeros_like(arr)
     frames: dict[int, VertebraFrame] = {}
     body_cents = []
+    aps = []
     for k, vid in enumerate(order):
         d = info[vid]
         ax = si[k]
         ap = d["core"] - d["centroid"]
         ap = _unit(ap - (ap @ ax) * ax, np.array([0.0, -1.0, 0.0]))
-        ap = _mirror_ap(d["m"], d["sl"], geom, d["core"], ax, ap)
+        aps.append(_mirror_ap(d["m"], d["sl"], geom, d["core"], ax, ap))
+    aps = _neighbour_consistent_ap(aps, si, cut)
+    for k, vid in enumerate(order):
+        d = info[vid]
+        ax = si[k]
+        ap = aps[k]
         rel = d["pts"] - d["core"]
         s_rel, a_rel = rel @ ax, rel @ ap
         line = _wall_line(d["m"], d["sl"], geom, d["core"], ax, ap, s_rel, a_rel,
