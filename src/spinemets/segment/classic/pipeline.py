@@ -26,7 +26,8 @@ from .centreline import Centreline, find_centreline
 from .discs import GAP_MAX_MM, coverage_profile, end_slice_is_disc, select_discs
 from .grid import labels_to_grid, make_workgrid
 from .refine import refine_on_ct
-from .separate import OTHER_OFFSET, ZONE_RIB_LATERAL_MM, posterior_region, segment_bounds, separate
+from .separate import (OTHER_OFFSET, ZONE_RIB_LATERAL_MM, body_row_run, posterior_region, segment_bounds,
+                       separate)
 
 log = logging.getLogger(__name__)
 
@@ -80,20 +81,9 @@ def _row_run_width(filled: np.ndarray, cl: Centreline, lo: float, hi: float, w: 
     for z in range(int(np.ceil(lo)), int(np.floor(hi)) + 1):
         if z < 0 or z >= filled.shape[0]:
             continue
-        y, x, r = (float(v[0]) for v in cl.at(np.array([z])))
-        b = max(1, int(round(0.5 * r / w)))
-        y0, y1 = max(0, int(round(y)) - b), min(filled.shape[1], int(round(y)) + b + 1)
-        row = filled[z, y0:y1, :].any(0)
-        xi = int(round(x))
-        if not (0 <= xi < row.size) or not row[xi]:
-            continue
-        left = xi
-        while left - 1 >= 0 and row[left - 1]:
-            left -= 1
-        right = xi
-        while right + 1 < row.size and row[right + 1]:
-            right += 1
-        best = max(best, (right - left + 1) * w)
+        run = body_row_run(filled, cl, z, w)
+        if run is not None:
+            best = max(best, (run[1] - run[0] + 1) * w)
     return best
 
 

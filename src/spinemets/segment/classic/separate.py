@@ -49,6 +49,26 @@ OTHER_OFFSET = 1000
 MIN_BODY_FRACTION = 0.3
 
 
+def body_row_run(mask: np.ndarray, cl: Centreline, z: int, w: float) -> tuple[int, int, float] | None:
+    """The continuous run of ``mask`` voxels along x through the centreline at slice ``z``, in
+    the body row (projected over y within half a body radius of the centre): (first x index,
+    last x index, centreline x as a continuous index), or None where the centreline voxel is not
+    in the mask. ``w`` is the in-plane voxel size (mm)."""
+    y, x, r = (float(v[0]) for v in cl.at(np.array([z])))
+    b = max(1, int(round(0.5 * r / w)))
+    row = mask[z, max(0, int(round(y)) - b):int(round(y)) + b + 1, :].any(0)
+    xi = int(round(x))
+    if not (0 <= xi < row.size) or not row[xi]:
+        return None
+    left = xi
+    while left - 1 >= 0 and row[left - 1]:
+        left -= 1
+    right = xi
+    while right + 1 < row.size and row[right + 1]:
+        right += 1
+    return left, right, x
+
+
 def body_half_widths(mask: np.ndarray, cl: Centreline, bounds: list[tuple[float, float, bool]],
                      w: float) -> np.ndarray:
     """Per axial slice, the vertebral body's extent (mm) to the right (-x) and left (+x) of the
@@ -66,18 +86,10 @@ def body_half_widths(mask: np.ndarray, cl: Centreline, bounds: list[tuple[float,
         for z in range(int(np.ceil(mid - half)), int(np.floor(mid + half)) + 1):
             if not 0 <= z < mask.shape[0]:
                 continue
-            y, x, r = (float(v[0]) for v in cl.at(np.array([z])))
-            b = max(1, int(round(0.5 * r / w)))
-            row = mask[z, max(0, int(round(y)) - b):int(round(y)) + b + 1, :].any(0)
-            xi = int(round(x))
-            if not (0 <= xi < row.size) or not row[xi]:
+            run = body_row_run(mask, cl, z, w)
+            if run is None:
                 continue
-            left = xi
-            while left - 1 >= 0 and row[left - 1]:
-                left -= 1
-            right = xi
-            while right + 1 < row.size and row[right + 1]:
-                right += 1
+            left, right, x = run
             ext.append(((x - left) * w, (right - x) * w))
         if ext:
             z0, z1 = max(0, int(np.floor(lo))), min(mask.shape[0], int(np.ceil(hi)) + 1)
