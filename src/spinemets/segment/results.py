@@ -37,13 +37,6 @@ class VertebraeResult:
     summary: dict[str, Any] = field(default_factory=dict)
 
 
-def _counts(arr: np.ndarray, n: int) -> np.ndarray:
-    """Voxels per label id (``np.bincount``; chunked for small unsigned label arrays)."""
-    if arr.dtype.kind == "u" and arr.dtype.itemsize <= 2:
-        return label_voxel_counts(arr, n)
-    return np.bincount(arr.ravel(), minlength=n)
-
-
 def _r(v: Any, nd: int = 2) -> Any:
     if v is None:
         return None
@@ -79,8 +72,8 @@ def build_result(vertebrae: LabelMap, backend: str, labelling: dict[str, Any] | 
         bodies_lm = LabelMap(np.where(enclosed, 0, b).astype(b.dtype), bodies_lm.geometry, bodies_lm.labels)
     vox_mm3 = vert.geometry.voxel_volume_mm3
     n = max(vids, default=0) + 1
-    counts = _counts(arr, n)
-    body_counts = _counts(bodies_lm.array, n)
+    counts = label_voxel_counts(arr, n)
+    body_counts = label_voxel_counts(bodies_lm.array, n)
     uncertain_ids = uncertain_ids or set()
     levels: dict[str, Any] = {}
     for lv in anatomy.ALL_LEVELS:
