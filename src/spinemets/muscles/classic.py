@@ -76,6 +76,13 @@ PSOAS_BODY_CONTACT_MM = 6.0
 #: at L3 is about as wide as the body's radius; QL lies within a body radius of the TP tip)
 PSOAS_SEED_REACH = 0.86
 QL_SEED_REACH = 0.86
+#: quadratus lumborum lies in the plane of the transverse processes, its anterior surface covered
+#: by the anterior layer of the thoracolumbar fascia (attached to the transverse processes' anterior
+#: surfaces), with the kidney in front of that layer: the region ends this many body radii anterior
+#: to the body's posterior wall (about 8 mm in the lumbar spine: half the ~15 mm thickness of the
+#: muscle in front of the processes' level). Iso-dense kidney grown onto it without a fat plane lies
+#: further anterior
+QL_ANTERIOR_RADII = 0.5
 #: erector spinae core: opening with this fraction of its largest inscribed radius; pixels farther
 #: than WING_CORNER_FRACTION of that radius from the core are protrusions (a right-angle corner
 #: of a compact muscle lies within sqrt(2) - 1 = 0.41 of it)
@@ -396,7 +403,8 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
             if expected(grp, level):
                 # both lie on their own side, psoas lateral to the body's midline half
                 keep = (regions == lab + off) & (s * x > 0.5 * lm.body_half_width_mm) & \
-                    (gutter if grp == "psoas_major" else ql_zone)
+                    (gutter if grp == "psoas_major" else
+                     ql_zone & (y > lm.body_posterior_mm - QL_ANTERIOR_RADII * r_b))
                 out[f"{grp}_{side}"] = _component_at(keep, markers == lab + off)
     out.update(_split_wall(runs, depth, x, y, body, level))
     return {k: v for k, v in out.items() if v.any()}
