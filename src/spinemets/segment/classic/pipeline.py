@@ -26,8 +26,8 @@ from .centreline import Centreline, find_centreline
 from .discs import GAP_MAX_MM, coverage_profile, end_slice_is_disc, select_discs
 from .grid import labels_to_grid, make_workgrid
 from .refine import refine_on_ct
-from .separate import (OTHER_OFFSET, ZONE_RIB_LATERAL_MM, body_row_run, posterior_region, segment_bounds,
-                       separate)
+from .separate import (OTHER_OFFSET, RIB_RUN_MIN_MM, ZONE_RIB_LATERAL_MM, body_row_run, detached_lateral_runs,
+                       posterior_region, segment_bounds, separate)
 
 log = logging.getLogger(__name__)
 
@@ -318,7 +318,21 @@ def run_classic(ct: CTImage) -> ClassicOutput:
                 f.rib_left = True
             else:
                 f.rib_right = True
-    # second pass: at rib-bearing levels the region lateral to the body seeds the ribs
+        # ribs inside the spine zone (short lower ribs, or ribs cut by the field of view before they
+        # leave it): joined to the vertebra only through their joints, so part of its label, but
+        # detached from it in the axial slices they cross beside it (none below the sacrum's top)
+        if sacrum_top is not None and k < sacrum_top:
+            continue
+        right_mm, left_mm = detached_lateral_runs(labels, k + 1, cl, w)
+        if right_mm or left_mm:
+            log.debug("segment %d: detached lateral bone runs right %.0f mm, left %.0f mm", k, right_mm, left_mm)
+        # ribs come in pairs: a detached run on one side only is more likely a process tip or a
+        # piece of a lytic or osteoporotic cortex that fell apart in its slice
+        if min(right_mm, left_mm) >= RIB_RUN_MIN_MM:
+            f.rib_right = f.rib_left = True
+    # second pass: at rib-bearing levels the region lateral to the body seeds the ribs (the sacrum,
+    # and a sliver of a vertebra cut by the field of view, whose only seeds lie in the dark marrow
+    # of its body or at the far end of its arch, keep their geodesic partition: ``separate``)
     rib_slices = np.zeros(filled.shape[0], bool)
     for k, f in enumerate(findings):
         if f.rib:
@@ -326,7 +340,7 @@ def run_classic(ct: CTImage) -> ClassicOutput:
             rib_slices[max(0, int(np.floor(lo_))):int(np.ceil(hi_)) + 1] = True
     if rib_slices.any():
         labels, zone, vseeds = separate(bone, filled, cl, disc_z, bounds, w, typical_gap, rib_slices=rib_slices,
-                                hu=fine.array, fixed={k + 1 for k, f in enumerate(findings) if f.sacral},
+                                hu=fine.array, fixed={k + 1 for k, f in enumerate(findings) if f.sacral or f.partial},
                                 sacrum_top=sacrum_top)
     # lung fraction at each segment's level (coarse grid covers the whole body)
     lung_c = body_c & (coarse.array < LUNG_HU)

@@ -261,6 +261,65 @@ def cut_discs(mask: np.ndarray, cl: Centreline, disc_z: list[float], w: float) -
     return out
 
 
+#: A rib leaves the vertebra laterally and runs down and out behind the transverse process, so in
+#: the axial slices below its joints its cross-section lies beside the vertebra, not joined to it
+#: in the slice; the vertebra's own lateral parts (transverse processes, a horizontal plate) are
+#: joined to the pedicle in the slices through them. Bone of a vertebra's label that is detached in
+#: its axial slice and lies beyond the widest body (``BODY_HALF_WIDTH_FACTOR`` radii) through
+#: consecutive slices spanning at least this height (mm; a transverse-process tip that separates
+#: from its root by partial volume does so in one slice) is a rib.
+RIB_RUN_MIN_MM = 6.0
+#: Smallest axial cross-section (mm^2) of a rib: the shaft of the smallest (12th) rib is ~6 mm
+#: across (a circle of 3 mm radius); an axial cut through a sloping rib is larger still. Specks of
+#: a few voxels (partial volume at a process tip) are not ribs.
+RIB_MIN_SECTION_MM2 = float(np.pi * 3.0 ** 2)
+
+
+def detached_lateral_runs(labels: np.ndarray, k: int, cl: Centreline, w: float) -> tuple[float, float]:
+    """Height (mm) of the tallest run of bone of segment ``k`` (label value) on its right (-x)
+    and left (+x) that, in each axial slice, is not connected to the part of the label crossing
+    the midline band (within one body radius of the centreline: body, arch, spinous process) and
+    whose centre lies beyond ``BODY_HALF_WIDTH_FACTOR`` radii from the centreline (the local
+    radius, at least the column's median one: the tapering sacrum and coccyx are no measure of
+    a body's width), each slice's section at least ``RIB_MIN_SECTION_MM2``: rib cross-sections
+    joined to the vertebra only through their joints in other slices. ``labels`` is on the
+    isotropic working grid of spacing ``w`` (mm)."""
+    m = labels == k
+    zs = np.nonzero(m.any(axis=(1, 2)))[0]
+    islands = np.zeros(m.shape, np.int8)  # -1 right, +1 left
+    conn = np.ones((3, 3), bool)
+    xi = np.arange(m.shape[2])[None, :]
+    r_med = float(np.median(cl.radius_mm))
+    min_vox = RIB_MIN_SECTION_MM2 / (w * w)
+    for z in zs:
+        if not cl.z[0] <= z <= cl.z[-1]:
+            continue
+        _, xc, rc = (float(v[0]) for v in cl.at(np.array([float(z)])))
+        rc = max(rc, r_med)
+        lab, n = ndi.label(m[z], conn)
+        if n < 2:
+            continue
+        dx = np.broadcast_to((xi - xc) * w, lab.shape)
+        core = np.unique(lab[np.abs(dx) <= rc])
+        sums = ndi.sum(dx, lab, np.arange(1, n + 1))
+        cnt = np.bincount(lab.ravel(), minlength=n + 1)[1:]
+        for j in range(1, n + 1):
+            if j in core or cnt[j - 1] < min_vox:
+                continue
+            cx = sums[j - 1] / cnt[j - 1]
+            if abs(cx) > BODY_HALF_WIDTH_FACTOR * rc:
+                islands[z][lab == j] = 1 if cx > 0 else -1
+    out = []
+    for side in (-1, 1):
+        lab3, n3 = ndi.label(islands == side)
+        best = 0
+        for sl in ndi.find_objects(lab3):
+            if sl is not None:
+                best = max(best, sl[0].stop - sl[0].start)
+        out.append(best * w)
+    return out[0], out[1]
+
+
 #: Landscape of the vertebra-vs-vertebra watershed (HU): bone at least this bright is flat
 #: (geodesic growth through cortex); darker bone is flooded later, darkest last.
 LANDSCAPE_BRIGHT_HU = 300.0
