@@ -105,10 +105,13 @@ def test_dicom_slab_t12_label(dicom_case):
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "T12 Dice 0.73: 32.1k predicted vs 23.6k reference voxels; 7.6k extra are outside the reference's "
-    "vertebrae (5.1k within 2 mm of its blocky 3 mm-model border, 1.4k further: mostly rib heads at the "
-    "costovertebral joints, only 'near' in this 40 mm slab so not detached), 3.6k are reference-T11 "
-    "(T11's sloping processes, and reference-T11 patches inside T12's body); 3.2k reference voxels missed"))
+    "T12 Dice 0.774 (was 0.73 before ribs cut by the 40 mm slab were recognised by their detached paired "
+    "cross-sections, segment/classic/separate.detached_lateral_runs): 25.1k predicted vs 23.6k reference voxels; "
+    "FP 6.3k: 3.8k outside every reference vertebra (2.1k within 1.5 mm of its blocky 3 mm-model border, 0.4k "
+    "beyond 6 mm), 2.4k reference-T11 (mostly the reference's own T11 patches inside T12's body); FN 4.7k: the "
+    "T12/L1 disc cut at working slice 1.5 takes T12's lower end plate (~2.1k), the aorta (~158 HU, not caught as "
+    "contrast blood) seeds a non-vertebral region that takes the left front of the body at z 3-9, and the "
+    "top-down posterior partition hands T12's spinous process to T11 (~1k)"))
 def test_dicom_slab_t12_dice(dicom_case):
     _, _, m = dicom_case
     assert m["levels"]["T12"]["dice"] >= 0.85, m["levels"]["T12"]
