@@ -36,6 +36,10 @@ Method (all lengths in mm, scaled to the pixel size; all anchors from the segmen
 6. The superficial sheet is assigned to the wall groups by its angle around the trunk centre
    (0 deg anterior, 180 deg posterior) and, for the lateral abdominal wall, by depth (external
    oblique: outer 40 % of the local wall thickness; internal oblique: the rest).
+7. Psoas and quadratus lumborum: the quadratus lumborum region ends 0.5 body radius anterior to
+   the posterior body wall (the kidney lies in front of it); where either touches an iso-dense
+   organ without a fat plane, the ellipse of its outline seen against fat and bone adds back the
+   part the organ's region took (``shape.complete_outline``).
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ from .. import anatomy
 from .landmarks import Landmarks
 from .wall import wall_layers
 from .presence import expected
+from .shape import complete_outline
 
 MUSCLE_HU = (-29.0, 150.0)
 FAT_HU = (-190.0, -30.0)
@@ -402,10 +407,19 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
         for grp, lab in (("psoas_major", _PSOAS), ("quadratus_lumborum", _QL)):
             if expected(grp, level):
                 # both lie on their own side, psoas lateral to the body's midline half
-                keep = (regions == lab + off) & (s * x > 0.5 * lm.body_half_width_mm) & \
+                zone = (s * x > 0.5 * lm.body_half_width_mm) & \
                     (gutter if grp == "psoas_major" else
                      ql_zone & (y > lm.body_posterior_mm - QL_ANTERIOR_RADII * r_b))
-                out[f"{grp}_{side}"] = _component_at(keep, markers == lab + off)
+                keep = _component_at((regions == lab + off) & zone, markers == lab + off)
+                # against an iso-dense organ without a fat plane: the ellipse of the outline seen
+                # against fat and bone adds back what the organ's region or nobody took
+                taken = np.zeros_like(muscle)
+                for m in out.values():
+                    taken |= m
+                free = zone & muscle & ~wall & ~bone & ~taken & \
+                    ((regions == 0) | (regions == _OTHER) | (regions == lab + off))
+                out[f"{grp}_{side}"] = complete_outline(keep, free, (hs < MUSCLE_HU[0]) | bone, px,
+                                                        markers == lab + off)
     out.update(_split_wall(runs, depth, x, y, body, level))
     return {k: v for k, v in out.items() if v.any()}
 
