@@ -119,3 +119,10 @@ def test_inplane_only_leaves_z_border_and_other_labels():
     # in-plane peeling does happen on the equator slices
     mid = 24
     assert m1[mid].sum() < m0[mid].sum()
+
+
+def test_pixels_wider_than_the_shell_are_left_alone():
+    ct, truth = _body(1000.0, 200.0, 1.0, 12.0, SOFT_HU, 7)
+    lab = _threshold_label(ct, truth)
+    out = halfmax_border(lab, ct, np.array([3.0, 2.0, 2.0]))
+    assert np.array_equal(out, lab)
