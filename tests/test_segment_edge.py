@@ -105,10 +105,10 @@ def test_thin_plate_survives():
     assert centre_rows.any(axis=1).all()  # every column of the plate still holds the label
 
 
-def test_inplane_only_leaves_z_border_and_other_labels():
+def test_thick_slices_are_judged_in_plane_only():
     ct, truth = _body(1000.0, 200.0, 1.0, 12.0, SOFT_HU, 6)
     lab = _threshold_label(ct, truth)
-    after = halfmax_border(lab, ct, SP, inplane_only=True)
+    after = halfmax_border(lab, ct, np.array([2.0, 0.75, 0.75]))
     m0, m1 = lab > 0, after > 0
     # top and bottom caps: the z border (voxels with an unlabelled z neighbour and labelled in-plane
     # neighbours all round) are never judged in-plane

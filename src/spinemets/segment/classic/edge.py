@@ -21,10 +21,10 @@ Only border voxels are peeled: voxels below the half-maximum that are reached fr
 in steps of the voxel spacing along the axis of each step), so no holes are cut and a voxel below
 the half-maximum deep inside a vertebra (marrow, lytic lesion) is never touched. Where the
 half-maximum is below the bone threshold (``masks.BONE_LOW_HU``) the threshold already is the
-stricter rule, and nothing is peeled. Pixels wider than the cortical shell
-(``MAX_PIXEL_MM``) are left alone. For thick-slice CT (slice spacing at least
-``refine.THICK_SLICE_RATIO`` times the pixel size), the z border is left to the slice-profile
-model (``refine.majority_z_border``) and this rule works in-plane only.
+stricter rule, and nothing is peeled. The rule needs voxels no wider than the cortical shell
+(``MAX_PIXEL_MM``): pixels wider than that are left alone, and slices thicker than that are
+judged in-plane only, their z border being left to the slice-profile model
+(``refine.majority_z_border``).
 """
 
 from __future__ import annotations
@@ -48,10 +48,12 @@ MAX_DEPTH_MM = 1.5
 PEAK_SMOOTH_MM = 0.35
 #: Tissue below this HU (lung, air) is not the soft-tissue side of a bone surface.
 SOFT_MIN_HU = -300.0
-#: The rule needs pixels no wider than the cortical shell (~1 mm, as ``refine.CORTEX_MM``): in a
-#: wider pixel the half-filled border voxel holds shell, marrow and soft tissue and reads below
+#: The rule needs voxels no wider than the cortical shell (~1 mm, as ``refine.CORTEX_MM``) along
+#: the axes it judges: in a wider voxel the half-filled border voxel holds shell, marrow and soft tissue and reads below
 #: the half-maximum of the shell, so the rule would cut into bone (measured: small phantom preset,
-#: 2 mm pixels, lost ~2k border voxels of bone per case); such CT is left to the fixed threshold.
+#: 2 mm pixels, lost ~2k border voxels of bone per case); such CT is left to the fixed threshold,
+#: and slices thicker than this are judged in-plane only (their z border is the slice-profile
+#: model's, ``refine.majority_z_border``).
 MAX_PIXEL_MM = 1.0
 
 
@@ -59,13 +61,13 @@ def _radius_vox(mm: float, spacing: float) -> int:
     return max(int(round(mm / spacing)), 1)
 
 
-def halfmax_border(labels: np.ndarray, hu: np.ndarray, spacing_zyx: np.ndarray,
-                   inplane_only: bool = False) -> np.ndarray:
+def halfmax_border(labels: np.ndarray, hu: np.ndarray, spacing_zyx: np.ndarray) -> np.ndarray:
     """Peel the border voxels of every label whose HU is below the local half-maximum (module doc).
 
     ``labels``: label map (0 = background) on the CT grid [z, y, x]; ``hu``: the CT (HU), same
-    shape; ``spacing_zyx``: voxel spacing (mm). ``inplane_only``: the surface is judged within
-    axial slices only (thick-slice CT). Returns a new label map; only labelled voxels are removed,
+    shape; ``spacing_zyx``: voxel spacing (mm). The surface is judged along the axes whose spacing
+    is at most ``MAX_PIXEL_MM`` (in-plane only for thicker slices); nothing is done when a pixel is
+    wider. Returns a new label map; only labelled voxels are removed,
     none are added or relabelled.
     """
     sp = np.asarray(spacing_zyx, float)
@@ -76,7 +78,7 @@ def halfmax_border(labels: np.ndarray, hu: np.ndarray, spacing_zyx: np.ndarray,
     if not m.any():
         return labels.copy()
     h = hu.astype(np.float32, copy=False)
-    axes = (1, 2) if inplane_only else (0, 1, 2)
+    axes = (1, 2) if sp[0] > MAX_PIXEL_MM + 1e-6 else (0, 1, 2)
 
     def box(mm: float) -> tuple[int, ...]:
         return tuple(2 * _radius_vox(mm, sp[a]) + 1 if a in axes else 1 for a in range(3))

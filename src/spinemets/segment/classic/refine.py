@@ -98,7 +98,7 @@ def refine_on_ct(labels_work: np.ndarray, work_img: sitk.Image, ct_img: sitk.Ima
     big = tuple(slice(max(s.start - 3, 0), min(s.stop + 3, n)) for s, n in zip(obj, out.shape))
     sub = fill_label_holes(out[big])
     sub = halfway_inplane_rim(sub, ct_array[big], sp)
-    sub = halfmax_border(sub, ct_array[big], sp, inplane_only=sp[0] >= THICK_SLICE_RATIO * max(sp[1:]))
+    sub = halfmax_border(sub, ct_array[big], sp)  # partial-volume halo of the cortex (edge.py)
     out[big] = majority_z_border(sub, ct_array[big], sp)
     return out
 
