@@ -190,6 +190,23 @@ def _inplane_edge_distance_mm(ct: CTImage, grid, cl: Centreline) -> np.ndarray:
     return d.min(axis=1)
 
 
+def _body_on_grid(body: np.ndarray, src: sitk.Image, dst: sitk.Image) -> np.ndarray:
+    """The body mask of grid ``src`` on grid ``dst`` (nearest neighbour).
+
+    The coarse grid's end slices may lie up to half a coarse voxel inside the field of view, so
+    a finer grid's end slice can fall outside it; the body there continues the end slice's
+    outline (the mask is padded by one replicated slice at each z end), rather than being empty,
+    which would drop every voxel of that slice from bone.
+    """
+    pad = np.concatenate([body[:1], body, body[-1:]], axis=0).astype(np.uint16)
+    img = sitk.GetImageFromArray(pad)
+    img.SetSpacing(src.GetSpacing())
+    img.SetDirection(src.GetDirection())
+    img.SetOrigin(src.TransformContinuousIndexToPhysicalPoint((0.0, 0.0, -1.0)))
+    return sitk.GetArrayFromImage(sitk.Resample(img, dst, sitk.Transform(), sitk.sitkNearestNeighbor, 0,
+                                                sitk.sitkUInt16)) > 0
+
+
 def run_classic(ct: CTImage) -> ClassicOutput:
     img = ct.to_sitk()
     img = sitk.Cast(img, sitk.sitkFloat32)
@@ -214,7 +231,7 @@ def run_classic(ct: CTImage) -> ClassicOutput:
     hi = np.array([xs.max() + ROI_LATERAL_MM, ys.max() + ROI_POSTERIOR_MM, cz[1]])
     w = float(np.clip(max(ct.geometry.spacing_mm), FINE_MIN_MM, coarse_w))
     fine = make_workgrid(img, w, np.stack([lo, hi]))
-    body_f = labels_to_grid(body_c.astype(np.uint16), coarse.image, fine.image) > 0
+    body_f = _body_on_grid(body_c, coarse.image, fine.image)
     blood = masks.contrast_blood(fine.array, w, body_f)
     bone = masks.bone_mask(fine.array, body_f, exclude=blood)
     # (the body mask without blood: cavities are never filled with it)
