@@ -14,6 +14,7 @@ from .. import anatomy
 from . import canvas as C
 from .canvas import Canvas
 from .dimensions import LevelDims
+from .kidney import perirenal_fat_mm, place_kidney, retroperitoneal_fat
 from .muscle_table import CSA_CM2, TORSO_A, TORSO_B, WALL_SECTORS, _L
 from .skeleton import RIB_AR, RIB_BR, RIB_RADIUS_MM, transverse_tip_uv
 from .spine import SpineLayout
@@ -44,6 +45,11 @@ def _near(mask: np.ndarray, dist_mm: float, px: float) -> np.ndarray:
 
 #: label ids of the wall (sheet) muscles: the deep back muscles lie beneath them, never over them
 _WALL_IDS = np.array(sorted(anatomy.BY_NAME[f"{g}_{side}"].id for g in WALL_SECTORS for side in ("left", "right")))
+
+
+#: label ids of the posterior abdominal wall muscles (psoas major, quadratus lumborum)
+_POST_WALL_IDS = np.array(sorted(anatomy.BY_NAME[f"{g}_{side}"].id for g in ("psoas_major", "quadratus_lumborum")
+                                 for side in ("left", "right")))
 
 
 def _not_wall(lab: np.ndarray) -> np.ndarray:
@@ -111,6 +117,26 @@ def _ellipse(lab2, mat2, G: SliceGrid, cx, cy, a, b, ang, lid, mid, where=None):
     lab2[j0:j1, i0:i1][m] = lid
     mat2[j0:j1, i0:i1][m] = mid
     return m
+
+
+def ql_ellipse(ell: float, D: float, TP: float, yc: float, ms: float, sgn: float):
+    """Quadratus lumborum (centre x, y, semi-axes a, b, rotation; mm, rad) on side ``sgn`` (+1 left),
+    or None where the table gives it no area."""
+    csa = _interp(CSA_CM2["quadratus_lumborum"], ell) * 100.0 * ms
+    if csa <= 1:
+        return None
+    a = np.sqrt(csa * 1.7 / np.pi)
+    return sgn * (TP + 6.0 + 0.5 * a), yc + D / 2 + 2.0, a, a / 1.7, sgn * 0.35
+
+
+def psoas_ellipse(ell: float, W: float, D: float, yc: float, ms: float, sgn: float):
+    """Psoas major (centre x, y, semi-axes a, b, rotation; mm, rad) on side ``sgn``, or None."""
+    csa = _interp(CSA_CM2["psoas_major"], ell) * 100.0 * ms
+    if csa <= 1:
+        return None
+    a = np.sqrt(csa * 0.95 / np.pi)
+    frac = np.clip((ell - _L.index("L1")) / 4.0, 0, 1)
+    return sgn * (W / 2 + 2.0 + a * (0.9 + 0.2 * frac)), yc + (0.15 - 0.3 * frac) * D, a, a / 0.95, 0.0
 
 
 def level_arrays(dims: dict[str, LevelDims], skeletal_scale: float = 1.0) -> dict[str, np.ndarray]:
@@ -234,6 +260,7 @@ def paint_soft_tissue(cv: Canvas, layout: SpineLayout, dims: dict[str, LevelDims
     s = subj.skeletal_scale
     f = subj.sc_fat_mm
     ms = subj.muscle_scale
+    fat_mm = perirenal_fat_mm(subj.visceral_fat_factor)
     iT = {lv: _L.index(lv) for lv in _L}
     # bowel loops: smooth random paths in the anterior abdomen
     n_bowel = 7
@@ -353,11 +380,24 @@ def paint_soft_tissue(cv: Canvas, layout: SpineLayout, dims: dict[str, LevelDims
             hs = np.clip(iT["L2"] + 0.8 - ell, 0.2, 1.0)
             _ellipse(lab2, mat2, G, -0.45 * A, cy + 0.05 * B, 0.38 * A * hs, 0.55 * B * hs, 0.2,
                      LAB["soft_tissue"], C.LIVER, where=lambda l: l == LAB["visceral_fat"])
+        wall_mm = max(layer_depth) + fat_mm
+
+        def cavity(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+            """Inside the abdominal cavity: deeper than the wall muscles plus a fat layer."""
+            ex, ey = x / A, (y - cy) / B
+            th = np.arctan2(ey, ex)
+            return (1.0 - np.hypot(ex, ey)) * np.hypot(A * np.cos(th), B * np.sin(th)) >= wall_mm
         for sgn, top, bot in ((1, iT["T12"] - 0.2, iT["L2"] + 0.6), (-1, iT["T12"] + 0.3, iT["L3"])):
             if top <= ell <= bot:
                 hs = np.clip(min(ell - top, bot - ell) / 0.6, 0.3, 1.0)
-                _ellipse(lab2, mat2, G, sgn * (W / 2 + 42.0 * s), yc + 12.0 * s, 30.0 * s * hs,
-                         22.0 * s * hs, sgn * 0.6, LAB["soft_tissue"], C.KIDNEY)
+                # in its perirenal fat, clear of the psoas and quadratus lumborum (painted below)
+                near = [e for e in (psoas_ellipse(ell, W, D, yc, ms, sgn), ql_ellipse(ell, D, TP, yc, ms, sgn))
+                        if e is not None]
+                kx, ky, ka, kb, kang = place_kidney((sgn * (W / 2 + 42.0 * s), yc + 12.0 * s, 30.0 * s * hs,
+                                                     22.0 * s * hs, sgn * 0.6), near, fat_mm, sgn,
+                                                    in_cavity=cavity)
+                _ellipse(lab2, mat2, G, kx, ky, ka, kb, kang, LAB["soft_tissue"], C.KIDNEY,
+                         where=lambda l: ~_muscle(l))
         if ell >= iT["L1"]:  # bowel loops
             for (bx, by, ph, fr), br in zip(bowel, bowel_r):
                 cxb = (bx + 0.08 * np.sin(z * fr + ph)) * (A - f)
@@ -386,20 +426,13 @@ def paint_soft_tissue(cv: Canvas, layout: SpineLayout, dims: dict[str, LevelDims
             x_es = sgn * (5.0 + 2 * a_ts + 1.5 + a_es)
             _ellipse(lab2, mat2, G, x_es, yc + v_es, a_es, b_es,
                      -sgn * 0.15, anatomy.BY_NAME[f"erector_spinae_{side}"].id, C.MUSCLE, where=_not_wall)
-            csa_ql = _interp(CSA_CM2["quadratus_lumborum"], ell) * 100.0 * ms
-            if csa_ql > 1:
-                a_ql = np.sqrt(csa_ql * 1.7 / np.pi)
-                b_ql = a_ql / 1.7
-                _ellipse(lab2, mat2, G, sgn * (TP + 6.0 + 0.5 * a_ql), yc + D / 2 + 2.0,
-                         a_ql, b_ql, sgn * 0.35, anatomy.BY_NAME[f"quadratus_lumborum_{side}"].id, C.MUSCLE)
-            csa_ps = _interp(CSA_CM2["psoas_major"], ell) * 100.0 * ms
-            if csa_ps > 1:
-                a_ps = np.sqrt(csa_ps * 0.95 / np.pi)
-                b_ps = a_ps / 0.95
-                frac = np.clip((ell - iT["L1"]) / 4.0, 0, 1)
-                _ellipse(lab2, mat2, G, sgn * (W / 2 + 2.0 + a_ps * (0.9 + 0.2 * frac)),
-                         yc + (0.15 - 0.3 * frac) * D, a_ps, b_ps, 0.0,
-                         anatomy.BY_NAME[f"psoas_major_{side}"].id, C.MUSCLE)
+            ql = ql_ellipse(ell, D, TP, yc, ms, sgn)
+            if ql is not None:
+                _ellipse(lab2, mat2, G, *ql, anatomy.BY_NAME[f"quadratus_lumborum_{side}"].id, C.MUSCLE)
+            ps = psoas_ellipse(ell, W, D, yc, ms, sgn)
+            if ps is not None:
+                _ellipse(lab2, mat2, G, *ps, anatomy.BY_NAME[f"psoas_major_{side}"].id, C.MUSCLE)
+        retroperitoneal_fat(lab2, mat2, fat_mm, px, LAB["visceral_fat"], _POST_WALL_IDS)
         if chest_wall is not None:  # fascial fat plane between the chest wall and the back muscles
             gap = chest_wall & (lab2 == LAB["soft_tissue"]) & (mat2 == C.MUSCLE) & \
                 _near(_muscle(lab2), FASCIA_MM, px)
