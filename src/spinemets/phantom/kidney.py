@@ -48,7 +48,7 @@ def place_kidney(kidney: Ellipse, muscles: list[Ellipse], fat_mm: float, side: f
     laterally, anteriorly or in between (``side`` +1: patient's left, x > 0; anterior is -y) so that
     its outline stays ``fat_mm`` outside every muscle ellipse (each grown by ``fat_mm``): the kidney
     lies lateral to the psoas and anterior to the quadratus lumborum. Where no such place is within
-    reach it goes as far as the direction that leaves the fewest outline points inside.
+    reach it goes where the fewest outline points stay inside (the nearest such place).
     ``in_cavity(x, y)`` (mm arrays -> bool), if given, bounds the move: outline points outside the
     abdominal cavity (inside the wall muscles and the fat in front of them) count as inside a muscle,
     so the kidney is never pushed against the flank wall."""
@@ -58,23 +58,21 @@ def place_kidney(kidney: Ellipse, muscles: list[Ellipse], fat_mm: float, side: f
     t = np.linspace(0.0, 2 * np.pi, 72, endpoint=False)
     c, s = np.cos(ang), np.sin(ang)
     ox, oy = a * np.cos(t) * c - b * np.sin(t) * s, a * np.cos(t) * s + b * np.sin(t) * c
-    shifts = np.arange(0.0, MAX_SHIFT_MM + 1e-9, step_mm)[:, None]
-    best = (np.inf, 0, 0.0, 0.0)  # (shift or inf, points left inside, dx, dy)
+    shifts = np.arange(0.0, MAX_SHIFT_MM + 1e-9, step_mm)
+    best = (np.inf, np.inf, 0.0, 0.0)  # (outline points inside, shift, dx, dy)
     for phi in np.radians(np.arange(0.0, 90.1, 15.0)):  # 0: lateral ... 90 deg: anterior
         dx, dy = side * np.cos(phi), -np.sin(phi)
-        x, y = cx + shifts * dx + ox, cy + shifts * dy + oy
+        x, y = cx + shifts[:, None] * dx + ox, cy + shifts[:, None] * dy + oy
         hit = np.zeros(x.shape, bool)
         for m in muscles:
             hit |= _inside(m, x, y, fat_mm)
         if in_cavity is not None:
-            hit |= ~in_cavity(x, y) & ~in_cavity(cx + ox, cy + oy)[None, :]
+            hit |= ~in_cavity(x, y) & in_cavity(cx + ox, cy + oy)[None, :]
         n_in = hit.sum(axis=1)
-        free = np.nonzero(n_in == 0)[0]
-        cand = (shifts[free[0], 0], 0) if len(free) else (np.inf, int(n_in[-1]))
-        if cand < best[:2]:
-            best = (*cand, dx, dy)
-    d = best[0] if np.isfinite(best[0]) else MAX_SHIFT_MM
-    return (cx + d * best[2], cy + d * best[3], a, b, ang)
+        i = int(np.argmin(n_in))  # the first (smallest) shift with the fewest points inside
+        if (n_in[i], shifts[i]) < best[:2]:
+            best = (n_in[i], shifts[i], dx, dy)
+    return (cx + best[1] * best[2], cy + best[1] * best[3], a, b, ang)
 
 
 def _to_fat(lab2: np.ndarray, mat2: np.ndarray, organ: np.ndarray, other: np.ndarray, fat_mm: float, px: float,

@@ -383,7 +383,7 @@ def paint_soft_tissue(cv: Canvas, layout: SpineLayout, dims: dict[str, LevelDims
         wall_mm = max(layer_depth) + fat_mm
 
         def cavity(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-            """Inside the abdominal cavity: deeper than the wall muscles plus a fat layer."""
+            """Room for a kidney: deeper than the wall muscles plus a fat layer (``fat_mm``)."""
             ex, ey = x / A, (y - cy) / B
             th = np.arctan2(ey, ex)
             return (1.0 - np.hypot(ex, ey)) * np.hypot(A * np.cos(th), B * np.sin(th)) >= wall_mm
