@@ -343,6 +343,25 @@ def test_classic_paraspinal_below_lung_bases_meet_issue_target(classic_on_phanto
             assert np.median(a[:, 0]) <= 0.10 and a[:, 0].max() <= 0.20 and a[:, 1].max() <= 5.0, g
 
 
+def test_classic_psoas_and_quadratus_lumborum_on_test_phantoms(classic_on_phantoms):
+    """Psoas major and quadratus lumborum at every level where the truth has them (>= 50 mm2) on
+    seeds 3 and 11 meet the issue's full phantom target: CSA error median <= 10 % and worst <= 20 %,
+    centroid error <= 5 mm. Measured with the kidneys in their perirenal fat (phantom/kidney.py):
+    seed 3 psoas median 3.4 %, worst +18 %, QL 5.2 % / -19 %; seed 11 psoas 1.9 % / +10 %, QL
+    1.1 % / -7 %; centroids <= 3 mm. A regression guard on these two phantoms, not the issue's
+    "every phantom": seed 23 (lean, 3.2 mm perirenal fat) psoas worst +66 % at L1 right, seed 7 QL
+    -38 % at L5 left, clinical seed 0 QL -48 % at L5 left are in the strict xfail below."""
+    for ph, res in classic_on_phantoms:
+        errs = _errors(res, ph.truth, list(ph.truth["muscles"]), ["psoas_major", "quadratus_lumborum"])
+        assert set(errs) == {"psoas_major", "quadratus_lumborum"}
+        for g, v in errs.items():
+            a = np.array(v)
+            print(f"seed {ph.config.seed} {g}: CSA err median {np.median(a[:, 0]):.3f} "
+                  f"max {a[:, 0].max():.3f}; centroid max {a[:, 1].max():.1f} mm (n={len(a)})")
+            assert len(a) >= 6, g
+            assert np.median(a[:, 0]) <= 0.10 and np.abs(a[:, 0]).max() <= 0.20 and a[:, 1].max() <= 5.0, g
+
+
 def test_classic_summary_complete_and_honest(classic_on_phantoms):
     for ph, res in classic_on_phantoms:
         for lv, e in res.summary["levels"].items():
