@@ -1,0 +1,109 @@
+"""Osteoporotic vertebral bodies (issue 3, consequence for issue 5).
+
+In osteoporosis (QCT trabecular BMD < 80 mg/cm3) the marrow of a vertebral body is as dark as a
+disc (~75-110 HU) and below the bone growth threshold (``masks.BONE_LOW_HU``), so the body is only
+recovered by filling the cavity enclosed by its thin cortical shell (``masks.fill_enclosed``). At a
+3 mm working grid that shell has gaps (basivertebral foramen in the posterior wall, partial volume
+of a ~1 mm lateral wall), which the in-plane closing is meant to bridge.
+
+Diagnosis (2026-11-24, small preset phantom seed 8 without lesions, an 80-year-old woman,
+trabecular BMD 51-62 mg/cm3): the cavity is left open at mid-body (no voxel at the body centre is
+filled at T10, T11, L1), so the body-column centreline (maximum of the in-slice distance transform
+of the filled mask) runs 9-12 mm lateral and up to 9 mm posterior of the true body centre, with an
+inscribed radius of 8-9 mm instead of ~12 mm; the body cylinder built on it then clips the fill, the
+body seeds miss the body, and its cortex is flooded from the arch or from the rib competitors.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from spinemets import anatomy
+from spinemets.segment import evaluate_vertebrae, segment_vertebrae
+from spinemets.segment.classic import masks
+
+DICE_TARGET = 0.95
+
+
+def _hollow_body(gap_posterior: bool, gap_lateral: bool) -> tuple[np.ndarray, np.ndarray]:
+    """A box-shaped body of one-voxel-thick walls ([z, y, x]; 13 x 11 x 13 voxels inside a 21^3
+    grid) and its cavity. Optional one-voxel gaps over the middle three slices: in the posterior wall
+    on the mid-sagittal column (basivertebral foramen), and in both lateral walls on the mid row."""
+    bone = np.zeros((21, 21, 21), bool)
+    z0, z1, y0, y1, x0, x1 = 4, 16, 5, 15, 4, 16
+    bone[z0:z1 + 1, y0:y1 + 1, x0:x1 + 1] = True
+    cavity = np.zeros_like(bone)
+    cavity[z0 + 1:z1, y0 + 1:y1, x0 + 1:x1] = True
+    bone &= ~cavity
+    zm, ym, xm = 10, 10, 10
+    if gap_posterior:
+        bone[zm - 1:zm + 2, y1, xm] = False
+    if gap_lateral:
+        bone[zm - 1:zm + 2, ym, x0] = False
+        bone[zm - 1:zm + 2, ym, x1] = False
+    return bone, cavity
+
+
+def test_fill_enclosed_fills_a_closed_shell():
+    bone, cavity = _hollow_body(False, False)
+    out = masks.fill_enclosed(bone, spacing_mm=3.0)
+    assert out[cavity].all()
+
+
+def test_fill_enclosed_leaves_an_open_tube():
+    """The spinal canal is open along z: a tube of bone is never filled (the closing may round
+    its inner corners, so only the lumen a voxel clear of the wall is checked)."""
+    bone = np.zeros((21, 21, 21), bool)
+    bone[:, 5:16, 5:16] = True
+    bone[:, 6:15, 6:15] = False
+    out = masks.fill_enclosed(bone, spacing_mm=3.0)
+    assert not out[:, 7:14, 7:14].any()
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "masks.fill_enclosed bridges cortical gaps with a closing by the 4-connected in-plane cross, "
+    "which never bridges a gap in a one-voxel-thick wall (the dilation does not reach the gap's "
+    "neighbours off the wall line, so the erosion reopens it); the body centre stays unfilled. "
+    "A 3x3 in-plane square bridges gaps of 1-2 voxels and fills it, but on the small-preset "
+    "phantoms it also moves T1-T4 and L5 (seed 2: T3 0.90 -> 0.67, L5 0.95 -> 0.89; "
+    "seed 3 L5 0.97 -> 0.91) while raising seed 8 T9-T12 from 0.43/0.38/0.41/0.47 to "
+    "0.82/0.81/0.85/0.88, so it is not applied yet (measured 2026-11-24)"))
+def test_fill_enclosed_bridges_one_voxel_gaps_in_a_thin_shell():
+    bone, cavity = _hollow_body(True, True)
+    out = masks.fill_enclosed(bone, spacing_mm=3.0)
+    assert out[cavity].all()
+
+
+@pytest.fixture(scope="module")
+def osteoporotic(phantom_factory):
+    ph = phantom_factory(8, lesions=[])
+    res = segment_vertebrae(ph.ct)
+    ev = evaluate_vertebrae(res.vertebrae, ph.labels)
+    return ph, ev.summary if hasattr(ev, "summary") else ev
+
+
+def test_osteoporotic_phantom_is_osteoporotic(osteoporotic):
+    """The case is what it claims to be: QCT trabecular BMD below 80 mg/cm3 at T9-L2."""
+    ph, _ = osteoporotic
+    for lv in ("T9", "T10", "T11", "T12", "L1", "L2"):
+        assert ph.truth["vertebrae"][lv]["trabecular_bmd_mg_cm3"] < 80.0
+
+
+def test_osteoporotic_levels_identified(osteoporotic):
+    """Dark bodies must not cost the level labels (VerSe rule: closest centroid within 20 mm)."""
+    _, ev = osteoporotic
+    for lv in anatomy.TARGET_LEVELS:
+        assert ev["levels"][lv]["identified"], lv
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "seed 8 small preset, lesions=[] (trabecular BMD 51-62 mg/cm3), classic backend, measured "
+    "2026-11-24: Dice T1 0.45, T2 0.48, T3 0.71, T4 0.76, T5 0.67, T6 0.78, T7 0.76, T8 0.79, "
+    "T9 0.43, T10 0.38, T11 0.41, T12 0.47, L1 0.56, L2 0.67, L3 0.88, L4 0.78, L5 0.91: the "
+    "body cavity is not filled (see test_fill_enclosed_bridges_one_voxel_gaps_in_a_thin_shell), "
+    "the centreline runs 9-12 mm lateral of the bodies at T9-L1"))
+def test_osteoporotic_dice(osteoporotic):
+    _, ev = osteoporotic
+    low = {lv: ev["levels"][lv]["dice"] for lv in anatomy.TARGET_LEVELS if ev["levels"][lv]["dice"] < DICE_TARGET}
+    assert not low, low
