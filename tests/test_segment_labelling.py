@@ -39,6 +39,21 @@ def test_last_rib_without_sacrum():
     assert lab.anchor == "last_rib"
 
 
+def test_rib_free_segment_between_rib_bearing_ones_is_not_a_confident_l1():
+    """A thoracic field of view whose lowest complete segment bears ribs and whose next segment up
+    does not (a missed short rib, or half of a level split by a false disc): counting from that
+    rib-free segment as L1 is not confirmed by anything, so it is flagged, never silent (phantom
+    seed 21 with a T1-T12 field of view). Rib-like bone far below L1 (lumbar) does not trigger it."""
+    rib = dict(rib_left=True, rib_right=True)
+    findings = [F(partial=True, at_fov_edge=True), F(**rib), F()] + [F(**rib) for _ in range(8)]
+    lab = label_levels(findings)
+    assert lab.anchor == "last_rib" and lab.confidence <= 0.5
+    assert set(range(len(findings))) <= lab.uncertain and lab.warnings
+    far = [F(**rib), F(), F(), F()] + [F(**rib) for _ in range(6)]  # an "L4" with rib-like bone
+    lab2 = label_levels(far)
+    assert lab2.names[3] == "L1" and lab2.confidence == 0.85 and not lab2.uncertain
+
+
 def test_first_rib_with_cervical_above():
     lab = label_levels(chain(0, 3, sacrum=False, cervical=2))
     assert lab.names[:3] == ["T3", "T2", "T1"]

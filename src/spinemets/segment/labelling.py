@@ -225,6 +225,17 @@ def label_levels(findings: list[SegmentFinding]) -> Labelling:
                 uncertain.update(range(first_vert, n))
                 warnings.append(f"{first_rib - last_rib + 1} rib-bearing vertebrae between the first and the "
                                 "last rib; labels counted from the last rib")
+        # ribs run without a gap from T1 to T12: a rib-free segment between two complete rib-bearing
+        # ones is a thoracic vertebra whose rib was missed (a short 12th or 11th rib) or half of a
+        # level split by a false disc, not L1; unless a first rib 12 levels up confirms the count
+        # (then the rib below is a lumbar rib, judged in ``_plausibility``). Rib-like bone further
+        # down (a long L3 transverse process, the iliac crest beside L5) says nothing about L1.
+        j = last_rib - 2
+        if j >= first_vert and ribs[j] and not findings[j].partial and conf < 0.95:
+            conf = min(conf, 0.5)
+            uncertain.update(range(first_vert, n))
+            warnings.append("the rib-free segment taken as L1 lies between two rib-bearing ones (a missed rib "
+                            "or a split level): the count from the last rib is unconfirmed")
         return finish(names, "last_rib", conf, last_rib)
     if first_rib is not None:
         conf = 0.8
