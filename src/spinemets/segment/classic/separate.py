@@ -41,6 +41,20 @@ ARCH_SEEDS = True
 ARCH_FROM_FACTOR = 0.9
 ARCH_REACH_MM = 22.0
 ARCH_HALF_WIDTH_MM = 15.0
+#: At rib-bearing levels the arch seeds continue along the transverse processes: behind the rib
+#: head and neck region (``RIB_ZONE_BEHIND_MM`` beyond one body radius behind the centre: the rib
+#: neck runs in front of the transverse process) out to this lateral half width (mm), the shortest
+#: transverse-process half span at a rib-bearing level (T12, ~22 mm from the midline; T1 ~38 mm).
+#: Otherwise the rib, which touches the process along its neck and at the tubercle, is nearer to
+#: the process tip through bone than the arch seed is, and takes it.
+TP_SEED_HALF_WIDTH_MM = 22.0
+#: ... and from this far (mm) behind the rib head and neck region: the radius of a rib shaft
+#: (~4 mm), whose neck lies in front of the process, partly behind that region's back line.
+TP_SEED_BEHIND_NECK_MM = 4.0
+#: ... within this distance (mm) of the arch seeds' mid-plane: half the cranio-caudal height of a
+#: thoracic transverse process (~10 mm), so that the seeds hold the process, not the articular
+#: processes above and below it (which meet the neighbours' at the facet joints).
+TP_SEED_HALF_HEIGHT_MM = 5.0
 #: Disc barrier: radius as a fraction of the body radius.
 BARRIER_RADIUS_FRACTION = 1.6
 #: Label offset of non-vertebral bone regions.
@@ -154,12 +168,14 @@ def segment_bounds(disc_z: list[float], cl: Centreline) -> list[tuple[float, flo
 
 def seeds(filled: np.ndarray, cl: Centreline, bounds: list[tuple[float, float, bool]], w: float,
           typical_gap_vox: float, zone: np.ndarray | None = None, no_arch: set[int] = frozenset(),
-          upper_arch: set[int] = frozenset()) -> np.ndarray:
+          upper_arch: set[int] = frozenset(), rib_slices: np.ndarray | None = None) -> np.ndarray:
     """Marker array: segment k+1 in the central part of its body, 0 elsewhere.
 
     Segments in ``upper_arch`` (0-based; the sacrum's top segment, S1) have their arch seeded in
     the upper half of the segment instead of at mid-height: the S1 pedicles and superior articular
     processes spring from the top of the sacrum, whose fused segment reaches far below them.
+    In ``rib_slices`` (with ``zone``) the arch seeds reach along the transverse processes
+    (``TP_SEED_HALF_WIDTH_MM``), behind the rib head and neck region, inside the spine zone.
     """
     shape = filled.shape
     pts = np.zeros(shape, np.int32)
@@ -220,6 +236,12 @@ def seeds(filled: np.ndarray, cl: Centreline, bounds: list[tuple[float, float, b
         a_l = np.tensordot(lat, d, axes=1)
         sel = (np.abs(a_t) <= half) & (a_p >= ARCH_FROM_FACTOR * r) & (a_p <= reach) & \
             (np.abs(a_l) <= ARCH_HALF_WIDTH_MM / w)
+        if rib_slices is not None and zone is not None:
+            # transverse processes, behind the rib necks, in the rib-bearing slices of the zone
+            tp = (np.abs(a_t) <= min(half, TP_SEED_HALF_HEIGHT_MM / w)) & (a_p >= r + (RIB_ZONE_BEHIND_MM + TP_SEED_BEHIND_NECK_MM) / w) & (a_p <= reach) & \
+                (np.abs(a_l) <= TP_SEED_HALF_WIDTH_MM / w)
+            tp &= rib_slices[lo[0]:hi[0], None, None] & zone[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
+            sel |= tp
         sub_m = markers[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
         sub_f = filled[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
         sub_m[sel & sub_f & (sub_m == 0)] = lab
@@ -364,7 +386,7 @@ def separate(bone: np.ndarray, filled: np.ndarray, cl: Centreline, disc_z: list[
     hw = body_half_widths(mask, cl, bounds, w) if rib_slices is not None else None
     zone = spine_zone(mask.shape, cl, w, rib_slices, hw)
     upper = {sacrum_top} if sacrum_top is not None else set()
-    markers = seeds(filled, cl, bounds, w, typical_gap_vox, zone, no_arch, upper)
+    markers = seeds(filled, cl, bounds, w, typical_gap_vox, zone, no_arch, upper, rib_slices)
     outside = mask & ~zone
     olab, nother = ndi.label(outside)
     markers = np.where(olab > 0, olab + OTHER_OFFSET, markers)

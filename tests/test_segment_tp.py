@@ -1,0 +1,101 @@
+"""Transverse-process tips at rib-bearing levels stay with their vertebra (issue 3).
+
+The thoracic transverse process (TP) runs from the pedicle-lamina junction laterally and
+backwards; the rib neck runs in front of it, from the head at the body to the tubercle, which
+articulates with the front of the TP tip (costotransverse joint), and lateral to the tubercle the
+rib turns backwards. In a flat geodesic partition the rib, touching the process along its neck
+and at the tubercle, is nearer to the tip through bone than the arch seed is, and took it.
+``separate.seeds`` now continues the arch seeds along the processes behind the rib-neck region
+(``TP_SEED_HALF_WIDTH_MM``, ``TP_SEED_BEHIND_NECK_MM``).
+"""
+
+import numpy as np
+import pytest
+
+from spinemets.segment.classic.centreline import Centreline
+from spinemets.segment.classic.separate import OTHER_OFFSET, TP_SEED_HALF_WIDTH_MM, separate
+
+W = 2.0  # working-grid spacing (mm)
+SHAPE = (14, 60, 100)
+CY, CX, R = 18.0, 50.0, 12.0  # centreline (index) and body radius (mm)
+TP_SLICES = slice(5, 9)  # the slices through the processes and ribs (8 mm)
+
+
+def _centreline() -> Centreline:
+    z = np.arange(SHAPE[0], dtype=float)
+    return Centreline(z, np.full(z.size, CY), np.full(z.size, CX), np.full(z.size, R), np.ones(z.size, bool), W)
+
+
+def _segment_distance(px: np.ndarray, py: np.ndarray, a: tuple[float, float], b: tuple[float, float]) -> np.ndarray:
+    """Distance (mm) of points (mm) to the segment a-b (mm)."""
+    ax, ay = a
+    bx, by = b
+    t = np.clip(((px - ax) * (bx - ax) + (py - ay) * (by - ay)) / ((bx - ax) ** 2 + (by - ay) ** 2), 0, 1)
+    return np.hypot(px - ax - t * (bx - ax), py - ay - t * (by - ay))
+
+
+def _thoracic_level() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bone mask of a thoracic vertebra with its two ribs, and the truth: vertebra and rib masks.
+    In-plane coordinates in mm from the body centre: dx lateral, dy posterior."""
+    yy, xx = np.mgrid[0:SHAPE[1], 0:SHAPE[2]]
+    dx, dy = (xx - CX) * W, (yy - CY) * W
+    adx = np.abs(dx)
+    body = np.hypot(dx, dy) <= R
+    pedicles = (adx >= 6) & (adx <= 10) & (dy >= 8) & (dy <= 24)
+    laminae = (adx <= 10) & (dy >= 22) & (dy <= 28)
+    spinous = (adx <= 3) & (dy >= 22) & (dy <= 50)
+    # transverse process: pedicle-lamina junction (8, 24) -> tip (32, 30), 6 mm thick
+    tp = _segment_distance(adx, dy, (8.0, 24.0), (32.0, 30.0)) <= 3.0
+    vert2d = body | pedicles | laminae | spinous | tp
+    # rib: head at the body (14, 4) -> tubercle in front of the TP tip (31, 22) -> backwards to the
+    # angle (46, 32) -> out and forwards (70, 24); 3 mm radius
+    path = [(14.0, 4.0), (31.0, 22.0), (46.0, 32.0), (70.0, 24.0)]
+    rib2d = np.zeros(vert2d.shape, bool)
+    for a, b in zip(path[:-1], path[1:]):
+        rib2d |= _segment_distance(adx, dy, a, b) <= 3.0
+    rib2d &= ~vert2d
+    vert = np.zeros(SHAPE, bool)
+    rib = np.zeros(SHAPE, bool)
+    vert[:] = (body | pedicles | laminae | spinous)[None]
+    vert[TP_SLICES] |= tp[None]
+    rib[TP_SLICES] = rib2d[None]
+    return vert | rib, vert, rib
+
+
+def _partition() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    bone, vert, rib = _thoracic_level()
+    bounds = [(0.0, float(SHAPE[0] - 1), True)]
+    labels, _, _ = separate(bone, bone, _centreline(), [], bounds, W, float(SHAPE[0]),
+                            rib_slices=np.ones(SHAPE[0], bool))
+    dx = np.abs(np.arange(SHAPE[2]) - CX)[None, None, :] * W
+    tip = vert & (dx > TP_SEED_HALF_WIDTH_MM)  # the process beyond its seeds, up to the tip (32 mm)
+    return labels, vert, rib, tip
+
+
+def test_transverse_processes_stay_with_the_vertebra_and_ribs_with_the_rib():
+    """Measured: the process beyond 22 mm kept 0.36 -> 0.74 (the tip within ~4 mm of the
+    tubercle still goes to the rib); rib kept 0.93 -> 0.93; vertebra kept 0.972 -> 0.988."""
+    labels, vert, rib, tip = _partition()
+    assert tip.sum() > 0
+    # most of the process beyond its seeds (before: about a third of it)
+    assert (labels[tip] == 1).mean() > 0.5, (labels[tip] == 1).mean()
+    # the rib stays rib: its neck in front of the process, the tubercle, and beyond
+    assert (labels[rib] >= OTHER_OFFSET).mean() >= 0.9, (labels[rib] >= OTHER_OFFSET).mean()
+    assert (labels[vert] == 1).mean() >= 0.97, (labels[vert] == 1).mean()
+
+
+@pytest.mark.xfail(strict=True, reason="measured 0.74 of the process beyond its seeds kept: the tip next to "
+                   "the rib tubercle (costotransverse joint) is still nearer to the rib through bone")
+def test_transverse_process_tip_at_the_tubercle_stays_with_the_vertebra():
+    labels, _, _, tip = _partition()
+    assert (labels[tip] == 1).mean() >= 0.9, (labels[tip] == 1).mean()
+
+
+def test_without_ribs_no_transverse_process_seeds_change_nothing():
+    """Outside rib-bearing levels the arch seeds stay within the arch, and a lone vertebra takes
+    all its bone either way."""
+    bone, vert, rib = _thoracic_level()
+    cl = _centreline()
+    bounds = [(0.0, float(SHAPE[0] - 1), True)]
+    labels, _, _ = separate(vert, vert, cl, [], bounds, W, float(SHAPE[0]))
+    assert (labels[vert] == 1).all()
