@@ -27,7 +27,8 @@ least one half. This is applied to thick-slice CT only (``THICK_SLICE_RATIO``).
 Before that, two steps recover bone below the fixed threshold: cavities each label encloses in
 sagittal or coronal planes are filled (low-density or lytic marrow inside the cortex), and one in-plane ring of voxels brighter
 than half-way between the vertebra's trabecular HU and the tissue just outside is added
-(``halfway_inplane_rim``).
+(``halfway_inplane_rim``). At full resolution (pixels no wider than the ~1 mm cortical shell) the
+blurred halo outside the cortex is then peeled at the local half maximum (``edge.halfmax_border``).
 """
 
 from __future__ import annotations

@@ -238,8 +238,9 @@ def seeds(filled: np.ndarray, cl: Centreline, bounds: list[tuple[float, float, b
             (np.abs(a_l) <= ARCH_HALF_WIDTH_MM / w)
         if rib_slices is not None and zone is not None:
             # transverse processes, behind the rib necks, in the rib-bearing slices of the zone
-            tp = (np.abs(a_t) <= min(half, TP_SEED_HALF_HEIGHT_MM / w)) & (a_p >= r + (RIB_ZONE_BEHIND_MM + TP_SEED_BEHIND_NECK_MM) / w) & (a_p <= reach) & \
-                (np.abs(a_l) <= TP_SEED_HALF_WIDTH_MM / w)
+            behind_neck = r + (RIB_ZONE_BEHIND_MM + TP_SEED_BEHIND_NECK_MM) / w
+            tp = (np.abs(a_t) <= min(half, TP_SEED_HALF_HEIGHT_MM / w)) & (a_p >= behind_neck) & \
+                (a_p <= reach) & (np.abs(a_l) <= TP_SEED_HALF_WIDTH_MM / w)
             tp &= rib_slices[lo[0]:hi[0], None, None] & zone[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
             sel |= tp
         sub_m = markers[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
