@@ -9,7 +9,7 @@ from scipy import ndimage as ndi
 
 from spinemets import anatomy
 from spinemets.phantom import canvas as C
-from spinemets.phantom.kidney import _inside, perirenal_fat_mm, place_kidney, retroperitoneal_fat
+from spinemets.phantom.kidney import in_ellipse, perirenal_fat_mm, place_kidney, retroperitoneal_fat
 
 
 def _outline(e, n=360):
@@ -28,11 +28,11 @@ def test_place_kidney_clears_muscles_by_the_fat_layer():
     ql = (55.0, 20.0, 18.0, 10.0, 0.35)
     kid = (62.0, 12.0, 30.0, 22.0, 0.6)
     x, y = _outline(kid)
-    assert _inside(psoas, x, y, 0.0).any() and _inside(ql, x, y, 0.0).any()  # overlaps as designed
+    assert in_ellipse(psoas, x, y, 0.0).any() and in_ellipse(ql, x, y, 0.0).any()  # overlaps as designed
     for fat in (3.0, 8.0):
         moved = place_kidney(kid, [psoas, ql], fat, side=1.0)
         x, y = _outline(moved)
-        assert not _inside(psoas, x, y, fat - 1.0).any() and not _inside(ql, x, y, fat - 1.0).any()
+        assert not in_ellipse(psoas, x, y, fat - 1.0).any() and not in_ellipse(ql, x, y, fat - 1.0).any()
         dx, dy = moved[0] - kid[0], moved[1] - kid[1]
         assert dx >= -1e-9 and dy <= 1e-9 and np.hypot(dx, dy) <= 30.0 + 1e-9  # lateral / anterior, bounded
         assert moved[2:] == kid[2:]  # same size and orientation

@@ -33,7 +33,9 @@ def perirenal_fat_mm(visceral_fat_factor: float) -> float:
     return PERIRENAL_FAT_MM[0] + PERIRENAL_FAT_MM[1] * visceral_fat_factor
 
 
-def _inside(e: Ellipse, x: np.ndarray, y: np.ndarray, grow: float) -> np.ndarray:
+def in_ellipse(e: Ellipse, x: np.ndarray, y: np.ndarray, grow: float = 0.0) -> np.ndarray:
+    """Points (``x``, ``y``, mm) inside ellipse ``e`` = (centre x, y, semi-axes a, b, rotation rad),
+    each semi-axis grown by ``grow`` mm."""
     cx, cy, a, b, ang = e
     dx, dy = x - cx, y - cy
     c, s = np.cos(ang), np.sin(ang)
@@ -65,7 +67,7 @@ def place_kidney(kidney: Ellipse, muscles: list[Ellipse], fat_mm: float, side: f
         x, y = cx + shifts[:, None] * dx + ox, cy + shifts[:, None] * dy + oy
         hit = np.zeros(x.shape, bool)
         for m in muscles:
-            hit |= _inside(m, x, y, fat_mm)
+            hit |= in_ellipse(m, x, y, fat_mm)
         if in_cavity is not None:
             hit |= ~in_cavity(x, y) & in_cavity(cx + ox, cy + oy)[None, :]
         n_in = hit.sum(axis=1)

@@ -14,7 +14,7 @@ from .. import anatomy
 from . import canvas as C
 from .canvas import Canvas
 from .dimensions import LevelDims
-from .kidney import perirenal_fat_mm, place_kidney, retroperitoneal_fat
+from .kidney import in_ellipse, perirenal_fat_mm, place_kidney, retroperitoneal_fat
 from .muscle_table import CSA_CM2, TORSO_A, TORSO_B, WALL_SECTORS, _L
 from .skeleton import RIB_AR, RIB_BR, RIB_RADIUS_MM, transverse_tip_uv
 from .spine import SpineLayout
@@ -108,10 +108,7 @@ def _ellipse(lab2, mat2, G: SliceGrid, cx, cy, a, b, ang, lid, mid, where=None):
         return None
     x = (G.X0 + px * np.arange(i0, i1, dtype=np.float32))[None, :] - cx
     y = (G.Y0 + px * np.arange(j0, j1, dtype=np.float32))[:, None] - cy
-    ca, sa = np.cos(ang), np.sin(ang)
-    xr = x * ca + y * sa
-    yr = -x * sa + y * ca
-    m = (xr / a) ** 2 + (yr / b) ** 2 <= 1.0
+    m = in_ellipse((0.0, 0.0, a, b, ang), x, y)
     if where is not None:
         m &= where(lab2[j0:j1, i0:i1])
     lab2[j0:j1, i0:i1][m] = lid
