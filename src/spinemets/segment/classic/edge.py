@@ -73,8 +73,7 @@ def halfmax_border(labels: np.ndarray, hu: np.ndarray, spacing_zyx: np.ndarray) 
     sp = np.asarray(spacing_zyx, float)
     if max(sp[1], sp[2]) > MAX_PIXEL_MM + 1e-6:
         return labels.copy()
-    lab = labels
-    m = lab > 0
+    m = labels > 0
     if not m.any():
         return labels.copy()
     h = hu.astype(np.float32, copy=False)
@@ -112,7 +111,7 @@ def halfmax_border(labels: np.ndarray, hu: np.ndarray, spacing_zyx: np.ndarray) 
     peeled = np.zeros_like(m)
     dist = np.where(outside, -half_step, np.inf).astype(np.float32)  # mm below the surface
     for _ in range(int(np.ceil(MAX_DEPTH_MM / half_step))):
-        best = np.full(lab.shape, np.inf, np.float32)
+        best = np.full(labels.shape, np.inf, np.float32)
         for a in axes:
             for d in (1, -1):
                 np.minimum(best, _shift(dist, d, a, np.inf) + float(sp[a]), out=best)
