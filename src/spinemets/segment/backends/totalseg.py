@@ -39,6 +39,7 @@ from ... import anatomy
 from ...dl.labels import resolve_anatomy_id
 from ...errors import InputError, MissingDependencyError
 from ...image import CTImage, Geometry, LabelMap
+from ...io import read_label_map
 
 log = logging.getLogger(__name__)
 
@@ -148,12 +149,10 @@ def _onto_ct_grid(lm: LabelMap, ct: CTImage) -> LabelMap:
 
 def run_totalseg_vertebrae(ct: CTImage, fast: bool = False, device: str = "cpu") -> LabelMap:
     """TotalSegmentator ``total`` (``fast``: its 3 mm model) -> vertebrae with VerSe ids."""
-    import SimpleITK as sitk
-
     with _run_totalseg(ct, "total", fast, device) as out:
-        img = sitk.ReadImage(str(out))
-    arr = anatomy.from_totalseg_total(sitk.GetArrayFromImage(img).astype(np.int64))
-    lm = LabelMap(arr, Geometry.from_sitk(img), anatomy.label_table(np.unique(arr)))
+        raw = read_label_map(out, labels={})
+    arr = anatomy.from_totalseg_total(raw.array)
+    lm = LabelMap(arr, raw.geometry, anatomy.label_table(np.unique(arr)))
     return _onto_ct_grid(lm, ct)
 
 
@@ -198,21 +197,13 @@ def load_totalseg_output(path: str | Path, structures: Structures = "all",
     ``structures`` limits them to ``"vertebrae"`` or ``"muscles"``. Geometry is LPS as read by
     SimpleITK.
     """
-    import SimpleITK as sitk
-
     path = Path(path)
     if path.is_dir():
         return _load_mask_folder(path, structures)
     if not path.is_file():
         raise InputError(f"TotalSegmentator output not found: {path}")
-    try:
-        img = sitk.ReadImage(str(path))
-    except RuntimeError as exc:
-        raise InputError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
-    arr = sitk.GetArrayFromImage(img)
-    if not np.issubdtype(arr.dtype, np.integer):
-        arr = np.round(arr)
-    arr = arr.astype(np.int64)
+    raw = read_label_map(path, labels={})
+    arr = raw.array
     names = class_names or nifti_label_names(path)
     if names:
         mapping = {k: sid for k, n in names.items()
@@ -221,7 +212,7 @@ def load_totalseg_output(path: str | Path, structures: Structures = "all",
         log.info("%s has no class names; assuming TotalSegmentator 'total' ids", path)
         mapping = {k: v for k, v in anatomy.TOTALSEG_TOTAL_TO_SPINEMETS.items() if _wanted(v, structures)}
     out = anatomy.convert_labels(arr, mapping)
-    return LabelMap(out, Geometry.from_sitk(img), anatomy.label_table(np.unique(out)))
+    return LabelMap(out, raw.geometry, anatomy.label_table(np.unique(out)))
 
 
 def _load_mask_folder(folder: Path, structures: Structures) -> LabelMap:
