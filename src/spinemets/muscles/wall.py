@@ -9,6 +9,11 @@ the ray. Organs are excluded as long as fat or air separates them from the wall 
 the usual situation (extraperitoneal and visceral fat) - and the depth limit bounds what is
 reached where they touch.
 
+With ``skin_depth_rule`` (the abdominal and chest wall pass) the wall's depth below the skin is
+also checked around the whole trunk: where the sheets leave a gap the subcutaneous fat runs into the
+extraperitoneal fat, and a ray's first run starting deeper below the skin than the wall's inner
+layer around it is an organ inside the wall (kidney, liver), not a sheet (``_drop_below_wall``).
+
 A gap pixel in ``fat_plane`` (definite fat, well below the muscle window) separates runs even
 when the gap is no wider than the noise tolerance: fascial planes are often 1 pixel thin.
 
@@ -90,6 +95,8 @@ def wall_layers(body: np.ndarray, sat: np.ndarray, muscle: np.ndarray, px: float
         front = np.sin(th) < -0.5
         _missed_outer_sheet(lay, np.where((sat_in >= 0) & front, skin + 1, -1), window, tol, min_run,
                             inner_only=True, floor=stop)
+        _drop_below_wall(lay, np.where(sat_in >= 0, skin, -1), int(round(WALL_CONTEXT_DEG / step_deg)), tol,
+                         min_run)
     if max_layer_mm is not None:
         _cap_layers(lay, max_layer_mm / px, window=int(round(20.0 / step_deg)))
     _trim_thickness_outliers(lay, window, SHEET_EXCESS_MM / px)
@@ -110,6 +117,51 @@ SHEET_START_TOL_MM = 1.5
 SHEET_MIN_ARC_DEG = 5.0
 #: a run thicker than 1.5 x its neighbours' median plus this is cut to that median (mm)
 SHEET_EXCESS_MM = 2.0
+
+
+#: half-width of the arc over which the depth of the wall below the skin is taken as known (deg):
+#: wider than the arc of an organ lying where the wall sheets leave a gap (kidney behind the
+#: obliques' posterior border)
+WALL_CONTEXT_DEG = 30.0
+
+
+def _drop_below_wall(lay: np.ndarray, skin: np.ndarray, window: int, tol_px: float, min_run: int) -> None:
+    """In place: the wall is a layered sheet (subcutaneous fat, outer muscle layer, inner layer,
+    extraperitoneal fat, organs); its depth below the skin changes slowly around the trunk. A ray
+    whose first muscle run starts deeper below the skin (``skin``: radius index of the skin, -1
+    where unknown) than the inner layer of the wall around it (its median start over the rays
+    within ``window`` rays that have one; else the outer layer's lower-quartile start plus the
+    thickest outer run there) by more than ``tol_px`` met no wall: the subcutaneous fat runs into
+    the extraperitoneal fat where the sheets leave a gap, and what it reaches (kidney, liver,
+    bowel) lies inside the wall. Such rays are emptied where the decision holds on ``min_run``
+    consecutive rays."""
+    n_a, n_r = lay.shape
+    on = lay > 0
+    have = on.any(axis=1) & (skin >= 0)
+    if have.sum() < 4:
+        return
+    ridx = np.arange(n_r)
+    first = np.where(have, skin - np.where(on, ridx, -1).max(axis=1), 0)
+    on1, on2 = lay == 1, lay == 2
+    have1 = on1.any(axis=1) & have
+    start1 = np.where(have1, skin - np.where(on1, ridx, -1).max(axis=1), 0)
+    thick1 = on1.sum(axis=1)
+    have2 = on2.any(axis=1) & have
+    start2 = np.where(have2, skin - np.where(on2, ridx, -1).max(axis=1), 0)
+    drop = np.zeros(n_a, bool)
+    for a in np.nonzero(have)[0]:
+        nb = (a + np.arange(-window, window + 1)) % n_a
+        n1 = nb[have1[nb]]
+        if len(n1) < window // 2:
+            continue  # too little wall around to know its depth
+        n2 = nb[have2[nb]]
+        if len(n2) >= 4:
+            ref = float(np.median(start2[n2]))
+        else:
+            ref = float(np.percentile(start1[n1], 25)) + float(np.percentile(thick1[n1], 75))
+        drop[a] = first[a] > ref + tol_px
+    drop = _runs_at_least(drop, min_run)
+    lay[drop] = 0
 
 
 def _neighbours(a: int, window: int, n_a: int, have: np.ndarray) -> np.ndarray:

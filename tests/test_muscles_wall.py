@@ -1,0 +1,72 @@
+"""Wall-layer ray casting (``spinemets.muscles.wall``) on synthetic trunk sections with known layers."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from spinemets.muscles.wall import wall_layers
+
+
+def _trunk(gap_deg: tuple[float, float] | None = (20.0, 60.0), organ: bool = True):
+    """An elliptical trunk (1 mm pixels, semi-axes 110 x 80 mm) with 15 mm of subcutaneous fat, an
+    outer (4 mm) and an inner (4 mm) muscle sheet 2 mm apart, and, behind the sheets' gap
+    (``gap_deg``: polar angle range around the centre where neither sheet exists, as between the
+    obliques' posterior border and the latissimus), an iso-dense organ (kidney) 10 mm inside the
+    inner sheet's depth, in fat. Returns body, sat, muscle, the sheet masks and the organ mask."""
+    n = 260
+    yy, xx = np.indices((n, n)).astype(float)
+    x, y = xx - n / 2, yy - n / 2
+    a, b = 110.0, 80.0
+    rho = np.hypot(x / a, y / b)
+    th = np.arctan2(y / b, x / a)
+    r_edge = np.hypot(a * np.cos(th), b * np.sin(th))
+    depth = (1.0 - rho) * r_edge  # mm below the skin, along the ellipse normal (approximately)
+    body = rho <= 1.0
+    ang = np.degrees(np.arctan2(y, x)) % 360.0
+    in_gap = np.zeros_like(body) if gap_deg is None else (ang >= gap_deg[0]) & (ang <= gap_deg[1])
+    outer = body & (depth >= 15.0) & (depth < 19.0) & ~in_gap
+    inner = body & (depth >= 21.0) & (depth < 25.0) & ~in_gap
+    org = np.zeros_like(body)
+    if organ and gap_deg is not None:
+        mid = np.radians(0.5 * (gap_deg[0] + gap_deg[1]))
+        cx, cy = 58.0 * np.cos(mid), 40.0 * np.sin(mid)
+        org = ((x - cx) / 24.0) ** 2 + ((y - cy) / 18.0) ** 2 <= 1.0
+        org &= body & (depth >= 35.0)
+    muscle = outer | inner | org
+    sat = body & ~muscle & (depth < 15.0)
+    # the subcutaneous fat runs into the deep fat through the gap (fat connected to the skin)
+    deep_fat = body & ~muscle & ~(depth < 15.0)
+    from scipy import ndimage as ndi
+
+    sat = ndi.binary_propagation(sat, mask=sat | deep_fat)
+    return body, sat, muscle, outer, inner, org
+
+
+def test_organ_behind_a_gap_in_the_wall_is_not_a_sheet():
+    """Where the sheets leave a gap, the subcutaneous fat runs into the extraperitoneal fat and the
+    first muscle-window tissue a ray meets is the organ inside the wall: it starts deeper below the
+    skin than the wall around it and is no wall layer. The sheets themselves are kept."""
+    body, sat, muscle, outer, inner, org = _trunk()
+    lay = wall_layers(body, sat, muscle, 1.0, max_depth_mm=25.0, skin_depth_rule=True)
+    assert org.sum() > 500
+    assert (lay[org] > 0).mean() < 0.02, (lay[org] > 0).sum()
+    plain = wall_layers(body, sat, muscle, 1.0, max_depth_mm=25.0, skin_depth_rule=False)
+    assert (lay[outer] == 1).mean() > 0.95
+    assert ((lay == plain) | org).all()  # the sheets' rays keep what they had
+
+
+def test_rays_without_the_rule_take_the_organ_rim():
+    """The same section with the organ rule off (the trapezius pass): the rays that miss the wall
+    reach the organ below the merged fat, so the rule is what removes it."""
+    body, sat, muscle, outer, inner, org = _trunk()
+    lay = wall_layers(body, sat, muscle, 1.0, max_depth_mm=25.0, skin_depth_rule=False)
+    assert (lay[org] > 0).sum() > 50
+
+
+def test_wall_without_a_gap_is_unchanged_by_the_rule():
+    """A continuous wall: every ray meets the sheets at the same depth, nothing is dropped."""
+    body, sat, muscle, outer, inner, _ = _trunk(gap_deg=None)
+    with_rule = wall_layers(body, sat, muscle, 1.0, max_depth_mm=25.0, skin_depth_rule=True)
+    plain = wall_layers(body, sat, muscle, 1.0, max_depth_mm=25.0, skin_depth_rule=False)
+    assert (with_rule == plain).all()
+    assert (with_rule[outer] == 1).mean() > 0.95 and (with_rule[inner] == 2).mean() > 0.8
