@@ -70,3 +70,34 @@ def test_wall_without_a_gap_is_unchanged_by_the_rule():
     plain = wall_layers(body, sat, muscle, 1.0, max_depth_mm=25.0, skin_depth_rule=False)
     assert (with_rule == plain).all()
     assert (with_rule[outer] == 1).mean() > 0.95 and (with_rule[inner] == 2).mean() > 0.8
+
+
+def test_front_of_an_open_rib_cage_keeps_the_rectus():
+    """Below the xiphoid the rib cage is open in front: the ribs in the plane lie on the flanks of a
+    trunk wider than deep, and the cage surface estimated across the front from them (no farther
+    from the centre than the farther flanking rib) falls in the subcutaneous fat, where no cage can
+    be. The anterior sheet (rectus) under the fat is still found; the sheet on the flank ribs is
+    kept and the organ behind the rectus is no wall."""
+    n = 260
+    yy, xx = np.indices((n, n)).astype(float)
+    x, y = xx - n / 2, yy - n / 2
+    a, b = 120.0, 85.0
+    rho = np.hypot(x / a, y / b)
+    th = np.arctan2(y / b, x / a)
+    depth = (1.0 - rho) * np.hypot(a * np.cos(th), b * np.sin(th))
+    body = rho <= 1.0
+    sheet = body & (depth >= 12.0) & (depth < 17.0)  # one 5 mm layer all round under 12 mm of fat
+    ang = np.degrees(np.arctan2(y, x)) % 360.0
+    ribs = np.zeros_like(body)
+    for deg in (0, 15, 30, 150, 165, 180, 195, 210, 330, 345):  # the flanks only (+y posterior)
+        t = np.radians(deg)
+        r = 1.0 / np.hypot(np.cos(t) / a, np.sin(t) / b) - 24.0
+        ribs |= (x - r * np.cos(t)) ** 2 + (y - r * np.sin(t)) ** 2 <= 4.0 ** 2
+    organ = body & (depth >= 22.0) & (np.abs(ang - 270.0) < 40.0)  # liver behind the rectus
+    muscle = (sheet | organ) & ~ribs
+    sat = body & (depth < 12.0)
+    lay = wall_layers(body, sat, muscle, 1.0, max_depth_mm=25.0, ribs=ribs, skin_depth_rule=True)
+    front = sheet & (np.abs(ang - 270.0) < 30.0)
+    assert (lay[front] > 0).mean() > 0.9
+    assert (lay[sheet & (np.abs(ang - 180.0) < 5.0)] > 0).mean() > 0.9  # on the flank rib
+    assert (lay[organ] > 0).mean() < 0.05

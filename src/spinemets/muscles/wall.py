@@ -48,14 +48,21 @@ def wall_layers(body: np.ndarray, sat: np.ndarray, muscle: np.ndarray, px: float
 
     s_sat, s_mus, s_body = samp(sat), samp(muscle), samp(body)
     s_fp = samp(fat_plane) if fat_plane is not None else np.zeros_like(s_mus)
-    stop = _rib_stop(samp(ribs), rib_margin_mm / px, rib_gap_deg / step_deg) if ribs is not None \
+    s_rib = samp(ribs) if ribs is not None else None
+    stop = _rib_stop(s_rib, rib_margin_mm / px, rib_gap_deg / step_deg) if s_rib is not None \
         else np.full(len(th), -1)
+    # where a ray meets no rib the cage's surface is an estimate (interpolated between ribs, or the
+    # cage's ellipse across the front): a first layer starting outside it continues to its end
+    # (the sheet lies on the cage), and an estimate shallower below the skin than the subcutaneous
+    # fat is thick is no cage at all (open in front below the xiphoid: the rectus lies there)
+    soft = (stop >= 0) & ~s_rib.any(axis=1) if s_rib is not None else np.zeros(len(th), bool)
+    skin = np.where(s_body.any(axis=1), n_r - 1 - np.argmax(s_body[:, ::-1], axis=1), -1)
     gap = max(int(round(gap_mm / px)), 0)
     plane_gap = max(int(round(plane_mm / px)), gap + 1)
     depth_px = max_depth_mm / px
     lay = np.zeros(s_mus.shape, np.int8)
     sat_in = np.full(len(th), -1)
-    for a in range(len(th)):
+    for a in range(len(th)):  # the inner edge of the subcutaneous fat per ray
         sat_idx = np.nonzero(s_sat[a])[0]
         if len(sat_idx) == 0:
             continue
@@ -63,14 +70,23 @@ def wall_layers(body: np.ndarray, sat: np.ndarray, muscle: np.ndarray, px: float
         while j - 1 >= 0 and s_sat[a, j - 1]:
             j -= 1
         sat_in[a] = j
-        i, start, run, miss, seen = j - 1, j - 1, 1, 0, False
-        while i > stop[a] and start - i <= depth_px and s_body[a, i]:
+    sat_ref = float(np.median((skin - sat_in)[sat_in >= 0])) if (sat_in >= 0).any() else 0.0
+    open_front = soft & (skin - stop < sat_ref + gap_mm / px)
+    for a in range(len(th)):
+        j = sat_in[a]
+        if j < 0:
+            continue
+        i, start, run, miss, seen, outside = j - 1, j - 1, 1, 0, False, False
+        while (i > stop[a] or (open_front[a] and not seen) or (soft[a] and outside and run == 1 and miss == 0)) \
+                and start - i <= depth_px and s_body[a, i]:
             if s_mus[a, i]:
                 if seen and miss > gap:
                     run += 1
                     if run > 2:
                         break
                 lay[a, i] = run
+                if not seen:
+                    outside = i > stop[a] or open_front[a]
                 miss, seen = 0, True
             else:
                 miss += 1
@@ -318,11 +334,17 @@ def _rib_stop(s_rib: np.ndarray, margin_px: float, max_gap_rays: float) -> np.nd
         coef, *_ = np.linalg.lstsq(np.stack([px_ ** 2, py_ ** 2, px_, py_], 1), np.ones(len(idx)), rcond=None)
         a2, b2, c1, d1 = coef
         if a2 > 0 and b2 > 0:
+            # the cage's front between two rib hits lies no farther from the trunk centre than the
+            # farther of them (the trunk is wider than deep): bounds the fit where the posterior
+            # ribs medial to the rib angles (not on the ellipse) make it bulge forwards, or where
+            # the cage is open in front (infrasternal angle, T10-T12)
             for j in np.nonzero(~ok)[0]:
                 t = 2.0 * np.pi * j / n_a
                 ct, st = np.cos(t), np.sin(t)
                 qa, qb = a2 * ct * ct + b2 * st * st, c1 * ct + d1 * st
                 disc = qb * qb + 4.0 * qa
                 if disc > 0:
-                    out[j] = (-qb + np.sqrt(disc)) / (2.0 * qa) + margin_px
+                    p = int(np.clip(pos[j], 1, len(ext_i) - 1))
+                    bound = max(ext_v[p - 1], ext_v[p])
+                    out[j] = min((-qb + np.sqrt(disc)) / (2.0 * qa), bound) + margin_px
     return np.round(out).astype(int)
