@@ -101,3 +101,34 @@ def test_front_of_an_open_rib_cage_keeps_the_rectus():
     assert (lay[front] > 0).mean() > 0.9
     assert (lay[sheet & (np.abs(ang - 180.0) < 5.0)] > 0).mean() > 0.9  # on the flank rib
     assert (lay[organ] > 0).mean() < 0.05
+
+
+def test_thin_sheet_taken_for_subcutaneous_fat_is_found():
+    """A 1 mm sheet (latissimus at L3) over an arc of the flank, with deep fat beneath it: the
+    subcutaneous-fat mask (from 1 mm-smoothed CT numbers) holds it, so the rays start below it.
+    It is found as the wall's first layer; scattered muscle-window pixels deeper in the same fat
+    (vessels, septa; also taken for fat by the smoothing) form no curve and are left out."""
+    n = 260
+    yy, xx = np.indices((n, n)).astype(float)
+    x, y = xx - n / 2, yy - n / 2
+    a, b = 120.0, 85.0
+    rho = np.hypot(x / a, y / b)
+    th = np.arctan2(y / b, x / a)
+    depth = (1.0 - rho) * np.hypot(a * np.cos(th), b * np.sin(th))
+    body = rho <= 1.0
+    ang = np.degrees(np.arctan2(y, x)) % 360.0
+    front = body & (depth >= 12.0) & (depth < 18.0) & ((ang > 200.0) & (ang < 340.0))  # obliques, rectus
+    thin = body & (depth >= 12.0) & (depth < 13.0) & (ang > 30.0) & (ang < 70.0)
+    rng = np.random.default_rng(0)
+    dots = body & (depth > 30.0) & (depth < 45.0) & (ang > 100.0) & (ang < 160.0) & \
+        (rng.random(body.shape) < 0.01)
+    muscle = front | thin | dots
+    sat = body & ~front  # the smoothing took the thin sheet and the dots for fat; deep fat joins it
+    from scipy import ndimage as ndi
+
+    sat = ndi.binary_propagation(sat & (depth < 3.0), mask=sat)
+    lay = wall_layers(body, sat, muscle, 1.0, max_depth_mm=25.0, skin_depth_rule=True)
+    assert (lay[thin] == 1).mean() > 0.8
+    assert (lay[dots] > 0).sum() == 0
+    plain = wall_layers(body, sat, muscle, 1.0, max_depth_mm=25.0, skin_depth_rule=False)
+    assert (plain[thin] > 0).mean() < 0.2  # without the rule the rays start below it

@@ -12,7 +12,9 @@ reached where they touch.
 With ``skin_depth_rule`` (the abdominal and chest wall pass) the wall's depth below the skin is
 also checked around the whole trunk: where the sheets leave a gap the subcutaneous fat runs into the
 extraperitoneal fat, and a ray's first run starting deeper below the skin than the wall's inner
-layer around it is an organ inside the wall (kidney, liver), not a sheet (``_drop_below_wall``).
+layer around it is an organ inside the wall (kidney, liver), not a sheet (``_drop_below_wall``);
+and a sheet thin enough (<= 3 mm) for the 1 mm-smoothed subcutaneous-fat mask to hold it is looked
+for inside that fat on the rays that found nothing (``_sheet_in_fat``).
 
 A gap pixel in ``fat_plane`` (definite fat, well below the muscle window) separates runs even
 when the gap is no wider than the noise tolerance: fascial planes are often 1 pixel thin.
@@ -113,6 +115,8 @@ def wall_layers(body: np.ndarray, sat: np.ndarray, muscle: np.ndarray, px: float
                             inner_only=True, floor=stop)
         _drop_below_wall(lay, np.where(sat_in >= 0, skin, -1), int(round(WALL_CONTEXT_DEG / step_deg)), tol,
                          min_run)
+        _sheet_in_fat(lay, s_mus, np.where(sat_in >= 0, skin, -1), sat_in, stop, THIN_SHEET_MAX_MM / px,
+                      SKIN_MM / px, min_run)
     if max_layer_mm is not None:
         _cap_layers(lay, max_layer_mm / px, window=int(round(20.0 / step_deg)))
     _trim_thickness_outliers(lay, window, SHEET_EXCESS_MM / px)
@@ -178,6 +182,58 @@ def _drop_below_wall(lay: np.ndarray, skin: np.ndarray, window: int, tol_px: flo
         drop[a] = first[a] > ref + tol_px
     drop = _runs_at_least(drop, min_run)
     lay[drop] = 0
+
+
+#: a muscle sheet up to this thick (mm) can vanish into the fat window in the 1 mm smoothing that
+#: defines the subcutaneous fat (latissimus at L2-L3, the external oblique's thin lower part)
+THIN_SHEET_MAX_MM = 3.0
+#: the skin (dermis, muscle-like CT numbers on real scans) and its partial volume with air (mm)
+SKIN_MM = 3.0
+
+
+def _sheet_in_fat(lay: np.ndarray, s_mus: np.ndarray, skin: np.ndarray, sat_in: np.ndarray,
+                  stop: np.ndarray, max_px: float, skin_px: float, min_run: int) -> None:
+    """In place: on rays that found no wall layer, a thin sheet (at most ``max_px`` along the ray)
+    of the sharper muscle window ``s_mus`` lying inside the subcutaneous-fat run (between its
+    inner edge ``sat_in`` and the skin, more than ``skin_px`` below the ``skin``), with nothing
+    but fat between it and the run's inner edge, is the wall's first layer: the 1 mm smoothing
+    that defines the subcutaneous fat took it for fat, and the fat beneath it runs into the
+    extraperitoneal fat (latissimus at L2-L3 over the posterolateral trunk). Never inside the rib
+    cage (``stop``). Kept where it forms a curve over ``min_run`` rays: candidates up to 2 rays
+    apart (the thin sheet drops below the muscle window in places) at radii within 2 px."""
+    n_a, n_r = lay.shape
+    cand = np.zeros(n_a, bool)
+    runs: dict[int, np.ndarray] = {}
+    for a in np.nonzero(~(lay > 0).any(axis=1) & (sat_in >= 0) & (skin >= 0))[0]:
+        lo = max(sat_in[a], stop[a] + 1, 0)
+        hi = int(skin[a] - skin_px)
+        if hi <= lo:
+            continue
+        idx = np.nonzero(s_mus[a, lo:hi + 1])[0] + lo
+        if len(idx) == 0:
+            continue
+        top = idx.max()  # the outermost muscle pixel in the fat run; its sheet goes inwards
+        run = idx[idx >= top - max_px]
+        if len(idx) > len(run):
+            continue  # more muscle deeper in the fat: septa or noise, not one sheet
+        cand[a] = True
+        runs[a] = run
+    # a sheet is a curve: consecutive candidates (up to 2 rays apart) at radii within 2 px of each
+    # other are linked; scattered pixels (vessels, septa in the fat) are not
+    top = np.array([runs[a].max() if a in runs else -1 for a in range(n_a)])
+    linked = np.zeros(n_a, bool)
+    for a in np.nonzero(cand)[0]:
+        for k in (1, 2, 3):
+            b = (a + k) % n_a
+            if cand[b] and abs(int(top[b]) - int(top[a])) <= 2:
+                linked[a:a + k + 1] = True if a + k < n_a else linked[a:a + k + 1]
+                if a + k >= n_a:
+                    linked[a:] = True
+                    linked[:b + 1] = True
+                break
+    keep = _runs_at_least(linked, min_run) & cand
+    for a in np.nonzero(keep)[0]:
+        lay[a, runs[a]] = 1
 
 
 def _neighbours(a: int, window: int, n_a: int, have: np.ndarray) -> np.ndarray:
