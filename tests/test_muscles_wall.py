@@ -132,3 +132,40 @@ def test_thin_sheet_taken_for_subcutaneous_fat_is_found():
     assert (lay[dots] > 0).sum() == 0
     plain = wall_layers(body, sat, muscle, 1.0, max_depth_mm=25.0, skin_depth_rule=False)
     assert (plain[thin] > 0).mean() < 0.2  # without the rule the rays start below it
+
+
+def test_organ_against_the_fat_in_a_gap_is_told_by_its_attenuation():
+    """A liver-like organ (60 HU) reaching the subcutaneous fat where the sheets (40 HU) leave a
+    gap, and lying against the inner sheet without a fat plane elsewhere. Its runs are longer than
+    any sheet and get cut to the neighbours' sheet thickness; with the CT numbers the part kept in
+    the gap is seen to be organ (nearer the organ's HU than the sheets') and dropped, while under
+    the sheets the sheet is kept."""
+    n = 260
+    yy, xx = np.indices((n, n)).astype(float)
+    x, y = xx - n / 2, yy - n / 2
+    a, b = 110.0, 80.0
+    rho = np.hypot(x / a, y / b)
+    th = np.arctan2(y / b, x / a)
+    depth = (1.0 - rho) * np.hypot(a * np.cos(th), b * np.sin(th))
+    body = rho <= 1.0
+    ang = np.degrees(np.arctan2(y, x)) % 360.0
+    gap = (ang > 150.0) & (ang < 185.0)
+    outer = body & (depth >= 12.0) & (depth < 16.0) & ~gap
+    inner = body & (depth >= 18.0) & (depth < 22.0) & ~gap
+    organ = body & (depth >= 12.0) & (np.abs(ang - 167.0) < 45.0) & ~outer & ~inner & \
+        ~(body & (depth < 22.0) & ~gap)
+    muscle = outer | inner | organ
+    hu = np.where(muscle, 40.0, -90.0).astype(np.float32)
+    hu[organ] = 60.0
+    sat = body & (depth < 12.0)
+    from scipy import ndimage as ndi
+
+    sat = ndi.binary_propagation(sat, mask=sat | (body & ~muscle))
+    with_hu = wall_layers(body, sat, muscle, 1.0, max_depth_mm=25.0, max_layer_mm=16.0, skin_depth_rule=True,
+                          hu=hu)
+    plain = wall_layers(body, sat, muscle, 1.0, max_depth_mm=25.0, max_layer_mm=16.0, skin_depth_rule=True)
+    in_gap = organ & gap
+    assert (plain[in_gap] > 0).sum() > 30  # the cut leaves a sheet-thick rim of organ
+    assert (with_hu[in_gap] > 0).sum() < 0.2 * (plain[in_gap] > 0).sum()
+    assert (with_hu[outer] == 1).mean() > 0.95
+    assert ((with_hu > 0) == (plain > 0))[outer | inner].mean() > 0.98

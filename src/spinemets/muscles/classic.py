@@ -223,7 +223,8 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
     if anatomy.level_index(level) <= anatomy.level_index("T12"):
         lamina_near |= _compartment_floor_near(vert_in_plane > 0, rib_bone, x, y, lm, xtp, ps_reach + r_b, px)
     runs = wall_layers(body, sat, muscle_sharp & ~(post_zone | gutter | ql_zone), px, max_depth_mm=WALL_MAX_MM,
-                       ribs=rib_bone, max_layer_mm=cap_mm, fat_plane=fat_plane, skin_depth_rule=True)
+                       ribs=rib_bone, max_layer_mm=cap_mm, fat_plane=fat_plane, skin_depth_rule=True,
+                       hu=h_sharp)
     # each wall layer is a sheet: parts thicker than the thickest sheet muscle at this level are
     # organs touching the wall without a fat plane (liver, bowel loops) and are removed
     for r in (1, 2):

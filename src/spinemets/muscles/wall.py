@@ -33,7 +33,7 @@ def wall_layers(body: np.ndarray, sat: np.ndarray, muscle: np.ndarray, px: float
                 step_deg: float = 0.5, ribs: np.ndarray | None = None,
                 rib_margin_mm: float = 2.0, rib_gap_deg: float = 30.0,
                 max_layer_mm: float | None = None, fat_plane: np.ndarray | None = None,
-                skin_depth_rule: bool = False) -> np.ndarray:
+                skin_depth_rule: bool = False, hu: np.ndarray | None = None) -> np.ndarray:
     out = np.zeros(muscle.shape, np.int8)
     if not body.any() or not sat.any():
         return out
@@ -118,7 +118,9 @@ def wall_layers(body: np.ndarray, sat: np.ndarray, muscle: np.ndarray, px: float
         _sheet_in_fat(lay, s_mus, np.where(sat_in >= 0, skin, -1), sat_in, stop, THIN_SHEET_MAX_MM / px,
                       SKIN_MM / px, min_run)
     if max_layer_mm is not None:
-        _cap_layers(lay, max_layer_mm / px, window=int(round(20.0 / step_deg)))
+        s_hu = ndi.map_coordinates(hu.astype(np.float32), [pr, pc], order=1, cval=-1000.0) if hu is not None \
+            else None
+        _cap_layers(lay, max_layer_mm / px, window=int(round(20.0 / step_deg)), s_hu=s_hu, min_run=min_run)
     _trim_thickness_outliers(lay, window, SHEET_EXCESS_MM / px)
     yy, xx = np.indices(muscle.shape)
     ai = np.round((np.degrees(np.arctan2(yy - r0, xx - c0)) % 360.0) / step_deg).astype(int) % len(th)
@@ -342,21 +344,44 @@ def _trim_thickness_outliers(lay: np.ndarray, window: int, excess_px: float) -> 
                 lay[a, idx[idx < idx.max() - keep + 1]] = 0
 
 
-def _cap_layers(lay: np.ndarray, max_px: float, window: int) -> None:
+def _cap_layers(lay: np.ndarray, max_px: float, window: int, s_hu: np.ndarray | None = None,
+                min_run: int = 1) -> None:
     """In place: a layer run longer than ``max_px`` along its ray continues into an organ that
     touches the sheet without a fat plane; it is cut to the median thickness of that layer on the
-    rays within ``window`` rays either side whose run is not too long (dropped when there is none)."""
+    rays within ``window`` rays either side whose run is not too long (dropped when there is none).
+
+    With the CT numbers along the rays (``s_hu``) the part kept must be the sheet: where its
+    attenuation is nearer to the organ's beneath it (the rest of the run) than to that layer's on
+    the neighbouring rays, the ray met the organ itself where the sheets leave a gap (liver
+    against the subcutaneous fat between the obliques and the latissimus) and the run is dropped
+    (a decision that must hold on ``min_run`` consecutive rays). Each run's outermost pixel, a
+    mixture with the fat, is left out of these means."""
     n_a = lay.shape[0]
     for layer in (1, 2):
         on = lay == layer
         length = on.sum(axis=1)
         ok = (length > 0) & (length <= max_px)
+        organ = np.zeros(n_a, bool)
+        cut: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         for a in np.nonzero(length > max_px)[0]:
             nb = (np.arange(a - window, a + window + 1)) % n_a
             ref = length[nb][ok[nb]]
             idx = np.nonzero(on[a])[0]  # radius indices; the outer end of the run is idx.max()
             keep = int(np.median(ref)) if len(ref) else 0
-            lay[a, idx[idx < idx.max() - keep + 1]] = 0
+            gone = idx[idx < idx.max() - keep + 1]
+            cut[a] = (gone, idx[idx >= idx.max() - keep + 1])
+            if s_hu is not None and len(cut[a][1]) >= 2 and len(gone) >= 2:
+                kept = s_hu[a, cut[a][1][:-1]]
+                sheet = [s_hu[b, np.nonzero(on[b])[0][:-1]] for b in nb[ok[nb]] if length[b] >= 2]
+                if sheet:
+                    hu_sheet = float(np.median(np.concatenate(sheet)))
+                    hu_kept, hu_organ = float(np.mean(kept)), float(np.mean(s_hu[a, gone]))
+                    organ[a] = abs(hu_kept - hu_organ) < abs(hu_kept - hu_sheet)
+        organ = _runs_at_least(organ, min_run)
+        for a, (gone, kept) in cut.items():
+            lay[a, gone] = 0
+            if organ[a]:
+                lay[a, kept] = 0
 
 
 def _rib_stop(s_rib: np.ndarray, margin_px: float, max_gap_rays: float) -> np.ndarray:
