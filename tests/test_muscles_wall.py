@@ -138,8 +138,9 @@ def test_organ_against_the_fat_in_a_gap_is_told_by_its_attenuation():
     """A liver-like organ (60 HU) reaching the subcutaneous fat where the sheets (40 HU) leave a
     gap, and lying against the inner sheet without a fat plane elsewhere. Its runs are longer than
     any sheet and get cut to the neighbours' sheet thickness; with the CT numbers the part kept in
-    the gap is seen to be organ (nearer the organ's HU than the sheets') and dropped, while under
-    the sheets the sheet is kept."""
+    the gap is seen to be organ (nearer the organ's HU, sampled where the organ continues the run,
+    than the sheets' on the neighbouring rays) and dropped, while the sheets lying on the organ
+    are kept."""
     n = 260
     yy, xx = np.indices((n, n)).astype(float)
     x, y = xx - n / 2, yy - n / 2

@@ -118,10 +118,11 @@ def wall_layers(body: np.ndarray, sat: np.ndarray, muscle: np.ndarray, px: float
         _sheet_in_fat(lay, s_mus, np.where(sat_in >= 0, skin, -1), sat_in, stop, THIN_SHEET_MAX_MM / px,
                       SKIN_MM / px, min_run)
     if max_layer_mm is not None:
-        s_hu = ndi.map_coordinates(hu.astype(np.float32), [pr, pc], order=1, cval=-1000.0) if hu is not None \
-            else None
-        _cap_layers(lay, max_layer_mm / px, window=int(round(20.0 / step_deg)), s_hu=s_hu, min_run=min_run)
+        _cap_layers(lay, max_layer_mm / px, window=int(round(20.0 / step_deg)))
     _trim_thickness_outliers(lay, window, SHEET_EXCESS_MM / px)
+    if hu is not None:
+        s_hu = ndi.map_coordinates(hu.astype(np.float32), [pr, pc], order=1, cval=-1000.0)
+        _organ_not_sheet(lay, s_hu, s_mus, window, ORGAN_CONTACT_MM / px, ORGAN_SAMPLE_MM / px, min_run)
     yy, xx = np.indices(muscle.shape)
     ai = np.round((np.degrees(np.arctan2(yy - r0, xx - c0)) % 360.0) / step_deg).astype(int) % len(th)
     ri = np.clip(np.round(np.hypot(yy - r0, xx - c0)).astype(int), 0, n_r - 1)
@@ -344,44 +345,68 @@ def _trim_thickness_outliers(lay: np.ndarray, window: int, excess_px: float) -> 
                 lay[a, idx[idx < idx.max() - keep + 1]] = 0
 
 
-def _cap_layers(lay: np.ndarray, max_px: float, window: int, s_hu: np.ndarray | None = None,
-                min_run: int = 1) -> None:
+def _cap_layers(lay: np.ndarray, max_px: float, window: int) -> None:
     """In place: a layer run longer than ``max_px`` along its ray continues into an organ that
     touches the sheet without a fat plane; it is cut to the median thickness of that layer on the
-    rays within ``window`` rays either side whose run is not too long (dropped when there is none).
-
-    With the CT numbers along the rays (``s_hu``) the part kept must be the sheet: where its
-    attenuation is nearer to the organ's beneath it (the rest of the run) than to that layer's on
-    the neighbouring rays, the ray met the organ itself where the sheets leave a gap (liver
-    against the subcutaneous fat between the obliques and the latissimus) and the run is dropped
-    (a decision that must hold on ``min_run`` consecutive rays). Each run's outermost pixel, a
-    mixture with the fat, is left out of these means."""
+    rays within ``window`` rays either side whose run is not too long (dropped when there is none)."""
     n_a = lay.shape[0]
     for layer in (1, 2):
         on = lay == layer
         length = on.sum(axis=1)
         ok = (length > 0) & (length <= max_px)
-        organ = np.zeros(n_a, bool)
-        cut: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         for a in np.nonzero(length > max_px)[0]:
             nb = (np.arange(a - window, a + window + 1)) % n_a
             ref = length[nb][ok[nb]]
             idx = np.nonzero(on[a])[0]  # radius indices; the outer end of the run is idx.max()
             keep = int(np.median(ref)) if len(ref) else 0
-            gone = idx[idx < idx.max() - keep + 1]
-            cut[a] = (gone, idx[idx >= idx.max() - keep + 1])
-            if s_hu is not None and len(cut[a][1]) >= 2 and len(gone) >= 2:
-                kept = s_hu[a, cut[a][1][:-1]]
-                sheet = [s_hu[b, np.nonzero(on[b])[0][:-1]] for b in nb[ok[nb]] if length[b] >= 2]
-                if sheet:
-                    hu_sheet = float(np.median(np.concatenate(sheet)))
-                    hu_kept, hu_organ = float(np.mean(kept)), float(np.mean(s_hu[a, gone]))
-                    organ[a] = abs(hu_kept - hu_organ) < abs(hu_kept - hu_sheet)
+            lay[a, idx[idx < idx.max() - keep + 1]] = 0
+
+
+#: muscle-window tissue continuing a run inwards without a fat plane over at least this length (mm)
+#: is an organ in contact; its attenuation is sampled over at most ORGAN_SAMPLE_MM
+ORGAN_CONTACT_MM = 3.0
+ORGAN_SAMPLE_MM = 10.0
+
+
+def _organ_not_sheet(lay: np.ndarray, s_hu: np.ndarray, s_mus: np.ndarray, window: int, contact_px: float,
+                     sample_px: float, min_run: int) -> None:
+    """In place: a wall run that muscle-window tissue continues inwards without a fat plane (cut
+    by the sheet-thickness cap, the rib cage or the depth limit) touches an organ. Where the run's
+    own attenuation (``s_hu`` along the rays, its outermost pixel - a mixture with the fat - left
+    out) is nearer to that organ's (the continuation, up to ``sample_px``) than to the median of
+    the same layer on the neighbouring rays (within ``window``) whose runs end in fat, the ray met
+    the organ itself where the sheets leave a gap (liver against the subcutaneous fat between the
+    obliques and the latissimus), and the run is dropped - a decision that must hold on
+    ``min_run`` consecutive rays."""
+    n_a, n_r = lay.shape
+    for layer in (1, 2):
+        on = lay == layer
+        have = on.any(axis=1)
+        inner = np.where(have, np.argmax(on, axis=1), 0)  # innermost radius index of the run
+        cont: dict[int, np.ndarray] = {}
+        for a in np.nonzero(have)[0]:
+            k = inner[a] - 1
+            while k >= 0 and s_mus[a, k] and lay[a, k] == 0 and inner[a] - 1 - k < sample_px:
+                k -= 1
+            if inner[a] - 1 - k >= contact_px:
+                cont[a] = np.arange(k + 1, inner[a])
+        free = have.copy()
+        free[list(cont)] = False
+        organ = np.zeros(n_a, bool)
+        for a, beyond in cont.items():
+            own = np.nonzero(on[a])[0][:-1]
+            if len(own) == 0:
+                continue
+            nb = (a + np.arange(-window, window + 1)) % n_a
+            sheet = [s_hu[b, np.nonzero(on[b])[0][:-1]] for b in nb[free[nb]]]
+            sheet = [v for v in sheet if len(v)]
+            if not sheet:
+                continue
+            hu_sheet = float(np.median(np.concatenate(sheet)))
+            hu_own, hu_organ = float(np.mean(s_hu[a, own])), float(np.mean(s_hu[a, beyond]))
+            organ[a] = abs(hu_own - hu_organ) < abs(hu_own - hu_sheet)
         organ = _runs_at_least(organ, min_run)
-        for a, (gone, kept) in cut.items():
-            lay[a, gone] = 0
-            if organ[a]:
-                lay[a, kept] = 0
+        lay[organ & have] = np.where(on[organ & have], 0, lay[organ & have])
 
 
 def _rib_stop(s_rib: np.ndarray, margin_px: float, max_gap_rays: float) -> np.ndarray:
