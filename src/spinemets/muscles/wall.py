@@ -171,20 +171,31 @@ def _drop_below_wall(lay: np.ndarray, skin: np.ndarray, window: int, tol_px: flo
     thick1 = on1.sum(axis=1)
     have2 = on2.any(axis=1) & have
     start2 = np.where(have2, skin - np.where(on2, ridx, -1).max(axis=1), 0)
-    drop = np.zeros(n_a, bool)
-    for a in np.nonzero(have)[0]:
-        nb = (a + np.arange(-window, window + 1)) % n_a
-        n1 = nb[have1[nb]]
-        if len(n1) < window // 2:
-            continue  # too little wall around to know its depth
-        n2 = nb[have2[nb]]
-        if len(n2) >= 4:
-            ref = float(np.median(start2[n2]))
-        else:
-            ref = float(np.percentile(start1[n1], 25)) + float(np.percentile(thick1[n1], 75))
-        drop[a] = first[a] > ref + tol_px
-    drop = _runs_at_least(drop, min_run)
+    # per ray, the circular window of +-``window`` rays (rows) of each quantity, NaN where absent
+    nb = (np.arange(n_a)[:, None] + np.arange(-window, window + 1)[None, :]) % n_a
+    s1 = np.where(have1[nb], start1[nb], np.nan)
+    t1 = np.where(have1[nb], thick1[nb], np.nan)
+    s2 = np.where(have2[nb], start2[nb], np.nan)
+    n1, n2 = have1[nb].sum(axis=1), have2[nb].sum(axis=1)
+    ok = have & (n1 >= window // 2)  # elsewhere too little wall around to know its depth
+    inner_known = ok & (n2 >= 4)
+    ref = np.where(inner_known, _row_percentile(s2, n2, 50.0),
+                   _row_percentile(s1, n1, 25.0) + _row_percentile(t1, n1, 75.0))
+    ref[~ok] = np.inf
+    drop = _runs_at_least(first > ref + tol_px, min_run)
     lay[drop] = 0
+
+
+def _row_percentile(v: np.ndarray, n: np.ndarray, q: float) -> np.ndarray:
+    """Per row of ``v`` (NaN where absent; ``n`` values present per row) the ``q``-th percentile
+    with linear interpolation (numpy's default); NaN for rows without values."""
+    srt = np.sort(v, axis=1)  # NaN last
+    pos = q / 100.0 * np.maximum(n - 1, 0)
+    lo = np.floor(pos).astype(int)
+    hi = np.minimum(lo + 1, np.maximum(n - 1, 0))
+    rows = np.arange(v.shape[0])
+    out = srt[rows, lo] + (srt[rows, hi] - srt[rows, lo]) * (pos - lo)
+    return np.where(n > 0, out, np.nan)
 
 
 #: a muscle sheet up to this thick (mm) can vanish into the fat window in the 1 mm smoothing that
