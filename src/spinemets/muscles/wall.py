@@ -12,7 +12,7 @@ reached where they touch.
 With ``skin_depth_rule`` (the abdominal and chest wall pass) the wall's depth below the skin is
 also checked around the whole trunk: where the sheets leave a gap the subcutaneous fat runs into the
 extraperitoneal fat, and a ray's first run starting deeper below the skin than the wall's inner
-layer around it is an organ inside the wall (kidney, liver), not a sheet (``_drop_below_wall``);
+layer around it is an organ inside the wall (kidney, liver), not a sheet (``wall_order``);
 and a sheet thin enough (<= 3 mm) for the 1 mm-smoothed subcutaneous-fat mask to hold it is looked
 for inside that fat on the rays that found nothing (``_sheet_in_fat``).
 
@@ -26,6 +26,9 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage as ndi
+
+from .wall_order import (ORGAN_CONTACT_MM, ORGAN_SAMPLE_MM, SKIN_MM, THIN_SHEET_MAX_MM, WALL_CONTEXT_DEG,
+                         _drop_below_wall, _organ_not_sheet, _runs_at_least, _sheet_in_fat)
 
 
 def wall_layers(body: np.ndarray, sat: np.ndarray, muscle: np.ndarray, px: float,
@@ -142,114 +145,6 @@ SHEET_MIN_ARC_DEG = 5.0
 SHEET_EXCESS_MM = 2.0
 
 
-#: half-width of the arc over which the depth of the wall below the skin is taken as known (deg):
-#: wider than the arc of an organ lying where the wall sheets leave a gap (kidney behind the
-#: obliques' posterior border)
-WALL_CONTEXT_DEG = 30.0
-
-
-def _drop_below_wall(lay: np.ndarray, skin: np.ndarray, window: int, tol_px: float, min_run: int) -> None:
-    """In place: the wall is a layered sheet (subcutaneous fat, outer muscle layer, inner layer,
-    extraperitoneal fat, organs); its depth below the skin changes slowly around the trunk. A ray
-    whose first muscle run starts deeper below the skin (``skin``: radius index of the skin, -1
-    where unknown) than the inner layer of the wall around it (its median start over the rays
-    within ``window`` rays that have one; else the outer layer's lower-quartile start plus the
-    thickest outer run there) by more than ``tol_px`` met no wall: the subcutaneous fat runs into
-    the extraperitoneal fat where the sheets leave a gap, and what it reaches (kidney, liver,
-    bowel) lies inside the wall. Such rays are emptied where the decision holds on ``min_run``
-    consecutive rays."""
-    n_a, n_r = lay.shape
-    on = lay > 0
-    have = on.any(axis=1) & (skin >= 0)
-    if have.sum() < 4:
-        return
-    ridx = np.arange(n_r)
-    first = np.where(have, skin - np.where(on, ridx, -1).max(axis=1), 0)
-    on1, on2 = lay == 1, lay == 2
-    have1 = on1.any(axis=1) & have
-    start1 = np.where(have1, skin - np.where(on1, ridx, -1).max(axis=1), 0)
-    thick1 = on1.sum(axis=1)
-    have2 = on2.any(axis=1) & have
-    start2 = np.where(have2, skin - np.where(on2, ridx, -1).max(axis=1), 0)
-    # per ray, the circular window of +-``window`` rays (rows) of each quantity, NaN where absent
-    nb = (np.arange(n_a)[:, None] + np.arange(-window, window + 1)[None, :]) % n_a
-    s1 = np.where(have1[nb], start1[nb], np.nan)
-    t1 = np.where(have1[nb], thick1[nb], np.nan)
-    s2 = np.where(have2[nb], start2[nb], np.nan)
-    n1, n2 = have1[nb].sum(axis=1), have2[nb].sum(axis=1)
-    ok = have & (n1 >= window // 2)  # elsewhere too little wall around to know its depth
-    inner_known = ok & (n2 >= 4)
-    ref = np.where(inner_known, _row_percentile(s2, n2, 50.0),
-                   _row_percentile(s1, n1, 25.0) + _row_percentile(t1, n1, 75.0))
-    ref[~ok] = np.inf
-    drop = _runs_at_least(first > ref + tol_px, min_run)
-    lay[drop] = 0
-
-
-def _row_percentile(v: np.ndarray, n: np.ndarray, q: float) -> np.ndarray:
-    """Per row of ``v`` (NaN where absent; ``n`` values present per row) the ``q``-th percentile
-    with linear interpolation (numpy's default); NaN for rows without values."""
-    srt = np.sort(v, axis=1)  # NaN last
-    pos = q / 100.0 * np.maximum(n - 1, 0)
-    lo = np.floor(pos).astype(int)
-    hi = np.minimum(lo + 1, np.maximum(n - 1, 0))
-    rows = np.arange(v.shape[0])
-    out = srt[rows, lo] + (srt[rows, hi] - srt[rows, lo]) * (pos - lo)
-    return np.where(n > 0, out, np.nan)
-
-
-#: a muscle sheet up to this thick (mm) can vanish into the fat window in the 1 mm smoothing that
-#: defines the subcutaneous fat (latissimus at L2-L3, the external oblique's thin lower part)
-THIN_SHEET_MAX_MM = 3.0
-#: the skin (dermis, muscle-like CT numbers on real scans) and its partial volume with air (mm)
-SKIN_MM = 3.0
-
-
-def _sheet_in_fat(lay: np.ndarray, s_mus: np.ndarray, skin: np.ndarray, sat_in: np.ndarray,
-                  stop: np.ndarray, max_px: float, skin_px: float, min_run: int) -> None:
-    """In place: on rays that found no wall layer, a thin sheet (at most ``max_px`` along the ray)
-    of the sharper muscle window ``s_mus`` lying inside the subcutaneous-fat run (between its
-    inner edge ``sat_in`` and the skin, more than ``skin_px`` below the ``skin``), with nothing
-    but fat between it and the run's inner edge, is the wall's first layer: the 1 mm smoothing
-    that defines the subcutaneous fat took it for fat, and the fat beneath it runs into the
-    extraperitoneal fat (latissimus at L2-L3 over the posterolateral trunk). Never inside the rib
-    cage (``stop``). Kept where it forms a curve over ``min_run`` rays: candidates up to 2 rays
-    apart (the thin sheet drops below the muscle window in places) at radii within 2 px."""
-    n_a, n_r = lay.shape
-    cand = np.zeros(n_a, bool)
-    runs: dict[int, np.ndarray] = {}
-    for a in np.nonzero(~(lay > 0).any(axis=1) & (sat_in >= 0) & (skin >= 0))[0]:
-        lo = max(sat_in[a], stop[a] + 1, 0)
-        hi = int(skin[a] - skin_px)
-        if hi <= lo:
-            continue
-        idx = np.nonzero(s_mus[a, lo:hi + 1])[0] + lo
-        if len(idx) == 0:
-            continue
-        top = idx.max()  # the outermost muscle pixel in the fat run; its sheet goes inwards
-        run = idx[idx >= top - max_px]
-        if len(idx) > len(run):
-            continue  # more muscle deeper in the fat: septa or noise, not one sheet
-        cand[a] = True
-        runs[a] = run
-    # a sheet is a curve: consecutive candidates (up to 2 rays apart) at radii within 2 px of each
-    # other are linked; scattered pixels (vessels, septa in the fat) are not
-    top = np.array([runs[a].max() if a in runs else -1 for a in range(n_a)])
-    linked = np.zeros(n_a, bool)
-    for a in np.nonzero(cand)[0]:
-        for k in (1, 2, 3):
-            b = (a + k) % n_a
-            if cand[b] and abs(int(top[b]) - int(top[a])) <= 2:
-                linked[a:a + k + 1] = True if a + k < n_a else linked[a:a + k + 1]
-                if a + k >= n_a:
-                    linked[a:] = True
-                    linked[:b + 1] = True
-                break
-    keep = _runs_at_least(linked, min_run) & cand
-    for a in np.nonzero(keep)[0]:
-        lay[a, runs[a]] = 1
-
-
 def _neighbours(a: int, window: int, n_a: int, have: np.ndarray) -> np.ndarray:
     """Ray indices within ``window`` rays of ``a`` that are contiguous with it through rays where
     ``have`` is true (gaps of up to 2 rays bridged): the same sheet, not the next one across a
@@ -312,29 +207,6 @@ def _missed_outer_sheet(lay: np.ndarray, sat_in: np.ndarray, window: int, tol_px
             row[row == 1] = 2
 
 
-def _runs_at_least(flags: np.ndarray, n: int) -> np.ndarray:
-    """``flags`` (circular, one per ray) kept only in runs of at least ``n`` consecutive rays."""
-    if n <= 1 or not flags.any():
-        return flags
-    if flags.all():
-        return flags
-    k = int(np.argmin(flags))  # start the scan at a False ray so no run wraps around the seam
-    f = np.roll(flags, -k)
-    out = np.zeros_like(f)
-    i = 0
-    while i < len(f):
-        if f[i]:
-            j = i
-            while j < len(f) and f[j]:
-                j += 1
-            if j - i >= n:
-                out[i:j] = True
-            i = j
-        else:
-            i += 1
-    return np.roll(out, k)
-
-
 def _trim_thickness_outliers(lay: np.ndarray, window: int, excess_px: float) -> None:
     """In place: a muscle sheet's thickness varies slowly along it; a run much thicker than its
     neighbours' median (1.5 x + ``excess_px``) continues into an organ touching the sheet without a
@@ -371,53 +243,6 @@ def _cap_layers(lay: np.ndarray, max_px: float, window: int) -> None:
             idx = np.nonzero(on[a])[0]  # radius indices; the outer end of the run is idx.max()
             keep = int(np.median(ref)) if len(ref) else 0
             lay[a, idx[idx < idx.max() - keep + 1]] = 0
-
-
-#: muscle-window tissue continuing a run inwards without a fat plane over at least this length (mm)
-#: is an organ in contact; its attenuation is sampled over at most ORGAN_SAMPLE_MM
-ORGAN_CONTACT_MM = 3.0
-ORGAN_SAMPLE_MM = 10.0
-
-
-def _organ_not_sheet(lay: np.ndarray, s_hu: np.ndarray, s_mus: np.ndarray, window: int, contact_px: float,
-                     sample_px: float, min_run: int) -> None:
-    """In place: a wall run that muscle-window tissue continues inwards without a fat plane (cut
-    by the sheet-thickness cap, the rib cage or the depth limit) touches an organ. Where the run's
-    own attenuation (``s_hu`` along the rays, its outermost pixel - a mixture with the fat - left
-    out) is nearer to that organ's (the continuation, up to ``sample_px``) than to the median of
-    the same layer on the neighbouring rays (within ``window``) whose runs end in fat, the ray met
-    the organ itself where the sheets leave a gap (liver against the subcutaneous fat between the
-    obliques and the latissimus), and the run is dropped - a decision that must hold on
-    ``min_run`` consecutive rays."""
-    n_a, n_r = lay.shape
-    for layer in (1, 2):
-        on = lay == layer
-        have = on.any(axis=1)
-        inner = np.where(have, np.argmax(on, axis=1), 0)  # innermost radius index of the run
-        cont: dict[int, np.ndarray] = {}
-        for a in np.nonzero(have)[0]:
-            k = inner[a] - 1
-            while k >= 0 and s_mus[a, k] and lay[a, k] == 0 and inner[a] - 1 - k < sample_px:
-                k -= 1
-            if inner[a] - 1 - k >= contact_px:
-                cont[a] = np.arange(k + 1, inner[a])
-        free = have.copy()
-        free[list(cont)] = False
-        organ = np.zeros(n_a, bool)
-        for a, beyond in cont.items():
-            own = np.nonzero(on[a])[0][:-1]
-            if len(own) == 0:
-                continue
-            nb = (a + np.arange(-window, window + 1)) % n_a
-            sheet = [s_hu[b, np.nonzero(on[b])[0][:-1]] for b in nb[free[nb]]]
-            sheet = [v for v in sheet if len(v)]
-            if not sheet:
-                continue
-            hu_sheet = float(np.median(np.concatenate(sheet)))
-            hu_own, hu_organ = float(np.mean(s_hu[a, own])), float(np.mean(s_hu[a, beyond]))
-            organ[a] = abs(hu_own - hu_organ) < abs(hu_own - hu_sheet)
-        organ = _runs_at_least(organ, min_run)
-        lay[organ & have] = np.where(on[organ & have], 0, lay[organ & have])
 
 
 def _rib_stop(s_rib: np.ndarray, margin_px: float, max_gap_rays: float) -> np.ndarray:
