@@ -7,22 +7,26 @@ import numpy as np
 from spinemets.muscles.wall import wall_layers
 
 
+def _section(a: float, b: float, n: int = 260):
+    """An elliptical trunk section on 1 mm pixels (semi-axes ``a`` x ``b`` mm, +y posterior): pixel
+    offsets x, y from the centre (mm), the body mask, the depth below the skin along the ellipse
+    normal (mm, approximately) and the polar angle around the centre (deg)."""
+    yy, xx = np.indices((n, n)).astype(float)
+    x, y = xx - n / 2, yy - n / 2
+    rho = np.hypot(x / a, y / b)
+    th = np.arctan2(y / b, x / a)
+    depth = (1.0 - rho) * np.hypot(a * np.cos(th), b * np.sin(th))
+    ang = np.degrees(np.arctan2(y, x)) % 360.0
+    return x, y, rho <= 1.0, depth, ang
+
+
 def _trunk(gap_deg: tuple[float, float] | None = (20.0, 60.0), organ: bool = True):
     """An elliptical trunk (1 mm pixels, semi-axes 110 x 80 mm) with 15 mm of subcutaneous fat, an
     outer (4 mm) and an inner (4 mm) muscle sheet 2 mm apart, and, behind the sheets' gap
     (``gap_deg``: polar angle range around the centre where neither sheet exists, as between the
     obliques' posterior border and the latissimus), an iso-dense organ (kidney) 10 mm inside the
     inner sheet's depth, in fat. Returns body, sat, muscle, the sheet masks and the organ mask."""
-    n = 260
-    yy, xx = np.indices((n, n)).astype(float)
-    x, y = xx - n / 2, yy - n / 2
-    a, b = 110.0, 80.0
-    rho = np.hypot(x / a, y / b)
-    th = np.arctan2(y / b, x / a)
-    r_edge = np.hypot(a * np.cos(th), b * np.sin(th))
-    depth = (1.0 - rho) * r_edge  # mm below the skin, along the ellipse normal (approximately)
-    body = rho <= 1.0
-    ang = np.degrees(np.arctan2(y, x)) % 360.0
+    x, y, body, depth, ang = _section(110.0, 80.0)
     in_gap = np.zeros_like(body) if gap_deg is None else (ang >= gap_deg[0]) & (ang <= gap_deg[1])
     outer = body & (depth >= 15.0) & (depth < 19.0) & ~in_gap
     inner = body & (depth >= 21.0) & (depth < 25.0) & ~in_gap
@@ -78,16 +82,9 @@ def test_front_of_an_open_rib_cage_keeps_the_rectus():
     from the centre than the farther flanking rib) falls in the subcutaneous fat, where no cage can
     be. The anterior sheet (rectus) under the fat is still found; the sheet on the flank ribs is
     kept and the organ behind the rectus is no wall."""
-    n = 260
-    yy, xx = np.indices((n, n)).astype(float)
-    x, y = xx - n / 2, yy - n / 2
     a, b = 120.0, 85.0
-    rho = np.hypot(x / a, y / b)
-    th = np.arctan2(y / b, x / a)
-    depth = (1.0 - rho) * np.hypot(a * np.cos(th), b * np.sin(th))
-    body = rho <= 1.0
+    x, y, body, depth, ang = _section(a, b)
     sheet = body & (depth >= 12.0) & (depth < 17.0)  # one 5 mm layer all round under 12 mm of fat
-    ang = np.degrees(np.arctan2(y, x)) % 360.0
     ribs = np.zeros_like(body)
     for deg in (0, 15, 30, 150, 165, 180, 195, 210, 330, 345):  # the flanks only (+y posterior)
         t = np.radians(deg)
@@ -108,15 +105,7 @@ def test_thin_sheet_taken_for_subcutaneous_fat_is_found():
     subcutaneous-fat mask (from 1 mm-smoothed CT numbers) holds it, so the rays start below it.
     It is found as the wall's first layer; scattered muscle-window pixels deeper in the same fat
     (vessels, septa; also taken for fat by the smoothing) form no curve and are left out."""
-    n = 260
-    yy, xx = np.indices((n, n)).astype(float)
-    x, y = xx - n / 2, yy - n / 2
-    a, b = 120.0, 85.0
-    rho = np.hypot(x / a, y / b)
-    th = np.arctan2(y / b, x / a)
-    depth = (1.0 - rho) * np.hypot(a * np.cos(th), b * np.sin(th))
-    body = rho <= 1.0
-    ang = np.degrees(np.arctan2(y, x)) % 360.0
+    _, _, body, depth, ang = _section(120.0, 85.0)
     front = body & (depth >= 12.0) & (depth < 18.0) & ((ang > 200.0) & (ang < 340.0))  # obliques, rectus
     thin = body & (depth >= 12.0) & (depth < 13.0) & (ang > 30.0) & (ang < 70.0)
     rng = np.random.default_rng(0)
@@ -141,15 +130,7 @@ def test_organ_against_the_fat_in_a_gap_is_told_by_its_attenuation():
     the gap is seen to be organ (nearer the organ's HU, sampled where the organ continues the run,
     than the sheets' on the neighbouring rays) and dropped, while the sheets lying on the organ
     are kept."""
-    n = 260
-    yy, xx = np.indices((n, n)).astype(float)
-    x, y = xx - n / 2, yy - n / 2
-    a, b = 110.0, 80.0
-    rho = np.hypot(x / a, y / b)
-    th = np.arctan2(y / b, x / a)
-    depth = (1.0 - rho) * np.hypot(a * np.cos(th), b * np.sin(th))
-    body = rho <= 1.0
-    ang = np.degrees(np.arctan2(y, x)) % 360.0
+    _, _, body, depth, ang = _section(110.0, 80.0)
     gap = (ang > 150.0) & (ang < 185.0)
     outer = body & (depth >= 12.0) & (depth < 16.0) & ~gap
     inner = body & (depth >= 18.0) & (depth < 22.0) & ~gap
