@@ -53,6 +53,7 @@ from .landmarks import Landmarks
 from .wall import wall_layers
 from .presence import expected
 from .shape import complete_outline
+from .valley import fat_valleys, image_noise_hu
 
 MUSCLE_HU = (-29.0, 150.0)
 FAT_HU = (-190.0, -30.0)
@@ -256,7 +257,11 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
         runs[sheet] = 1
     wall = runs > 0
     # --- deep muscles: marker watershed on the opened mask (thin bridges cut) -------------------
-    deep = ndi.binary_opening(muscle & ~wall & ~fat_plane, structure=_disk(1.0 / px))
+    # thin fat planes beside the body (psoas against the liver, vena cava or crus in front of it and
+    # the quadratus lumborum behind it; quadratus lumborum against the kidney) whose middle partial
+    # volume lifts into the muscle window: the bottoms of their HU valleys (``valley.py``)
+    valley = _thin_fat_planes(h_sharp, hs, fat_o, muscle, px, (gutter | ql_zone) & body)
+    deep = ndi.binary_opening(muscle & ~wall & ~fat_plane & ~valley, structure=_disk(1.0 / px))
     markers = np.zeros(hu.shape, np.int32)
     # organs (liver, kidneys, spleen, bowel, heart): thick muscle-window tissue away from the spine
     # a thick blob is an organ unless its deepest point lies in the psoas seed band beside the
@@ -351,7 +356,10 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
                 hi = min(hi, 0.5 * (refs[side] + min(brighter)))
             regions[own & ~seed & (h2s > hi) & ~bone] = 0
     # give back the rim removed by the opening (at most 2 mm, non-wall muscle pixels only)
-    regions = expand_labels(regions, distance=2.0 / px) * (muscle & ~wall)
+    grown = expand_labels(regions, distance=2.0 / px) * (muscle & ~wall)
+    for lab_id in (_PSOAS, _PSOAS + 1, _QL, _QL + 1):
+        _no_jump(grown, regions, lab_id, valley)
+    regions = grown
     # at T7-T10 the lower trapezius is a thin sheet: a part of the outer wall run in the trapezius'
     # sector thicker than that sheet that touches a paraspinal region is that muscle's lateral end,
     # cut off by the paraspinal zone's lateral limit (the thoracic erector spinae spread over the ribs)
@@ -423,6 +431,32 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
                                                         markers == lab + off)
     out.update(_split_wall(runs, depth, x, y, body, level))
     return {k: v for k, v in out.items() if v.any()}
+
+
+def _thin_fat_planes(h_sharp: np.ndarray, hs: np.ndarray, fat: np.ndarray, muscle: np.ndarray, px: float,
+                     where: np.ndarray) -> np.ndarray:
+    """Bottoms of the thin fat planes in ``where`` (``valley.fat_valleys`` on the 0.5 mm-smoothed
+    image ``h_sharp``): pure fat = median of the opened fat mask ``fat`` (1 mm-smoothed HU ``hs``),
+    noise measured on ``h_sharp`` over the muscle window."""
+    if not where.any():
+        return np.zeros_like(where)
+    fat_hu = float(np.median(hs[fat])) if fat.sum() >= 20 else -100.0
+    noise = image_noise_hu(h_sharp, ndi.binary_erosion(muscle, structure=_disk(1.0 / px)))
+    return fat_valleys(h_sharp, px, fat_hu, noise, where=where)
+
+
+def _no_jump(grown: np.ndarray, regions: np.ndarray, lab_id: int, valley: np.ndarray) -> None:
+    """In place: the rim that ``expand_labels`` gave label ``lab_id`` keeps only what is reached
+    from the label's own region without crossing a thin fat plane (``valley``; the valley pixels
+    next to that part stay, they are the muscle's partial-volume border). The expansion is by
+    distance, so it can step over a one- or two-pixel plane into the organ beyond."""
+    own = regions == lab_id
+    new = grown == lab_id
+    if not own.any() or not (new & ~own).any():
+        return
+    ok = _component_at(new & ~valley, own)
+    ok |= new & valley & ndi.binary_dilation(ok, structure=ndi.generate_binary_structure(2, 1))
+    grown[new & ~ok] = 0
 
 
 def _rib_angle_x(rib_bone: np.ndarray, sx: np.ndarray, y: np.ndarray, x_min: float, x_max: float,
