@@ -314,14 +314,17 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
             seed = deep & (g > 0.0) & (g < QL_SEED_REACH * r_b) & (y > lm.body_posterior_mm - 0.43 * r_b) & \
                 (y < yt + 0.22 * r_b) & (markers == 0)
             seed = ndi.binary_erosion(seed, structure=_disk(1.5 / px))
-            # quadratus lumborum is a muscle of its own behind the psoas: a piece joined to the
-            # psoas seed without a fat plane (the psoas' lateral belly at L3-L5) is psoas, unless
-            # no other piece is there
-            ps_seed = markers == _PSOAS + off
-            if ps_seed.any() and seed.any():
-                joined = _component_at(deep, ps_seed)
-                if (seed & ~joined).any():
-                    seed &= ~joined
+            # quadratus lumborum is a muscle of its own between the psoas in front and the erector
+            # spinae behind (the middle layer of the thoracolumbar fascia, from the transverse-process
+            # tips, lies between them): a piece joined to the psoas seed without a fat plane (the
+            # psoas' lateral belly at L3-L5) is psoas, one joined to the paraspinal seed is the
+            # erector spinae reaching the tip's depth (L4-L5, above the iliac crest), unless no
+            # other piece is there
+            for other in (markers == _PSOAS + off, markers == _PS + off):
+                if other.any() and seed.any():
+                    joined = _component_at(deep, other)
+                    if (seed & ~joined).any():
+                        seed &= ~joined
             seed = _largest(seed)
             markers[seed] = _QL + off
     elev = ndi.gaussian_gradient_magnitude(hu.astype(np.float32), sigma=max(1.5 / px, 0.5))
