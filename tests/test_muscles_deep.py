@@ -1,0 +1,147 @@
+"""Deep posterior abdominal wall muscles (psoas major, quadratus lumborum) of the classic backend:
+thin fat planes found as HU valleys, the caudal-end plane tangent, and the issue-4 phantom target
+on the lean and the other phantoms beyond the two fixtures of test_muscles.py."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from spinemets.muscles import segment_muscles
+from spinemets.muscles.frames import _end_tangent
+from spinemets.muscles.valley import fat_valleys, image_noise_hu
+
+
+# --- thin fat planes as HU valleys ---------------------------------------------------------------
+def _two_tissues_with_plane(plane_mm: float, px: float = 1.0, noise: float = 8.0, seed: int = 0):
+    """Muscle (40 HU) above, organ (60 HU) below, a fat plane (-100 HU) of ``plane_mm`` between,
+    imaged with a 2 mm box (voxel) and 1 mm Gaussian blur and sampled at ``px``; plus noise."""
+    from scipy import ndimage as ndi
+
+    fine = 0.1  # mm
+    n = int(80 / fine)
+    y = (np.arange(n) + 0.5) * fine
+    prof = np.where(y < 40.0, 40.0, 60.0)
+    prof[(y >= 40.0) & (y < 40.0 + plane_mm)] = -100.0
+    prof = ndi.uniform_filter1d(prof, int(2.0 / fine))  # 2 mm voxel
+    prof = ndi.gaussian_filter1d(prof, 1.0 / fine)  # scanner blur
+    rows = prof[(np.arange(int(80 / px)) * px / fine + 0.5 * px / fine).astype(int)]
+    img = np.repeat(rows[:, None], 60, axis=1).astype(np.float32)
+    rng = np.random.default_rng(seed)
+    return img + rng.normal(0.0, noise, img.shape).astype(np.float32), rows
+
+
+@pytest.mark.parametrize("plane_mm", [1.6, 2.0])
+def test_thin_fat_plane_above_the_muscle_window_is_a_valley(plane_mm):
+    """A 1.6 / 2 mm fat plane imaged with 2 mm voxels: its lowest point reads -26 / -38 HU, above
+    any fat threshold (partial volume; -26 HU is in the muscle window), yet the valley cuts the
+    plane across its whole length; the homogeneous tissues on either side with the same noise hold
+    (almost) no valley pixels."""
+    from scipy import ndimage as ndi
+
+    img, rows = _two_tissues_with_plane(plane_mm)
+    assert rows.min() > -60.0  # the plane never reads as fat (FAT_PLANE_HU)
+    h = ndi.gaussian_filter(img, 0.5)
+    noise = image_noise_hu(h, np.ones_like(h, bool))
+    v = fat_valleys(h, 1.0, -100.0, noise)
+    # every column is cut somewhere within 3 mm of the plane's middle (41.6 mm)
+    cut = v[38:46, 2:-2].any(axis=0)
+    assert cut.all()
+    # nothing above or below it (pure tissue with noise): no barrier anywhere else
+    assert v[:30].mean() < 0.002 and v[52:].mean() < 0.002
+    # the top / bottom half do not connect around the plane
+    lab, _ = ndi.label(~v[:, 2:-2])
+    assert not set(np.unique(lab[:30])) & set(np.unique(lab[52:]))
+
+
+def test_no_valley_at_the_edge_of_thick_fat():
+    """A muscle bordering thick fat has no valley at its edge (the flanks are not both soft tissue):
+    the fat is found by the HU threshold, the valley rule adds nothing there."""
+    img = np.full((60, 40), -100.0, np.float32)
+    img[:30] = 40.0
+    v = fat_valleys(img, 1.0, -100.0, 5.0)
+    assert not v.any()
+
+
+# --- caudal-end axis -----------------------------------------------------------------------------
+def test_end_tangent_of_a_curved_run():
+    """Body centroids on a lordotic arc (radius 200 mm, 35 mm apart): the quadratic's end tangent is
+    within 0.5 deg of the true tangent at the end vertebra, the one-sided chord ~5 deg off."""
+    r, step = 200.0, 35.0 / 200.0
+    ang = np.array([0.0, step, 2 * step])
+    pts = np.stack([np.zeros(3), r * (1 - np.cos(ang)), r * np.sin(ang)], axis=1)
+    true = np.array([0.0, 0.0, 1.0])  # tangent at angle 0
+    t = _end_tangent(pts[0], pts[1], pts[2])
+    chord = pts[1] - pts[0]
+    deg = lambda v: np.degrees(np.arccos(abs(v @ true) / np.linalg.norm(v)))  # noqa: E731
+    assert deg(t) < 0.5
+    assert deg(chord) > 4.0
+
+
+# --- phantoms: psoas and quadratus lumborum --------------------------------------------------------
+def _errors(res, truth, group):
+    out = []
+    for lv, tl in truth["muscles"].items():
+        for side in ("left", "right"):
+            tv = tl.get(f"{group}_{side}")
+            if not tv or tv["csa_mm2"] < 50:
+                continue
+            got = res.summary["levels"][lv][f"{group}_{side}"]
+            if got["csa_mm2"] is None:
+                out.append((lv, side, np.inf, np.inf))
+                continue
+            out.append((lv, side, (got["csa_mm2"] - tv["csa_mm2"]) / tv["csa_mm2"],
+                        float(np.linalg.norm(np.subtract(got["centroid_lps_mm"], tv["centroid_lps_mm"])))))
+    return out
+
+
+@pytest.fixture(scope="module")
+def lean_and_other(phantom_factory):
+    """Seed 23 (lean: 3.2 mm perirenal fat, the liver a thin fat plane from the small right psoas)
+    and seed 7, full T1-L5 small phantoms without lesions."""
+    out = []
+    for seed in (23, 7):
+        ph = phantom_factory(seed, lesions=[])
+        out.append((ph, segment_muscles(ph.ct, ph.vertebrae)))
+    return out
+
+
+def _check(ph, errs, group):
+    e = np.array([abs(v[2]) for v in errs])
+    c = np.array([v[3] for v in errs])
+    worst = errs[int(np.argmax(e))]
+    print(f"seed {ph.config.seed} {group}: CSA err median {np.median(e):.3f}, worst {worst[2]:+.3f} "
+          f"({worst[0]} {worst[1]}); centroid max {c.max():.1f} mm (n={len(e)})")
+    assert len(e) >= 8
+    assert np.median(e) <= 0.10 and e.max() <= 0.20 and c.max() <= 5.0, (group, worst)
+
+
+@pytest.mark.slow
+def test_psoas_meets_issue_target_on_lean_and_other_phantoms(lean_and_other):
+    """Psoas major at every level where the truth has it meets the issue's full phantom target on
+    seeds 23 and 7 (seeds 3 and 11: test_muscles.py). Measured: seed 23 median 1.5 %, worst -5 %
+    (was +66 % at L1 right, +56 % T12 right, +23 % L2 right: the region ran across the 1.6-pixel
+    fat plane into the liver and into the tissue behind the psoas); seed 7 median 2.2 %, worst +11 %
+    (T12 right); clinical phantom seed 0 (not run here, ~20 s): median 1.0 %, worst -4 %."""
+    for ph, res in lean_and_other:
+        _check(ph, _errors(res, ph.truth, "psoas_major"), "psoas_major")
+
+
+@pytest.mark.slow
+def test_quadratus_lumborum_meets_issue_target_on_lean_phantom(lean_and_other):
+    """Quadratus lumborum on the lean seed 23 meets the full target (median 4.3 %, worst +12 % at
+    L4 left; was +21 % at L1 right)."""
+    ph, res = lean_and_other[0]
+    _check(ph, _errors(res, ph.truth, "quadratus_lumborum"), "quadratus_lumborum")
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason=(
+    "seed 7 quadratus lumborum worst -28 % at L5 left (median 3.4 %, centroid <= 1.5 mm; was -38 %): a "
+    "64 mm2 QL at 2 x 2 x 3 mm voxels (truth hu_mean 14.6 HU); the phantom's label sampled "
+    "nearest-neighbour in our L5 plane is already 52 mm2 (-19 %: our body centroid lies 1.5 mm "
+    "posterior and 1 mm cranial of the design origin, the QL tapers to the iliac crest within a "
+    "3 mm slice); the region misses its 2-pixel medial tail whose 1 mm-smoothed HU is below -29"))
+def test_quadratus_lumborum_meets_issue_target_on_seed_7(lean_and_other):
+    ph, res = lean_and_other[1]
+    _check(ph, _errors(res, ph.truth, "quadratus_lumborum"), "quadratus_lumborum")
