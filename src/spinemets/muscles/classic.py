@@ -261,12 +261,14 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
     # the quadratus lumborum behind it; quadratus lumborum against the kidney) whose middle partial
     # volume lifts into the muscle window: the bottoms of their HU valleys (``valley.py``)
     valley = _thin_fat_planes(h_sharp, hs, fat_o, muscle, px, (gutter | ql_zone) & body)
+    deep_whole = ndi.binary_opening(muscle & ~wall & ~fat_plane, structure=_disk(1.0 / px))
     deep = ndi.binary_opening(muscle & ~wall & ~fat_plane & ~valley, structure=_disk(1.0 / px))
     markers = np.zeros(hu.shape, np.int32)
     # organs (liver, kidneys, spleen, bowel, heart): thick muscle-window tissue away from the spine
     # a thick blob is an organ unless its deepest point lies in the psoas seed band beside the
-    # body or in the posterior compartment
-    edt = ndi.distance_transform_edt(deep) * px
+    # body or in the posterior compartment; thickness measured without the thin-plane valleys
+    # (fat streaks inside a thick psoas would move its deepest point out of the seed band)
+    edt = ndi.distance_transform_edt(deep_whole) * px
     blobs, n_blobs = ndi.label(edt >= ORGAN_MIN_RADIUS_MM)
     if n_blobs:
         deepest = ndi.maximum_position(edt, blobs, index=np.arange(1, n_blobs + 1))
@@ -274,7 +276,7 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
             gap_c = abs(x[r, c]) - lm.body_half_width_mm
             in_seed_band = gap_c < 3.0 + 1.2 * hw and y[r, c] > lm.body_anterior_mm - 0.5 * hw and y[r, c] < ytp
             if not in_seed_band and not post_zone[r, c]:
-                markers[(blobs == i) & ~post_zone] = _OTHER
+                markers[(blobs == i) & ~post_zone & deep] = _OTHER
     # distance to the vertebral body (mm): psoas arises from the body's lateral surface
     body_dist = ndi.distance_transform_edt(vert_in_plane == 0) * px
     h2s = ndi.gaussian_filter(hu.astype(np.float32), sigma=2.0 / px)

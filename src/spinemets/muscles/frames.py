@@ -7,9 +7,8 @@ For every vertebra the frame has
   half the largest inscribed-ball radius of that vertebra (pedicles, laminae and processes are
   thinner than the body, so they open away; the radius scales with each vertebra's own size);
 * ``superior``: the local spine axis (unit LPS vector, pointing cranially) estimated from the
-  neighbouring body centroids (central difference; at the caudal end of the segmented run the end
-  tangent of the quadratic through the last three centroids, one-sided at the cranial end or with
-  a single neighbour; the body's smallest principal axis when the vertebra has no neighbour);
+  neighbouring body centroids (central difference; one-sided at the ends of the segmented run;
+  the body's smallest principal axis when the vertebra has no neighbour);
 * ``anterior``: unit vector perpendicular to ``superior`` pointing from the posterior elements
   to the body (i.e. towards the patient's front);
 * ``left``: ``superior x anterior`` (towards the patient's left).
@@ -158,16 +157,10 @@ def vertebra_frames(vertebrae: LabelMap, levels: list[str] | None = None,
         up = raw[present[i - 1]]["c"] if i > 0 and _adjacent(present[i - 1], lv) else None
         dn = raw[present[i + 1]]["c"] if i + 1 < len(present) and _adjacent(lv, present[i + 1]) else None
         c = raw[lv]["c"]
-        # at the caudal end of the run the tangent of the curve through the last three bodies
-        # (the lordosis curves most at L4-L5: the L4-L5 chord is 4-5 deg off the L5 tangent on
-        # the phantoms). At the cranial end (T1 on a full scan, <1 deg off) the chord is kept: the
-        # T1 sheet/transversospinalis split flips with such a change (clinical phantom seed 0)
-        up2 = raw[present[i - 2]]["c"] if i > 1 and up is not None and _adjacent(present[i - 2], present[i - 1]) \
-            else None
         if up is not None and dn is not None:
             sup = up - dn
         elif up is not None:
-            sup = _end_tangent(c, up, up2) if up2 is not None else up - c
+            sup = up - c
         elif dn is not None:
             sup = c - dn
         else:
@@ -183,20 +176,6 @@ def vertebra_frames(vertebrae: LabelMap, levels: list[str] | None = None,
         frames[lv] = VertebraFrame(lv, c, sup, ant, left, raw[lv]["r"], raw[lv]["vc"], raw[lv]["touch"],
                                     raw[lv]["bp"], raw[lv]["vp"])
     return frames
-
-
-def _end_tangent(p0: np.ndarray, p1: np.ndarray, p2: np.ndarray) -> np.ndarray:
-    """Tangent at ``p0`` (pointing towards ``p1``) of the quadratic through the body centroids
-    ``p0, p1, p2`` parameterised by chord length (LPS mm): the spine curves (lordosis, kyphosis),
-    so at the end of the segmented run the chord to the one neighbour has the direction of the
-    curve half-way between the two, the quadratic's end tangent the direction at the end vertebra
-    (second-order one-sided difference)."""
-    h1 = float(np.linalg.norm(p1 - p0))
-    h2 = float(np.linalg.norm(p2 - p1))
-    if h1 < 1e-6 or h2 < 1e-6:
-        return p1 - p0
-    return (-(2 * h1 + h2) / (h1 * (h1 + h2)) * p0 + (h1 + h2) / (h1 * h2) * p1
-            - h1 / (h2 * (h1 + h2)) * p2)
 
 
 def _adjacent(a: str, b: str) -> bool:
