@@ -304,6 +304,16 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
             side = "left" if s == 1 else "right"
             seed = ndi.binary_erosion(seed, structure=_disk(1.5 / px))
             if side in refs and seed.any():
+                # a piece of the band (pieces are cut apart by fat planes, thin ones included)
+                # whose median HU is brighter than the caudal psoas is organ (liver, vena cava in
+                # front of the small psoas at T12-L2) as a whole: unsmoothed HU, as a 2 mm
+                # smoothing darkens the organ's rim next to the fat plane into the psoas range
+                pieces, n = ndi.label(seed)
+                if n > 1:
+                    med = np.asarray(ndi.median(hu, pieces, index=np.arange(1, n + 1)))
+                    ok = np.arange(1, n + 1)[med <= refs[side] + HU_CONSISTENCY_MIN]
+                    if len(ok):
+                        seed = np.isin(pieces, ok)
                 # tissue brighter than the caudal psoas is organ; where the smallest psoas is
                 # itself brightened by partial volume with the organ, its darkest quarter
                 like = seed & (h2s <= refs[side] + HU_CONSISTENCY_MIN)
