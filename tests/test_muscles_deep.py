@@ -81,10 +81,10 @@ def _errors(res, truth, group):
 
 @pytest.fixture(scope="module")
 def lean_and_other(phantom_factory):
-    """Seed 23 (lean: 3.2 mm perirenal fat, the liver a thin fat plane from the small right psoas)
-    and seed 7, full T1-L5 small phantoms without lesions."""
+    """Seed 23 (lean: 3.2 mm perirenal fat, the liver a thin fat plane from the small right psoas),
+    seed 7 and seed 31, full T1-L5 small phantoms without lesions."""
     out = []
-    for seed in (23, 7):
+    for seed in (23, 7, 31):
         ph = phantom_factory(seed, lesions=[])
         out.append((ph, segment_muscles(ph.ct, ph.vertebrae)))
     return out
@@ -103,29 +103,34 @@ def _check(ph, errs, group):
 @pytest.mark.slow
 def test_psoas_meets_issue_target_on_lean_and_other_phantoms(lean_and_other):
     """Psoas major at every level where the truth has it meets the issue's full phantom target on
-    seeds 23 and 7 (seeds 3 and 11: test_muscles.py). Measured: seed 23 median 1.5 %, worst -5 %
-    (was +66 % at L1 right, +56 % T12 right, +23 % L2 right: the region ran across the 1.6-pixel
-    fat plane into the liver and into the tissue behind the psoas); seed 7 median 2.2 %, worst +11 %
-    (T12 right); clinical phantom seed 0 (not run here, ~20 s): median 1.0 %, worst -4 %."""
+    seeds 23, 7 and 31 (seeds 3 and 11: test_muscles.py). Measured: seed 23 median 1.6 %, worst
+    -5 % (was +66 % at L1 right, +56 % T12 right, +23 % L2 right: the region ran across the
+    1.6-pixel fat plane into the liver and into the tissue behind the psoas); seed 7 median 2.5 %,
+    worst +11 % (T12 right); seed 31 median 1.9 %, worst 5 % (was +27 % at T12 right, centroid
+    14 mm: the seed sat on the liver's rim, which the 2 mm smoothing had darkened into the psoas
+    range). Not run here: clinical seed 0 median 1.1 %, worst -4 %; seeds 5 / 14 / 19 / 42 worst
+    9 / 14 / +20 (T12 right, 52 mm2) / 7 %."""
     for ph, res in lean_and_other:
         _check(ph, _errors(res, ph.truth, "psoas_major"), "psoas_major")
 
 
 @pytest.mark.slow
 def test_quadratus_lumborum_meets_issue_target_on_lean_phantom(lean_and_other):
-    """Quadratus lumborum on the lean seed 23 meets the full target (median 4.3 %, worst +12 % at
-    L4 left; was +21 % at L1 right)."""
-    ph, res = lean_and_other[0]
-    _check(ph, _errors(res, ph.truth, "quadratus_lumborum"), "quadratus_lumborum")
+    """Quadratus lumborum on the lean seed 23 and on seed 31 meets the full target (seed 23 median
+    4.3 %, worst +12 % at L4 left, was +21 % at L1 right; seed 31 median 5.3 %, worst 10 %)."""
+    for ph, res in (lean_and_other[0], lean_and_other[2]):
+        _check(ph, _errors(res, ph.truth, "quadratus_lumborum"), "quadratus_lumborum")
 
 
 @pytest.mark.slow
 @pytest.mark.xfail(strict=True, reason=(
-    "seed 7 quadratus lumborum worst -28 % at L5 left (median 3.4 %, centroid <= 1.5 mm; was -38 %): a "
-    "64 mm2 QL at 2 x 2 x 3 mm voxels (truth hu_mean 14.6 HU); the phantom's label sampled "
-    "nearest-neighbour in our L5 plane is already 52 mm2 (-19 %: our body centroid lies 1.5 mm "
-    "posterior and 1 mm cranial of the design origin, the QL tapers to the iliac crest within a "
-    "3 mm slice); the region misses its 2-pixel medial tail whose 1 mm-smoothed HU is below -29"))
+    "seed 7 quadratus lumborum worst -38 % at L5 left (median 3.4 %, centroid <= 1.5 mm; unchanged): a "
+    "64 mm2 QL at 2 x 2 x 3 mm voxels (truth hu_mean 14.6 HU); the phantom's own label sampled "
+    "nearest-neighbour in our L5 plane is already 52 mm2 (-19 %: our L5 plane lies 1.5 mm posterior "
+    "and 1 mm cranial of the design origin and is tilted 5 deg less than the design axis, the QL "
+    "tapering to the iliac crest within a 3 mm slice); our region (39 pixels) misses its 2-pixel "
+    "medial tail whose 1 mm-smoothed HU is below -29. Also unmet on unseen seed 14: QL +98 % at L2 "
+    "right (a band of tissue continuous with its lateral tip without a fat plane)"))
 def test_quadratus_lumborum_meets_issue_target_on_seed_7(lean_and_other):
     ph, res = lean_and_other[1]
     _check(ph, _errors(res, ph.truth, "quadratus_lumborum"), "quadratus_lumborum")
