@@ -18,7 +18,11 @@ Method (all lengths in mm, scaled to the pixel size; all anchors from the segmen
    (muscle-window tissue deeper than 20 mm below the SAT and anterior to the body, or far lateral
    and anterior to the transverse processes).
 4. Marker-controlled watershed on the negated smoothed HU image restricted to the muscle mask:
-   regions meet on the thin low-HU fat planes between muscles.
+   regions meet on the thin low-HU fat planes between muscles. Beside the body (psoas gutter,
+   quadratus lumborum bed) fat planes too thin to reach the fat window are cut as HU valleys
+   (``valley.py``), and the psoas/QL rim expansion does not step over them. Psoas seed pieces
+   brighter than the caudal psoas are organ; QL seed pieces joined to the psoas or the paraspinal
+   seed without a fat plane belong to those muscles.
 5. The paraspinal region (ending medially at the spinous process) is split into
    transversospinalis (medial, against laminae and spinous process) and erector spinae (lateral)
    by a second watershed with markers at the medial 35 % and the lateral 30 % of the
