@@ -48,16 +48,25 @@ CSA_CM2: dict[str, np.ndarray] = {
 }
 
 #: Wall (sheet) muscles: (left-side sector start, end in deg of the torso ellipse parameter,
-#: 0 = left, +90 = posterior, -90 = anterior; layer 0 = under the subcutaneous fat, 1 = beneath)
+#: 0 = left, +90 = posterior, -90 = anterior; layer: 0 outermost). The layers stack from the
+#: subcutaneous fat inwards, each beneath those that cover its angle (a fascial plane between):
+#: the pectoralis major's lower fibres lie over the upper rectus sheath and the external
+#: oblique's upper digitations (T6-T7), the internal oblique beneath the external oblique, the
+#: serratus anterior beneath the external oblique's interdigitating slips; where nothing covers
+#: an angle the layer lies directly under the subcutaneous fat.
 WALL_SECTORS: dict[str, tuple[float, float, int]] = {
-    "rectus_abdominis": (-88.0, -62.0, 0),
-    "external_oblique": (-50.0, 0.0, 0),
-    "internal_oblique": (-45.0, -5.0, 1),
-    "latissimus_dorsi": (22.0, 62.0, 0),
-    "trapezius": (66.0, 87.0, 0),
+    "rectus_abdominis": (-88.0, -62.0, 1),
+    "external_oblique": (-50.0, 0.0, 1),
+    "internal_oblique": (-45.0, -5.0, 2),
+    "latissimus_dorsi": (22.0, 62.0, 1),
+    "trapezius": (66.0, 87.0, 1),
     "pectoralis_major": (-84.0, -28.0, 0),
-    "serratus_anterior": (-22.0, 22.0, 1),
+    "serratus_anterior": (-22.0, 22.0, 2),
 }
+#: sectors ending at or before this angle (deg) lie on the front and side of the rib cage; the
+#: latissimus dorsi and trapezius behind it cover the deep back muscles and keep their depth
+#: below the skin
+RIB_BORNE_MAX_DEG = 22.0
 
 #: Torso half-width A and half-depth B (mm, reference man, subcutaneous fat 15 mm)
 TORSO_A = _row(C7=140, T1=150, T2=158, T3=163, T4=165, T5=166, T6=166, T7=165, T8=164, T9=163,

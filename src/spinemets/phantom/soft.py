@@ -15,7 +15,8 @@ from . import canvas as C
 from .canvas import Canvas
 from .dimensions import LevelDims
 from .kidney import in_ellipse, perirenal_fat_mm, place_kidney, retroperitoneal_fat
-from .muscle_table import CSA_CM2, TORSO_A, TORSO_B, WALL_SECTORS, _L
+from .muscle_table import CSA_CM2, RIB_BORNE_MAX_DEG, TORSO_A, TORSO_B, WALL_SECTORS, _L
+from .rib_cage import cage_profile, rib_centre_lines, rib_crossings
 from .skeleton import RIB_AR, RIB_BR, RIB_RADIUS_MM, transverse_tip_uv
 from .spine import SpineLayout
 
@@ -231,6 +232,68 @@ def es_posterior_edge(la: dict[str, np.ndarray], ell: float, ms: float) -> float
     return v + b
 
 
+def _paint_wall_sheets(lab2, mat2, depth, torso, th_side, th_deg, th_deg_r, A, B, f, ell, ms, cage, px) -> float:
+    """Paint the wall (sheet) muscles of one slice; returns the depth below the skin (mm) of the
+    deepest layer where it lies under the subcutaneous fat (the kidneys keep clear of it).
+
+    Each group fills its sector (``WALL_SECTORS``, angles of the torso ellipse, ``th_side`` per
+    pixel on its own side) as a sheet of its design area; ``depth`` is mm below the skin, ``f`` the
+    subcutaneous fat thickness (mm). The layers stack inwards, each a fascial fat plane
+    (``FASCIA_MM``, at least a pixel diagonal ``px``) beneath those covering its angle. In front
+    of and beside the rib cage
+    (``cage``: the ribs crossing this slice, ``rib_cage.cage_profile``) the stack lies on the ribs,
+    a fascial plane outside their outer surface, as on a real chest; the subcutaneous fat fills
+    the room between the skin and the outermost sheet. Where the room is less than the stack,
+    or no rib closes the cage at that angle, the stack starts under the subcutaneous fat."""
+    groups = []
+    for group, (a0, a1, layer) in WALL_SECTORS.items():
+        csa = _interp(CSA_CM2[group], ell) * 100.0 * ms
+        if csa <= 1.0:
+            continue
+        mid = np.radians(0.5 * (a0 + a1))
+        r_mean = np.sqrt((A * np.cos(mid)) ** 2 + (B * np.sin(mid)) ** 2) - f
+        sector = (th_side >= a0) & (th_side <= a1) & torso
+        groups.append([group, layer, csa, np.radians(a1 - a0), r_mean, sector, csa / (np.radians(a1 - a0) * r_mean)])
+    n_layers = max(v[2] for v in WALL_SECTORS.values()) + 1
+    # the fat plane between layers spans at least a pixel diagonal of the painting grid, or the
+    # sheets touch and generate._fat_planes carves a pixel off each
+    gap = np.float32(max(FASCIA_MM, np.sqrt(2.0) * px))
+    extra = np.zeros(depth.shape, np.float32)
+    rib_borne = None
+    if cage is not None:
+        q, r_rib, w_cage, out_c = cage
+        rib_borne = (th_side < RIB_BORNE_MAX_DEG) & (w_cage > 0)
+    for _ in range(2):  # the sheet thickness follows the radius the sheet lies at
+        T = [np.zeros(depth.shape, np.float32) for _ in range(n_layers)]
+        for g in groups:
+            np.maximum(T[g[1]], np.where(g[5], np.float32(g[6]), np.float32(0)), out=T[g[1]])
+        stack = sum(t + np.where(t > 0, gap, np.float32(0)) for t in T)
+        if rib_borne is not None:
+            # room between the sc-fat's inner border and the ribs' outer surface, along the ray
+            room = (out_c - r_rib) + (depth - f)
+            extra = np.where(rib_borne, np.clip(room - stack, 0, None) * w_cage, 0).astype(np.float32)
+            edge = rib_borne & (depth >= f) & (depth < f + px)
+            for g in groups:
+                e = extra[edge & g[5]]
+                if e.size:
+                    g[6] = g[2] / (g[3] * max(g[4] - float(e.mean()), 0.5 * g[4]))
+        else:
+            break
+    top = f + extra
+    for layer in range(n_layers):
+        for group, lay, csa, span, r_mean, sector, t in groups:
+            if lay != layer:
+                continue
+            band = sector & (depth >= top) & (depth < top + t)
+            for side, th in (("left", th_deg), ("right", th_deg_r)):
+                m = band & (th >= WALL_SECTORS[group][0]) & (th <= WALL_SECTORS[group][1])
+                lid = anatomy.BY_NAME[f"{group}_{side}"].id
+                lab2[m] = lid
+                mat2[m] = C.MUSCLE
+        top = top + T[layer] + np.where(T[layer] > 0, gap, np.float32(0))
+    return max(float(np.max(np.where(torso & (extra == 0), top - gap, f), initial=f)), f)
+
+
 def paint_soft_tissue(cv: Canvas, layout: SpineLayout, dims: dict[str, LevelDims], subj: Subject,
                       rng: np.random.Generator, step: int = 1, rot_rad: float = 0.0,
                       shift_mm: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> dict:
@@ -259,6 +322,7 @@ def paint_soft_tissue(cv: Canvas, layout: SpineLayout, dims: dict[str, LevelDims
     ms = subj.muscle_scale
     fat_mm = perirenal_fat_mm(subj.visceral_fat_factor)
     iT = {lv: _L.index(lv) for lv in _L}
+    ribs = rib_centre_lines(layout, dims, s)
     # bowel loops: smooth random paths in the anterior abdomen
     n_bowel = 7
     bowel = rng.uniform([-0.55, -0.85, 0, 0.02], [0.55, -0.35, 2 * np.pi, 0.05], size=(n_bowel, 4))
@@ -297,30 +361,8 @@ def paint_soft_tissue(cv: Canvas, layout: SpineLayout, dims: dict[str, LevelDims
         mat2[inner] = C.FAT_VISC
         W, D, CW, CD, TP = (_interp(la[c], ell) for c in ("W", "D", "CW", "CD", "TP"))
         thorax = ell <= iT["T12"] + 0.3
-        # --- wall muscles (sheets under the subcutaneous fat) ---------------------------------
-        layer_depth = [f, f]
-        th_deg = np.degrees(theta)
-        th_deg_r = np.degrees(np.arctan2(dy, -dx))
-        for group, (a0, a1, layer) in WALL_SECTORS.items():
-            csa = _interp(CSA_CM2[group], ell) * 100.0 * ms
-            if csa <= 1.0:
-                continue
-            mid = np.radians(0.5 * (a0 + a1))
-            r_mean = np.sqrt((A * np.cos(mid)) ** 2 + (B * np.sin(mid)) ** 2) - f
-            arc = np.radians(a1 - a0) * r_mean
-            t = csa / arc
-            d0 = f if layer == 0 else f + 1.5 + 7.0 * ms
-            band = (depth >= d0) & (depth < d0 + t) & torso
-            for side in ("left", "right"):
-                th = th_deg if side == "left" else th_deg_r
-                m = band & (th >= a0) & (th <= a1)
-                lid = anatomy.BY_NAME[f"{group}_{side}"].id
-                lab2[m] = lid
-                mat2[m] = C.MUSCLE
-            layer_depth[layer] = max(layer_depth[layer], d0 + t)
-        # --- thorax: chest wall, lungs, heart; abdomen: organs -------------------------------
+        cage = None
         if thorax and ell >= iT["T1"] - 0.6:
-            kk = int(np.clip(round(ell - iT["T1"]), 0, 11))
             Ar = np.interp(ell - iT["T1"], np.arange(12), RIB_AR) * s
             Br = np.interp(ell - iT["T1"], np.arange(12), RIB_BR) * s
             tip_y = yc + D / 2 + CD / 2 + 8.0
@@ -330,15 +372,27 @@ def paint_soft_tissue(cv: Canvas, layout: SpineLayout, dims: dict[str, LevelDims
             ex = X / Ar
             ey = (Y - cyr) / Br
             rr = np.sqrt(ex * ex + ey * ey)
-            # chest wall (intercostal muscles): a band about as thick as the ribs around the rib
-            # cage, kept apart from the wall muscle sheets (and below from the deep back muscles)
-            # by a thin fascial fat plane, as on real CT. The intercostals span the spaces between
-            # the ribs, which run lateral of the rib angles (``RIBU``) on this ellipse; medial of
-            # the angles the ellipse's posterior arc passes behind the spine, where the erector
-            # spinae and transversospinalis lie, so the band stops at the angles.
             psi_r = np.arctan2(ey, ex)
             r_cage = np.sqrt((Ar * np.cos(psi_r)) ** 2 + (Br * np.sin(psi_r)) ** 2)
-            wall = (rr >= 0.95) & ((rr - 1.0) * r_cage <= INTERCOSTAL_OUTER_MM * s) & inner & \
+            # the ribs actually crossing this slice (higher ribs in front, on smaller ellipses)
+            q, r_rib, w_cage = cage_profile(rib_crossings(ribs, z), Ar, Br, cyr, X, Y)
+            cage = (q, r_rib, w_cage, (rr - q) * r_cage)  # last: mm outside the rib centre lines
+        # --- wall muscles (sheets under the subcutaneous fat) ---------------------------------
+        th_deg = np.degrees(theta)
+        th_deg_r = np.degrees(np.arctan2(dy, -dx))
+        th_side = np.where(X >= 0, th_deg, th_deg_r)
+        wall_depth = _paint_wall_sheets(lab2, mat2, depth, torso, th_side, th_deg, th_deg_r, A, B, f, ell, ms,
+                                         cage, px)
+        # --- thorax: chest wall, lungs, heart; abdomen: organs -------------------------------
+        if cage is not None:
+            q, r_rib, w_cage, out_c = cage
+            # chest wall (intercostal muscles): between the ribs crossing this slice, as thick as
+            # they are, kept apart from the wall muscle sheets (and below from the deep back
+            # muscles) by a thin fascial fat plane, as on real CT. The intercostals span the spaces
+            # between the ribs, which run lateral of the rib angles (``RIBU``); medial of the angles
+            # the ribs pass in front of the erector spinae and transversospinalis, so the band stops
+            # at the angles. In front of a false rib's end (below the costal margin) there is none.
+            wall = (np.abs(out_c) <= r_rib) & (w_cage > 0.5) & inner & \
                 (lab2 == LAB["visceral_fat"]) & ~_near(_muscle(lab2), FASCIA_MM, px) & \
                 (np.abs(X) >= _interp(la["RIBU"], float(np.clip(ell, iT["T1"], iT["T12"]))))
             lab2[wall] = LAB["soft_tissue"]
@@ -377,7 +431,7 @@ def paint_soft_tissue(cv: Canvas, layout: SpineLayout, dims: dict[str, LevelDims
             hs = np.clip(iT["L2"] + 0.8 - ell, 0.2, 1.0)
             _ellipse(lab2, mat2, G, -0.45 * A, cy + 0.05 * B, 0.38 * A * hs, 0.55 * B * hs, 0.2,
                      LAB["soft_tissue"], C.LIVER, where=lambda l: l == LAB["visceral_fat"])
-        wall_mm = max(layer_depth) + fat_mm
+        wall_mm = wall_depth + fat_mm
 
         def cavity(x: np.ndarray, y: np.ndarray) -> np.ndarray:
             """Room for a kidney: deeper than the wall muscles plus a fat layer (``fat_mm``)."""
