@@ -61,18 +61,71 @@ def test_fill_enclosed_leaves_an_open_tube():
     assert not out[:, 7:14, 7:14].any()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "masks.fill_enclosed bridges cortical gaps with a closing by the 4-connected in-plane cross, "
-    "which never bridges a gap in a one-voxel-thick wall (the dilation does not reach the gap's "
-    "neighbours off the wall line, so the erosion reopens it); the body centre stays unfilled. "
-    "A 3x3 in-plane square bridges gaps of 1-2 voxels and fills it, but on the small-preset "
-    "phantoms it also moves T1-T4 and L5 (seed 2: T3 0.90 -> 0.67, L5 0.95 -> 0.89; "
-    "seed 3 L5 0.97 -> 0.91) while raising seed 8 T9-T12 from 0.43/0.38/0.41/0.47 to "
-    "0.82/0.81/0.85/0.88, so it is not applied yet (measured 2026-11-24)"))
 def test_fill_enclosed_bridges_one_voxel_gaps_in_a_thin_shell():
     bone, cavity = _hollow_body(True, True)
     out = masks.fill_enclosed(bone, spacing_mm=3.0)
     assert out[cavity].all()
+
+
+@pytest.mark.parametrize("spacing_mm, bridged, open_", [(3.0, 1, 2), (1.5, 2, 3), (1.0, 4, 5)])
+def test_bridge_gaps_scales_with_spacing(spacing_mm, bridged, open_):
+    """Gaps up to ``CORTICAL_GAP_MM`` (4 mm) in a one-voxel wall are bridged along the wall at any
+    spacing; a wider opening (a foramen) is not."""
+    for gap, expect in ((bridged, True), (open_, False)):
+        wall = np.zeros((1, 9, 40), bool)
+        wall[0, 4] = True
+        wall[0, 4, 15:15 + gap] = False
+        out = masks.bridge_gaps(wall, spacing_mm)
+        assert out[0, 4, 15:15 + gap].all() == expect, (spacing_mm, gap)
+        # nothing off the wall line
+        assert not (out & ~wall)[0, [3, 5]].any()
+
+
+def test_bridge_gaps_leaves_a_concave_corner():
+    """An L-shaped wall: the inner corner is not filled (a square closing would round it)."""
+    wall = np.zeros((1, 12, 12), bool)
+    wall[0, 6, 2:10] = True
+    wall[0, 2:7, 6] = True
+    out = masks.bridge_gaps(wall, 3.0)
+    assert not (out & ~wall).any()
+
+
+def _body_and_canal(endplates: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A box body ([z, y, x], anterior = low y) of one-voxel cortex with a canal ring behind it
+    (pedicles and lamina), and its marrow cavity; ``endplates=False``: only the endplate's
+    outer rim is kept (its thin centre lost to partial volume), so the marrow is open towards
+    the discs in every sagittal and coronal plane through its centre."""
+    bone = np.zeros((19, 30, 21), bool)
+    z0, z1, y0, y1, x0, x1 = 3, 15, 3, 14, 3, 17
+    bone[z0:z1 + 1, y0:y1 + 1, x0:x1 + 1] = True
+    cavity = np.zeros_like(bone)
+    cavity[z0 + 1:z1, y0 + 1:y1, x0 + 1:x1] = True
+    bone &= ~cavity
+    if not endplates:
+        bone[[z0, z1], y0 + 3:y1 - 2, x0 + 3:x1 - 2] = False
+    # the arch: pedicles and lamina around the canal (y 15-21, x 7-13) over the middle slices
+    bone[6:13, 14:23, 6] = bone[6:13, 14:23, 14] = True
+    bone[6:13, 22, 6:15] = True
+    # (the lumen a voxel clear of the wall: the sagittal/coronal pass's closing rounds its corners)
+    canal = np.zeros_like(bone)
+    canal[:, 16:21, 8:13] = True
+    return bone, cavity, canal
+
+
+def test_fill_enclosed_fills_marrow_open_towards_the_discs():
+    bone, cavity, canal = _body_and_canal(endplates=False)
+    out = masks.fill_enclosed(bone, spacing_mm=3.0)
+    assert out[cavity].all()
+    assert not out[canal].any()
+
+
+def test_fill_enclosed_axial_pass_keeps_to_its_region():
+    bone, cavity, canal = _body_and_canal(endplates=False)
+    centre = cavity.copy()
+    centre[:, :, :] &= ~masks.fill_enclosed(bone, spacing_mm=3.0, axial=False)
+    assert centre.any()  # the sagittal and coronal planes alone leave the centre open
+    out = masks.fill_enclosed(bone, spacing_mm=3.0, axial=np.zeros(bone.shape, bool))
+    assert not out[centre].any()
 
 
 @pytest.fixture(scope="module")

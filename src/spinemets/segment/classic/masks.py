@@ -5,7 +5,10 @@ sclerotic bone) seed the mask, which grows into connected voxels above ``BONE_LO
 (trabecular bone). Osteoporotic or lytic marrow falls below any fixed threshold, so cavities
 enclosed by cortex are filled in sagittal and coronal planes: a vertebral body is closed by its
 walls and endplates in those planes, whereas the spinal canal stays open along its length and
-through the intervertebral foramina, so it is not filled.
+through the intervertebral foramina, so it is not filled. Marrow whose thin endplate is lost to
+partial volume (osteoporosis) is open towards the disc in those planes; it is filled in axial planes,
+where the body's cortical ring (its small gaps bridged along the wall) encloses it, inside the body
+cross-sections only (the arch encloses the canal in axial planes too).
 
 Contrast-enhanced blood (heart chambers, aorta: 250-700 HU in the arterial phase) passes the
 bone seed threshold. It is told apart by texture and size: blood pools are homogeneous (local SD at the
@@ -30,8 +33,18 @@ BONE_HIGH_HU = 250.0
 #: Bone growth limit (HU): above soft tissue and discs (~40-100 HU); trabecular bone of older
 #: adults (~100-200 HU) is partly below it and is recovered by cavity filling.
 BONE_LOW_HU = 110.0
-#: Cortical gaps up to about twice this size (mm) are bridged before cavities are filled.
+#: Gaps up to about twice this size (mm) between thick bone are bridged before cavities are filled
+#: in sagittal and coronal planes.
 CLOSING_MM = 2.0
+#: Widest cortical gap (mm) bridged before cavities are filled: the basivertebral foramen and the
+#: partial-volume breaks of a ~1 mm cortical wall sampled at a 1.5-3 mm working grid (one voxel
+#: there). Anatomical openings of the spine are wider: the intervertebral and sacral foramina
+#: (>= 6-8 mm) and the costotransverse gaps stay open.
+CORTICAL_GAP_MM = 4.0
+#: In-plane directions (dy, dx) of the lines that bridge gaps: the two axes, the two diagonals and
+#: the four knight moves, so that a wall of any in-plane orientation (a digital line of slope 0,
+#: 1/2, 1, 2, ... ) has a direction along it.
+GAP_DIRECTIONS = ((0, 1), (1, 0), (1, 1), (1, -1), (1, 2), (2, 1), (1, -2), (2, -1))
 
 
 def body_mask(hu: np.ndarray) -> np.ndarray:
@@ -122,9 +135,13 @@ def bone_mask(hu: np.ndarray, body: np.ndarray | None = None, exclude: np.ndarra
 
 
 def fill_enclosed(bone: np.ndarray, lid: tuple[np.ndarray, np.ndarray] | None = None,
-                  spacing_mm: float | None = None) -> np.ndarray:
-    """Fill cavities enclosed by bone in sagittal (x=const) and coronal (y=const) planes.
+                  spacing_mm: float | None = None, axial: bool | np.ndarray = True) -> np.ndarray:
+    """Fill cavities enclosed by bone in sagittal (x=const) and coronal (y=const) planes, then
+    the marrow left enclosed in axial planes (``marrow_enclosed_axially``).
 
+    ``axial``: where the axial-plane pass may fill (True: anywhere; False: not at all; a [z, y, x]
+    mask: holes lying mostly inside it, e.g. the vertebral bodies' cross-sections in front of the
+    spinal canal). It needs ``spacing_mm`` (the gap bridging of the axial shell is in mm).
     ``lid`` (two [y, x] masks, e.g. the vertebral-body cross-sections at the lowest and the
     highest slice) closes the z ends of the volume, so a body cut by the field of view is filled like a whole one.
     """
@@ -132,15 +149,85 @@ def fill_enclosed(bone: np.ndarray, lid: tuple[np.ndarray, np.ndarray] | None = 
         pad = np.concatenate([lid[0][None], bone, lid[1][None]], axis=0)
     else:
         pad = bone
+    closed = pad
     if spacing_mm is not None:
-        # bridge small cortical gaps (basivertebral foramen, partial volume) within axial planes
-        # only, so that discs are never bridged
+        # bridge small gaps between thick bone (partial volume) within axial planes only, so that
+        # discs are never bridged
         it = max(1, int(round(CLOSING_MM / spacing_mm)))
         st = _plane_structure(0)
         padded = np.pad(pad, ((0, 0), (it, it), (it, it)), mode="edge")
-        pad = pad | ndi.binary_closing(padded, structure=st, iterations=it)[:, it:-it, it:-it]
-    sag = ndi.binary_fill_holes(pad, structure=_plane_structure(2))
-    cor = ndi.binary_fill_holes(pad, structure=_plane_structure(1))
+        closed = pad | ndi.binary_closing(padded, structure=st, iterations=it)[:, it:-it, it:-it]
+    sag = ndi.binary_fill_holes(closed, structure=_plane_structure(2))
+    cor = ndi.binary_fill_holes(closed, structure=_plane_structure(1))
     out = sag | cor
+    if spacing_mm is not None and axial is not False:
+        region = None if axial is True else np.asarray(axial, bool)
+        if region is not None and lid is not None:
+            region = np.concatenate([region[:1], region, region[-1:]], axis=0)
+        out |= marrow_enclosed_axially(bridge_gaps(pad, spacing_mm), out, region)
     return out[1:-1] if lid is not None else out
 
+
+def marrow_enclosed_axially(shell: np.ndarray, filled: np.ndarray, region: np.ndarray | None = None) -> np.ndarray:
+    """Axial-plane holes of ``shell | filled`` ([z, y, x]) whose rim is mostly marrow, i.e. voxels
+    of ``filled`` that are not ``shell``.
+
+    Where a thin endplate is lost to partial volume, the marrow cavity of an osteoporotic body is
+    open towards the disc in sagittal and coronal planes, so only its periphery is filled there
+    (each plane near a wall is closed by it) and its centre is left as a hole ringed by that
+    filled marrow. The shell's gaps of up to ``CORTICAL_GAP_MM`` are bridged along the wall
+    (``bridge_gaps``) so that the axial ring is closed. The spinal canal, also enclosed in axial
+    planes (by the posterior body wall, pedicles and laminae), is flanked left and right by the
+    pedicles, i.e. by cortex rather than marrow: a hole is taken when more than half of its lateral
+    rim (the voxels beside it along x) is marrow, and, with ``region``, when more than half of it
+    lies in ``region`` (sagittal and coronal planes behind the body can enclose part of the canal,
+    which then counts as marrow).
+    """
+    ring = shell | filled
+    plane = _plane_structure(0)
+    holes = ndi.binary_fill_holes(ring, structure=plane) & ~ring
+    if not holes.any():
+        return holes
+    lab, n = ndi.label(holes, structure=plane)
+    # the lateral rim: the voxels beside the hole along x (left-right)
+    lateral = np.zeros((1, 1, 3), bool)
+    lateral[0, 0, [0, 2]] = True
+    rim_lab = ndi.grey_dilation(lab, footprint=lateral) * ~holes
+    marrow = filled & ~shell
+    rim = np.bincount(rim_lab.ravel(), minlength=n + 1)
+    rim_marrow = np.bincount(rim_lab.ravel(), weights=marrow.ravel(), minlength=n + 1)
+    keep = rim_marrow > 0.5 * rim
+    if region is not None:
+        size = np.bincount(lab.ravel(), minlength=n + 1)
+        inside = np.bincount(lab.ravel(), weights=region.ravel(), minlength=n + 1)
+        keep &= inside > 0.5 * size
+    keep[0] = False
+    return keep[lab]
+
+
+def bridge_gaps(mask: np.ndarray, spacing_mm: float, max_gap_mm: float = CORTICAL_GAP_MM) -> np.ndarray:
+    """``mask`` ([z, y, x] or one [y, x] slice; isotropic spacing in mm) with gaps of at most
+    ``max_gap_mm`` bridged within axial planes where they interrupt a straight run of the mask.
+
+    The union of closings by short lines (``GAP_DIRECTIONS``): a closing by a line of n voxels
+    fills a background run of at most n - 1 voxels along that line with mask at both ends. So a
+    gap in a one-voxel-thick cortical wall is bridged along the wall, whereas a concave corner, a
+    cavity wider than the gap (the spinal canal) or an opening wider than the gap (a foramen) is
+    left as it is. (A closing by a 2-D square or cross fills more: the square rounds every corner
+    and seals openings up to twice its radius; the cross never bridges a gap in a one-voxel wall.)
+    """
+    flat = mask.ndim == 2
+    m = mask[None] if flat else mask
+    out = m.copy()
+    for dy, dx in GAP_DIRECTIONS:
+        step_mm = spacing_mm * float(np.hypot(dy, dx))
+        n = int(np.floor(max_gap_mm / step_mm + 1e-9)) + 1  # line length in voxels: gaps up to n - 1
+        if n < 2:
+            continue
+        half = (n - 1) * max(abs(dy), abs(dx))
+        st = np.zeros((1, 2 * half + 1, 2 * half + 1), bool)
+        for k in range(n):
+            st[0, half + k * dy - ((n - 1) // 2) * dy, half + k * dx - ((n - 1) // 2) * dx] = True
+        padded = np.pad(m, ((0, 0), (half, half), (half, half)), mode="edge")
+        out |= ndi.binary_closing(padded, structure=st)[:, half:-half, half:-half]
+    return out[0] if flat else out

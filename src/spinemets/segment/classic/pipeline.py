@@ -136,19 +136,17 @@ def _extend_to_ends(cl: Centreline, nz: int, max_gap_mm: float = 20.0) -> Centre
 def _lids(cl: Centreline, bone: np.ndarray, w: float, hu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Body cross-sections at the two z ends (only where the centreline reaches the end and the
     end slice is not an intervertebral disc): the region enclosed by the cortex in that slice
-    (axial fill after in-plane closing) plus a core disc, within the body outline expected from
+    (axial fill after its cortical gaps are bridged) plus a core disc, within the body outline expected from
     the median body radius."""
     shape = bone.shape
     yy, xx = np.mgrid[0:shape[1], 0:shape[2]]
     r_med = float(np.median(cl.radius_mm)) / w
-    it = max(1, int(round(masks.CLOSING_MM / w)))
     out = []
     for zend in (0, shape[0] - 1):
         lid = np.zeros(shape[1:], bool)
         if cl.z[0] <= zend <= cl.z[-1] and not end_slice_is_disc(hu, cl, zend):
             y, x, _ = (float(v[0]) for v in cl.at(np.array([zend])))
-            closed = ndi.binary_closing(np.pad(bone[zend], it), iterations=it)[it:-it, it:-it]
-            ring = ndi.binary_fill_holes(closed | bone[zend])
+            ring = ndi.binary_fill_holes(masks.bridge_gaps(bone[zend], w))
             core = np.hypot(yy - y, xx - x) <= r_med
             # (never behind 0.6 radius: a lid over the spinal canal would let it fill)
             ap = np.where(yy < y, BODY_ANTERIOR_FACTOR * r_med, 0.6 * r_med)
@@ -167,16 +165,29 @@ BODY_AP_FACTOR = 1.15
 BODY_ANTERIOR_FACTOR = 1.6
 
 
-def _body_cylinder(cl: Centreline, shape: tuple[int, int, int], w: float) -> np.ndarray:
+#: Marrow cavities enclosed only in axial planes are filled in front of this multiple of the
+#: inscribed radius behind the centreline (as the lids: the spinal canal lies behind it).
+BODY_FRONT_POSTERIOR_FACTOR = 0.6
+
+
+def _body_cylinder(cl: Centreline, shape: tuple[int, int, int], w: float,
+                   posterior_factor: float = BODY_AP_FACTOR) -> np.ndarray:
     out = np.zeros(shape, bool)
     yy, xx = np.mgrid[0:shape[1], 0:shape[2]]
     for k, z in enumerate(cl.z.astype(int)):
         if 0 <= z < shape[0]:
             r = cl.radius_mm[k] / w
             dy = yy - cl.y[k]
-            ap = np.where(dy < 0, BODY_ANTERIOR_FACTOR * r, BODY_AP_FACTOR * r)
+            ap = np.where(dy < 0, BODY_ANTERIOR_FACTOR * r, posterior_factor * r)
             out[z] = ((xx - cl.x[k]) / (BODY_LATERAL_FACTOR * r)) ** 2 + (dy / ap) ** 2 <= 1.0
     return out
+
+
+def _body_front(cl: Centreline, shape: tuple[int, int, int], w: float) -> np.ndarray:
+    """Where marrow enclosed only in axial planes is filled: the body cross-section around the
+    centreline, cut ``BODY_FRONT_POSTERIOR_FACTOR`` radii behind it (the spinal canal, also
+    enclosed in axial planes by the arch, lies behind the body)."""
+    return _body_cylinder(cl, shape, w, posterior_factor=BODY_FRONT_POSTERIOR_FACTOR)
 
 
 def _inplane_edge_distance_mm(ct: CTImage, grid, cl: Centreline) -> np.ndarray:
@@ -217,7 +228,7 @@ def run_classic(ct: CTImage) -> ClassicOutput:
     # contrast-enhanced blood pools are neither bone nor cavities of bone
     blood_c = masks.contrast_blood(coarse.array, coarse_w, body_c)
     bone_c = masks.bone_mask(coarse.array, body_c, exclude=blood_c)
-    filled_c = masks.fill_enclosed(bone_c, spacing_mm=coarse_w) & body_c & ~blood_c
+    filled_c = masks.fill_enclosed(bone_c, spacing_mm=coarse_w, axial=False) & body_c & ~blood_c
     cl_c = find_centreline(filled_c, body_c, coarse_w)
     if cl_c is None:
         raise InputError("no vertebral column found in the CT (no thick bone near the body midline)")
@@ -236,12 +247,13 @@ def run_classic(ct: CTImage) -> ClassicOutput:
     bone = masks.bone_mask(fine.array, body_f, exclude=blood)
     # (the body mask without blood: cavities are never filled with it)
     body_f &= ~blood
-    filled = masks.fill_enclosed(bone, spacing_mm=w) & body_f
     prior = _remap_centreline(cl_c, coarse.image, fine.image, w)
+    filled = masks.fill_enclosed(bone, spacing_mm=w, axial=_body_front(prior, bone.shape, w)) & body_f
     cl = find_centreline(filled, body_f, w, prior=prior) or prior
     # close the vertebral bodies cut by the field of view, then track again
     cl = _extend_to_ends(cl, filled.shape[0])
-    filled = masks.fill_enclosed(bone, _lids(cl, bone, w, fine.array), spacing_mm=w) & body_f
+    filled = masks.fill_enclosed(bone, _lids(cl, bone, w, fine.array), spacing_mm=w,
+                                 axial=_body_front(cl, bone.shape, w)) & body_f
     cl = find_centreline(filled, body_f, w, prior=cl) or cl
     cl = _extend_to_ends(cl, filled.shape[0])
     prof = coverage_profile(filled, cl, hu=fine.array)
