@@ -41,6 +41,9 @@ CLOSING_MM = 2.0
 #: there). Anatomical openings of the spine are wider: the intervertebral and sacral foramina
 #: (>= 6-8 mm) and the costotransverse gaps stay open.
 CORTICAL_GAP_MM = 4.0
+#: Shortest z extent (mm) of marrow filled only in axial planes (``marrow_enclosed_axially``):
+#: more than a thoracic disc (4-6 mm) or one partial-volume slice of a 3 mm grid at a disc level.
+MARROW_MIN_HEIGHT_MM = 6.0
 #: In-plane directions (dy, dx) of the lines that bridge gaps: the two axes, the two diagonals and
 #: the four knight moves, so that a wall of any in-plane orientation (a digital line of slope 0,
 #: 1/2, 1, 2, ... ) has a direction along it.
@@ -135,13 +138,15 @@ def bone_mask(hu: np.ndarray, body: np.ndarray | None = None, exclude: np.ndarra
 
 
 def fill_enclosed(bone: np.ndarray, lid: tuple[np.ndarray, np.ndarray] | None = None,
-                  spacing_mm: float | None = None, axial: bool | np.ndarray = True) -> np.ndarray:
+                  spacing_mm: float | None = None, axial: bool | np.ndarray = True,
+                  hu: np.ndarray | None = None) -> np.ndarray:
     """Fill cavities enclosed by bone in sagittal (x=const) and coronal (y=const) planes, then
     the marrow left enclosed in axial planes (``marrow_enclosed_axially``).
 
     ``axial``: where the axial-plane pass may fill (True: anywhere; False: not at all; a [z, y, x]
     mask: holes lying mostly inside it, e.g. the vertebral bodies' cross-sections in front of the
     spinal canal). It needs ``spacing_mm`` (the gap bridging of the axial shell is in mm).
+    ``hu``: the image (HU) on the same grid, for the axial pass's cortical-ring test.
     ``lid`` (two [y, x] masks, e.g. the vertebral-body cross-sections at the lowest and the
     highest slice) closes the z ends of the volume, so a body cut by the field of view is filled like a whole one.
     """
@@ -164,11 +169,14 @@ def fill_enclosed(bone: np.ndarray, lid: tuple[np.ndarray, np.ndarray] | None = 
         region = None if axial is True else np.asarray(axial, bool)
         if region is not None and lid is not None:
             region = np.concatenate([region[:1], region, region[-1:]], axis=0)
-        out |= marrow_enclosed_axially(bridge_gaps(pad, spacing_mm), out, region)
+        if hu is not None and lid is not None:
+            hu = np.concatenate([hu[:1], hu, hu[-1:]], axis=0)
+        out |= marrow_enclosed_axially(bridge_gaps(pad, spacing_mm), out, region, hu, spacing_mm)
     return out[1:-1] if lid is not None else out
 
 
-def marrow_enclosed_axially(shell: np.ndarray, filled: np.ndarray, region: np.ndarray | None = None) -> np.ndarray:
+def marrow_enclosed_axially(shell: np.ndarray, filled: np.ndarray, region: np.ndarray | None = None,
+                            hu: np.ndarray | None = None, spacing_mm: float | None = None) -> np.ndarray:
     """Axial-plane holes of ``shell | filled`` ([z, y, x]) whose rim is mostly marrow, i.e. voxels
     of ``filled`` that are not ``shell``.
 
@@ -181,7 +189,15 @@ def marrow_enclosed_axially(shell: np.ndarray, filled: np.ndarray, region: np.nd
     pedicles, i.e. by cortex rather than marrow: a hole is taken when more than half of its lateral
     rim (the voxels beside it along x) is marrow, and, with ``region``, when more than half of it
     lies in ``region`` (sagittal and coronal planes behind the body can enclose part of the canal,
-    which then counts as marrow).
+    which then counts as marrow). With ``hu`` (the image, HU), the whole marrow cross-section
+    (the hole and the marrow filled around it) must also be ringed by cortex: the ring's mean HU
+    at least ``BONE_HIGH_HU``, the level cortex keeps at a 3 mm grid (a disc, whose annulus may pass
+    a low bone growth threshold, has a ring of ~100-180 HU; a thin osteoporotic cortex ~250-650 HU).
+    With ``spacing_mm`` (isotropic grid), the holes taken must run at least
+    ``MARROW_MIN_HEIGHT_MM`` along z (connected across slices): a body's marrow spans most of its
+    height (>= 15 mm), whereas a partial-volume slice at a disc level, ringed by the endplates'
+    rims, is one slice of a 3 mm grid (a thoracic disc is 4-6 mm thick). (A short hole in a
+    fractured body is left too: on the small-preset L1 fracture of seed 4 it would help.)
     """
     ring = shell | filled
     plane = _plane_structure(0)
@@ -197,12 +213,32 @@ def marrow_enclosed_axially(shell: np.ndarray, filled: np.ndarray, region: np.nd
     rim = np.bincount(rim_lab.ravel(), minlength=n + 1)
     rim_marrow = np.bincount(rim_lab.ravel(), weights=marrow.ravel(), minlength=n + 1)
     keep = rim_marrow > 0.5 * rim
+    if hu is not None:
+        # the whole marrow cross-section (the hole and the marrow filled around it) must be ringed
+        # by cortex: the ring's mean HU at least the cortical seed level ``BONE_HIGH_HU`` (a disc's
+        # annulus that passes a low bone growth threshold stays far below it)
+        cav = holes | (filled & ~shell)
+        clab, m = ndi.label(cav, structure=plane)
+        ring_lab = ndi.grey_dilation(clab, footprint=plane) * (shell & ~cav)
+        ring_n = np.bincount(ring_lab.ravel(), minlength=m + 1)
+        ring_hu = np.bincount(ring_lab.ravel(), weights=hu.ravel(), minlength=m + 1)
+        hole_cav = np.zeros(n + 1, int)
+        hole_cav[lab[holes]] = clab[holes]
+        keep &= (ring_hu >= BONE_HIGH_HU * np.maximum(ring_n, 1))[hole_cav]
     if region is not None:
         size = np.bincount(lab.ravel(), minlength=n + 1)
         inside = np.bincount(lab.ravel(), weights=region.ravel(), minlength=n + 1)
         keep &= inside > 0.5 * size
     keep[0] = False
-    return keep[lab]
+    out = keep[lab]
+    if spacing_mm is not None and out.any():
+        # marrow spans a body's height; a partial-volume slice at a disc level does not
+        run, k = ndi.label(out)
+        tall = np.zeros(k + 1, bool)
+        for i, sl in enumerate(ndi.find_objects(run), start=1):
+            tall[i] = (sl[0].stop - sl[0].start) * spacing_mm >= MARROW_MIN_HEIGHT_MM - 1e-6
+        out = tall[run]
+    return out
 
 
 def bridge_gaps(mask: np.ndarray, spacing_mm: float, max_gap_mm: float = CORTICAL_GAP_MM) -> np.ndarray:
