@@ -193,7 +193,9 @@ def test_osteoporotic_levels_identified(osteoporotic):
     "axial marrow pass (masks.marrow_enclosed_axially; off in the pipeline) gives T1-T5 "
     "0.42/0.49/0.71/0.77/0.65, T6-T8 0.82/0.78/0.78, T9-L2 0.83/0.83/0.84/0.88/0.88/0.87, L3-L5 "
     "0.88/0.92/0.91, but its better-centred column makes the disc chain's first pass skip the "
-    "T3/T4 and T2/T3 discs of seed 8 with random lesions (silent T2-T4 mislabel). Left with it at "
+    "T3/T4 and T2/T3 discs of seed 8 with random lesions (silent T2-T4 mislabel), and seed 8 "
+    "T1-T10 then keeps a 6.0 mm T11 sliver as a full rib-free segment (0/8 at 0.85; see "
+    "pipeline.run_classic). Left with it at "
     "T10-L2: disc voxels labelled as vertebra (127-217 per level), posterior elements unlabelled "
     "(140-310), rib necks (50-90)"))
 def test_osteoporotic_dice(osteoporotic):

@@ -241,7 +241,11 @@ def run_classic(ct: CTImage) -> ClassicOutput:
     # ``hu=fine.array``) it recovers osteoporotic bodies (small seed 8 T9-L2 0.38-0.67 -> 0.83-0.88)
     # and leaves seeds 1-6 and the real CT as they are, but the better-centred column changes the
     # first pass of the disc chain (``discs.select_discs``): on small seed 8 with its random lesions
-    # the T3/T4 and T2/T3 discs are then replaced by one mid-T3 dip, a silent T2-T4 mislabel)
+    # the T3/T4 and T2/T3 discs are then replaced by one mid-T3 dip, a silent T2-T4 mislabel
+    # (capping the second pass's local level height at twice the spacing of the coverage minima
+    # repairs that), and seed 8 with a T1-T10 field of view, whose discs it finds correctly, leaves
+    # a 6.0 mm T11 sliver that is no longer "partial" (0.3 x 19.5 mm), taken as a rib-free L1: 0/8
+    # at confidence 0.85 instead of 8/8 at 0.5)
     filled = masks.fill_enclosed(bone, spacing_mm=w, axial=False) & body_f
     cl = find_centreline(filled, body_f, w, prior=prior) or prior
     # close the vertebral bodies cut by the field of view, then track again
