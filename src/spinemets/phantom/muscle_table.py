@@ -53,11 +53,14 @@ CSA_CM2: dict[str, np.ndarray] = {
 #: the pectoralis major's lower fibres lie over the upper rectus sheath and the external
 #: oblique's upper digitations (T6-T7), the internal oblique beneath the external oblique, the
 #: serratus anterior beneath the external oblique's interdigitating slips; where nothing covers
-#: an angle the layer lies directly under the subcutaneous fat.
+#: an angle the layer lies directly under the subcutaneous fat. The internal oblique's fleshy
+#: fibres reach the rectus sheath's lateral border (linea semilunaris), medial of the external
+#: oblique's, so the wall has no gap between the rectus and the obliques; below the serratus the
+#: external oblique reaches back to the latissimus (``soft._paint_wall_sheets``).
 WALL_SECTORS: dict[str, tuple[float, float, int]] = {
     "rectus_abdominis": (-88.0, -62.0, 1),
     "external_oblique": (-50.0, 0.0, 1),
-    "internal_oblique": (-45.0, -5.0, 2),
+    "internal_oblique": (-60.0, -5.0, 2),
     "latissimus_dorsi": (22.0, 62.0, 1),
     "trapezius": (66.0, 87.0, 1),
     "pectoralis_major": (-84.0, -28.0, 0),

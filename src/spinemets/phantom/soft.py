@@ -28,6 +28,9 @@ FASCIA_MM = 1.5
 #: room kept for the superficial back muscles (trapezius, rhomboids) between the thoracic erector
 #: spinae and the subcutaneous fat at the spinous-process tips (mm, reference man)
 SUPERFICIAL_BACK_MM = 7.0
+#: angle (deg of the torso ellipse) over which the rib cage's pull on the chest's envelope fades
+#: out before the latissimus dorsi's sector (``muscle_table.RIB_BORNE_MAX_DEG``)
+ENVELOPE_TAPER_DEG = 20.0
 _MUSCLE_IDS = (min(s.id for s in anatomy.STRUCTURES if s.group == "muscle"),
                max(s.id for s in anatomy.STRUCTURES if s.group == "muscle"))
 
@@ -232,36 +235,50 @@ def es_posterior_edge(la: dict[str, np.ndarray], ell: float, ms: float) -> float
     return v + b
 
 
-def _paint_wall_sheets(lab2, mat2, depth, torso, th_side, th_deg, th_deg_r, A, B, f, ell, ms, cage, px) -> float:
-    """Paint the wall (sheet) muscles of one slice; returns the depth below the skin (mm) of the
-    deepest layer where it lies under the subcutaneous fat (the kidneys keep clear of it).
+def _paint_wall_sheets(lab2, mat2, depth, torso, th_side, th_deg, th_deg_r, A, B, f, ell, ms, cage,
+                       px) -> tuple[float, np.ndarray]:
+    """Paint the wall (sheet) muscles of one slice; returns the depth below the torso ellipse (mm)
+    of the deepest layer where no rib bears it (the kidneys keep clear of it), and per pixel the
+    depth (mm) by which the rib cage moved the sheets inwards (0 elsewhere).
 
     Each group fills its sector (``WALL_SECTORS``, angles of the torso ellipse, ``th_side`` per
     pixel on its own side) as a sheet of its design area; ``depth`` is mm below the skin, ``f`` the
     subcutaneous fat thickness (mm). The layers stack inwards, each a fascial fat plane
     (``FASCIA_MM``, at least a pixel diagonal ``px``) beneath those covering its angle. In front
-    of and beside the rib cage
-    (``cage``: the ribs crossing this slice, ``rib_cage.cage_profile``) the stack lies on the ribs,
-    a fascial plane outside their outer surface, as on a real chest; the subcutaneous fat fills
-    the room between the skin and the outermost sheet. Where the room is less than the stack,
-    or no rib closes the cage at that angle, the stack starts under the subcutaneous fat."""
+    of and beside the rib cage (``cage``: the ribs crossing this slice, ``rib_cage.cage_profile``)
+    the stack lies on the ribs, a fascial plane outside their outer surface, as on a real chest
+    (the caller moves the skin in by as much, so the chest's envelope follows the cage); the pull
+    fades out towards the latissimus dorsi. Where the room is less than the stack, or no rib
+    closes the cage at that angle, the stack starts under the subcutaneous fat."""
+    n_layers = max(v[2] for v in WALL_SECTORS.values()) + 1
+    # the fat plane between layers spans at least a pixel diagonal of the painting grid, or the
+    # sheets touch and generate._fat_planes carves a pixel off each
+    gap = np.float32(max(FASCIA_MM, np.sqrt(2.0) * px))
+    serratus = _interp(CSA_CM2["serratus_anterior"], ell) * 100.0 * ms > 1.0
     groups = []
     for group, (a0, a1, layer) in WALL_SECTORS.items():
         csa = _interp(CSA_CM2[group], ell) * 100.0 * ms
         if csa <= 1.0:
             continue
+        if group == "external_oblique" and not serratus:
+            # below the serratus anterior the external oblique's posterior free border lies next
+            # to the latissimus dorsi's anterior border (the lumbar triangle between them is
+            # small): no gap in the wall where the liver or bowel would meet the subcutaneous fat
+            r_lat = np.hypot(A * np.cos(np.radians(RIB_BORNE_MAX_DEG)), B * np.sin(np.radians(RIB_BORNE_MAX_DEG)))
+            a1 = RIB_BORNE_MAX_DEG - np.degrees(float(gap) / (r_lat - f))
         mid = np.radians(0.5 * (a0 + a1))
         r_mean = np.sqrt((A * np.cos(mid)) ** 2 + (B * np.sin(mid)) ** 2) - f
         sector = (th_side >= a0) & (th_side <= a1) & torso
-        groups.append([group, layer, csa, np.radians(a1 - a0), r_mean, sector, csa / (np.radians(a1 - a0) * r_mean)])
-    n_layers = max(v[2] for v in WALL_SECTORS.values()) + 1
-    # the fat plane between layers spans at least a pixel diagonal of the painting grid, or the
-    # sheets touch and generate._fat_planes carves a pixel off each
-    gap = np.float32(max(FASCIA_MM, np.sqrt(2.0) * px))
+        groups.append([group, layer, csa, np.radians(a1 - a0), r_mean, sector, csa / (np.radians(a1 - a0) * r_mean),
+                       a0, a1])
     extra = np.zeros(depth.shape, np.float32)
     rib_borne = None
     if cage is not None:
         q, r_rib, w_cage, out_c = cage
+        # weight of the cage's pull: full in front of and beside it, fading over
+        # ENVELOPE_TAPER_DEG towards the latissimus dorsi (which covers the deep back muscles and
+        # keeps its depth), so the skin line stays smooth
+        pull = w_cage * np.clip((RIB_BORNE_MAX_DEG - th_side) / ENVELOPE_TAPER_DEG, 0.0, 1.0)
         rib_borne = (th_side < RIB_BORNE_MAX_DEG) & (w_cage > 0)
     for _ in range(2):  # the sheet thickness follows the radius the sheet lies at
         T = [np.zeros(depth.shape, np.float32) for _ in range(n_layers)]
@@ -269,10 +286,13 @@ def _paint_wall_sheets(lab2, mat2, depth, torso, th_side, th_deg, th_deg_r, A, B
             np.maximum(T[g[1]], np.where(g[5], np.float32(g[6]), np.float32(0)), out=T[g[1]])
         stack = sum(t + np.where(t > 0, gap, np.float32(0)) for t in T)
         if rib_borne is not None:
-            # room between the sc-fat's inner border and the ribs' outer surface, along the ray
+            # room between the sc-fat's inner border and the ribs' outer surface, along the ray,
+            # less one stack depth per slice (its thickest), so the envelope does not step with
+            # the sheets
+            stack_max = float(np.max(stack[rib_borne & torso], initial=0.0))
             room = (out_c - r_rib) + (depth - f)
-            extra = np.where(rib_borne, np.clip(room - stack, 0, None) * w_cage, 0).astype(np.float32)
-            edge = rib_borne & (depth >= f) & (depth < f + px)
+            extra = (np.clip(room - stack_max, 0, None) * pull).astype(np.float32)
+            edge = (pull > 0) & (depth >= f) & (depth < f + px)
             for g in groups:
                 e = extra[edge & g[5]]
                 if e.size:
@@ -281,17 +301,17 @@ def _paint_wall_sheets(lab2, mat2, depth, torso, th_side, th_deg, th_deg_r, A, B
             break
     top = f + extra
     for layer in range(n_layers):
-        for group, lay, csa, span, r_mean, sector, t in groups:
+        for group, lay, csa, span, r_mean, sector, t, a0, a1 in groups:
             if lay != layer:
                 continue
             band = sector & (depth >= top) & (depth < top + t)
             for side, th in (("left", th_deg), ("right", th_deg_r)):
-                m = band & (th >= WALL_SECTORS[group][0]) & (th <= WALL_SECTORS[group][1])
+                m = band & (th >= a0) & (th <= a1)
                 lid = anatomy.BY_NAME[f"{group}_{side}"].id
                 lab2[m] = lid
                 mat2[m] = C.MUSCLE
         top = top + T[layer] + np.where(T[layer] > 0, gap, np.float32(0))
-    return max(float(np.max(np.where(torso & (extra == 0), top - gap, f), initial=f)), f)
+    return max(float(np.max(np.where(torso & (extra == 0), top - gap, f), initial=f)), f), extra
 
 
 def paint_soft_tissue(cv: Canvas, layout: SpineLayout, dims: dict[str, LevelDims], subj: Subject,
@@ -381,8 +401,14 @@ def paint_soft_tissue(cv: Canvas, layout: SpineLayout, dims: dict[str, LevelDims
         th_deg = np.degrees(theta)
         th_deg_r = np.degrees(np.arctan2(dy, -dx))
         th_side = np.where(X >= 0, th_deg, th_deg_r)
-        wall_depth = _paint_wall_sheets(lab2, mat2, depth, torso, th_side, th_deg, th_deg_r, A, B, f, ell, ms,
-                                         cage, px)
+        wall_depth, moved_in = _paint_wall_sheets(lab2, mat2, depth, torso, th_side, th_deg, th_deg_r, A, B, f,
+                                                  ell, ms, cage, px)
+        # the chest's envelope follows the rib cage: the skin lies the subject's subcutaneous fat
+        # (f) over the sheets that lie on the ribs, not on the torso ellipse (which would leave a
+        # fat layer of a few cm over the upper chest wall)
+        skin_in = (moved_in > 0) & (depth < moved_in)
+        lab2[skin_in] = 0
+        mat2[skin_in] = C.AIR
         # --- thorax: chest wall, lungs, heart; abdomen: organs -------------------------------
         if cage is not None:
             q, r_rib, w_cage, out_c = cage
