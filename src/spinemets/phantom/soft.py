@@ -56,6 +56,10 @@ _POST_WALL_IDS = np.array(sorted(anatomy.BY_NAME[f"{g}_{side}"].id for g in ("ps
                                  for side in ("left", "right")))
 
 
+#: materials of the abdominal organs (liver, spleen, bowel and stomach, kidneys)
+_ORGAN_MATS = np.array([C.LIVER, C.SPLEEN, C.BOWEL, C.KIDNEY])
+
+
 def _not_wall(lab: np.ndarray) -> np.ndarray:
     return ~np.isin(lab, _WALL_IDS)
 
@@ -481,6 +485,12 @@ def paint_soft_tissue(cv: Canvas, layout: SpineLayout, dims: dict[str, LevelDims
                 cyb = cy + (by + 0.06 * np.cos(z * fr * 1.3 + ph)) * (B - f)
                 _ellipse(lab2, mat2, G, cxb, cyb, br, br * 0.85, ph, LAB["soft_tissue"], C.BOWEL,
                          where=lambda l: l == LAB["visceral_fat"])
+        # the transversalis fascia and extraperitoneal fat keep the organs off the wall muscles
+        organ = np.isin(mat2, _ORGAN_MATS) & (lab2 == LAB["soft_tissue"])
+        if organ.any():
+            off = organ & _near(np.isin(lab2, _WALL_IDS), FASCIA_MM, px)
+            lab2[off] = LAB["visceral_fat"]
+            mat2[off] = C.FAT_VISC
         # --- great vessels ---------------------------------------------------------------------
         if iT["T4"] <= ell <= iT["L4"] + 0.3:
             ra = (12.5 if ell < iT["T12"] else 10.5) * s
