@@ -43,7 +43,8 @@ def rib_crossings(ribs: list[tuple[np.ndarray, float, int]], z: float) -> np.nda
     pts = []
     for p, r, k in ribs:
         dz = p[:, 2] - z
-        i = np.nonzero((dz[:-1] * dz[1:] <= 0) & (dz[:-1] != dz[1:]))[0]
+        above = dz > 0
+        i = np.nonzero(above[:-1] != above[1:])[0]  # a sample on the plane counts once
         if len(i) == 0:
             continue
         w = dz[i] / (dz[i] - dz[i + 1])
