@@ -699,7 +699,8 @@ def _split_wall(runs: np.ndarray, depth: np.ndarray, x: np.ndarray, y: np.ndarra
             if grp == "external_oblique" and expected("internal_oblique", level):
                 # no fat plane seen between the layers: outer 40 % external, rest internal
                 single = m & ~_bins_with(inner & sm, ang, m)
-                eo_part = _outer_layer(single, depth, ang, 0.4)
+                eo_only, io_only = _single_layer_muscle(single, m & ~single, inner & sm, ang)
+                eo_part = eo_only | _outer_layer(single & ~eo_only & ~io_only, depth, ang, 0.4)
                 out[f"internal_oblique_{side}"] = single & ~eo_part
                 m = (m & ~single) | eo_part
             if expected(grp, level):
@@ -736,6 +737,49 @@ def _assign_components(sheet: np.ndarray, ang: np.ndarray,
                 if m.any():
                     out[name] = out.get(name, np.zeros_like(sheet)) | m
     return out
+
+
+#: 5-degree bins over which both obliques must be seen as two layers before a single layer is
+#: compared with them (20 deg of the flank: less is a sub-pixel outer sheet seen in places only)
+TWO_LAYER_MIN_BINS = 4
+
+
+def _single_layer_muscle(single: np.ndarray, outer2: np.ndarray, inner2: np.ndarray,
+                         ang: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where the lateral abdominal wall shows one muscle layer (``single``) instead of two, it is
+    either both obliques with no fat plane seen between them, or one oblique alone: the external
+    oblique behind the internal oblique's posterior border, the internal oblique in front of the
+    external oblique's muscular part (towards the rectus sheath; the trunk angle grows from the
+    anterior midline backwards, so a single layer in front of the two-layer arc is never the
+    external oblique alone, one behind it never the internal). Per 5-degree bin its pixel count
+    (thickness times arc) is compared with the two layers' where both are seen on this side
+    (``outer2`` external, ``inner2`` internal; medians over their bins): nearer the external
+    oblique's -> external oblique alone, nearer the internal's -> internal alone, nearer their
+    sum -> both (left to the depth split). Without two-layer bins nothing is decided."""
+    none = np.zeros_like(single)
+    if not single.any() or not outer2.any() or not inner2.any():
+        return none, none
+    bins = (ang // 5).astype(int)
+    both = np.intersect1d(np.unique(bins[outer2]), np.unique(bins[inner2]))
+    if len(both) < TWO_LAYER_MIN_BINS:  # the two layers seen over too short an arc to compare with
+        return none, none
+    n_out = np.bincount(bins[outer2], minlength=bins.max() + 1)
+    n_in = np.bincount(bins[inner2], minlength=bins.max() + 1)
+    n_single = np.bincount(bins[single], minlength=bins.max() + 1)
+    t_eo, t_io = float(np.median(n_out[both])), float(np.median(n_in[both]))
+    eo, io = none.copy(), none.copy()
+    for b in np.unique(bins[single]):
+        d = [abs(n_single[b] - t_eo), abs(n_single[b] - t_io), abs(n_single[b] - t_eo - t_io)]
+        if b < both.min():  # in front of the two layers: the internal oblique reaching the rectus
+            d[0] = np.inf
+        elif b > both.max():  # behind them: the external oblique reaching the latissimus
+            d[1] = np.inf
+        k = int(np.argmin(d))
+        if k == 0:
+            eo |= single & (bins == b)
+        elif k == 1:
+            io |= single & (bins == b)
+    return eo, io
 
 
 def _bins_with(sel: np.ndarray, ang: np.ndarray, where: np.ndarray) -> np.ndarray:
