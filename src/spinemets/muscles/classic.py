@@ -682,6 +682,7 @@ def _split_wall(runs: np.ndarray, depth: np.ndarray, x: np.ndarray, y: np.ndarra
     if not runs.any():
         return {}
     ang, cx = _trunk_angle(x, y, body)
+    px = float(abs(x[0, 1] - x[0, 0]))
     i = anatomy.level_index(level)
     if expected("pectoralis_major", level):
         sectors = _SECTORS_THORAX_UPPER
@@ -695,6 +696,13 @@ def _split_wall(runs: np.ndarray, depth: np.ndarray, x: np.ndarray, y: np.ndarra
     for side, sm in (("left", x > cx), ("right", x <= cx)):
         outer_g = _assign_components(outer & sm, ang, sectors)
         inner_g = _assign_components(inner & sm, ang, [sc for sc in _INNER if expected(sc[0], level)])
+        if "external_oblique" in outer_g and "internal_oblique" in inner_g:
+            # the thin external oblique missed on a few rays (sub-pixel, noise): there the first
+            # run is the internal oblique, continuous with its inner run without a fat plane
+            # (the obliques are separated by one)
+            crept = _creep(inner_g["internal_oblique"], outer_g["external_oblique"], SHEET_CREEP_MM / px)
+            outer_g["external_oblique"] &= ~crept
+            inner_g["internal_oblique"] |= crept
         for grp, m in outer_g.items():
             if grp == "external_oblique" and expected("internal_oblique", level):
                 # no fat plane seen between the layers: outer 40 % external, rest internal
@@ -737,6 +745,24 @@ def _assign_components(sheet: np.ndarray, ang: np.ndarray,
                 if m.any():
                     out[name] = out.get(name, np.zeros_like(sheet)) | m
     return out
+
+
+#: how far along the outer run the inner sheet is followed where no fat plane parts them (mm):
+#: the arcs over which a 1-2 mm external oblique drops below the muscle window
+SHEET_CREEP_MM = 4.0
+
+
+def _creep(inner: np.ndarray, outer: np.ndarray, n_px: float) -> np.ndarray:
+    """Pixels of ``outer`` reached from ``inner`` through ``outer`` pixels in at most ``n_px``
+    4-connected steps (a 4-connected path cannot cross a fat plane of one 8-connected pixel)."""
+    cur = inner.copy()
+    allowed = inner | outer
+    for _ in range(max(int(round(n_px)), 1)):
+        nxt = ndi.binary_dilation(cur) & allowed
+        if (nxt == cur).all():
+            break
+        cur = nxt
+    return cur & outer & ~inner
 
 
 #: 5-degree bins over which both obliques must be seen as two layers before a single layer is
