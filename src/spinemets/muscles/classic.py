@@ -71,6 +71,8 @@ WALL_MAX_MM = 25.0
 #: upper chest (pectoralis major, mm)
 WALL_SHEET_MAX_MM = 16.0
 WALL_SHEET_MAX_MM_CHEST = 26.0
+#: the thick pectoralis major (the chest cap) down to T6; at T7 only its thin lowest fibres
+CHEST_CAP_LAST = "T6"
 #: muscle-window tissue thicker than this radius away from the spine is an organ (mm)
 ORGAN_MIN_RADIUS_MM = 12.0
 #: lateral extent of the paraspinal compartment in vertebral-body half-widths
@@ -207,7 +209,8 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
     # compartments are barriers the rays do not enter
     # the rib cage (bone apart from the vertebra) ends the wall: intercostals lie in the rib layer
     rib_bone = (hs > BONE_HU) & body & ~ndi.binary_dilation(vert_in_plane > 0, structure=_disk(3.0 / px))
-    cap_mm = WALL_SHEET_MAX_MM_CHEST if expected("pectoralis_major", level) else WALL_SHEET_MAX_MM
+    cap_mm = WALL_SHEET_MAX_MM_CHEST if anatomy.level_index(level) <= anatomy.level_index(CHEST_CAP_LAST) \
+        else WALL_SHEET_MAX_MM
     # thin fascial fat planes (1-2 mm) between the sheets and what lies under them vanish in the
     # 1 mm smoothing: the rays read a 0.5 mm-smoothed muscle window
     h_sharp = ndi.gaussian_filter(hu.astype(np.float32), sigma=max(0.5 / px, 0.3))
@@ -659,6 +662,9 @@ _SECTORS_THORAX_LOWER = [("rectus_abdominis", 0, 34), ("external_oblique", 34, 9
                          ("trapezius", 152, 181)]
 _SECTORS_ABDOMEN = [("rectus_abdominis", 0, 34), ("external_oblique", 34, 102),
                     ("latissimus_dorsi", 102, 181)]
+#: inner run where the pectoralis major's lowest fibres cover the upper rectus sheath and the
+#: external oblique's upper digitations (T6-T7): rectus, external oblique, serratus on the ribs
+_INNER_MIDDLE = [("rectus_abdominis", 0, 34), ("external_oblique", 34, 65), ("serratus_anterior", 65, 125)]
 #: inner run: serratus under latissimus/pectoralis on the lateral chest, internal oblique (with
 #: transversus) under the external oblique
 _INNER = [("serratus_anterior", 45, 125), ("internal_oblique", 34, 102)]
@@ -684,6 +690,8 @@ def _split_wall(runs: np.ndarray, depth: np.ndarray, x: np.ndarray, y: np.ndarra
     ang, cx = _trunk_angle(x, y, body)
     px = float(abs(x[0, 1] - x[0, 0]))
     i = anatomy.level_index(level)
+    # the pectoralis major's lowest fibres over the upper rectus sheath (T6-T7): beneath it
+    middle = expected("pectoralis_major", level) and expected("rectus_abdominis", level)
     if expected("pectoralis_major", level):
         sectors = _SECTORS_THORAX_UPPER
     elif i <= anatomy.level_index("T11"):
@@ -695,7 +703,15 @@ def _split_wall(runs: np.ndarray, depth: np.ndarray, x: np.ndarray, y: np.ndarra
     outer, inner = runs == 1, runs == 2
     for side, sm in (("left", x > cx), ("right", x <= cx)):
         outer_g = _assign_components(outer & sm, ang, sectors)
-        inner_g = _assign_components(inner & sm, ang, [sc for sc in _INNER if expected(sc[0], level)])
+        inner_g = _assign_components(inner & sm, ang, [sc for sc in (_INNER_MIDDLE if middle else _INNER)
+                                                       if expected(sc[0], level)])
+        if middle:
+            # the thin pectoralis missed on a few rays: the first run continues the sheet beneath
+            for grp in ("rectus_abdominis", "external_oblique"):
+                if "pectoralis_major" in outer_g and grp in inner_g:
+                    crept = _creep(inner_g[grp], outer_g["pectoralis_major"], SHEET_CREEP_MM / px)
+                    outer_g["pectoralis_major"] &= ~crept
+                    inner_g[grp] |= crept
         if "external_oblique" in outer_g and "internal_oblique" in inner_g:
             # the thin external oblique missed on a few rays (sub-pixel, noise): there the first
             # run is the internal oblique, continuous with its inner run without a fat plane
