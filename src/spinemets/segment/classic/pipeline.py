@@ -26,6 +26,7 @@ from .centreline import Centreline, find_centreline
 from .discs import GAP_MAX_MM, coverage_profile, end_slice_is_disc, select_discs
 from .grid import labels_to_grid, make_workgrid
 from .refine import refine_on_ct
+from .separate import release_other_bone
 from .separate import (OTHER_OFFSET, RIB_RUN_MIN_MM, ZONE_RIB_LATERAL_MM, body_row_run, detached_lateral_runs,
                        posterior_region, segment_bounds, separate)
 
@@ -399,5 +400,6 @@ def run_classic(ct: CTImage) -> ClassicOutput:
     # posterior elements at rib-bearing levels are partitioned again on the CT grid from each level's seeds
     labels_ct = refine_on_ct(lab_small, fine.image, ref, ct.array, seeds_work=lut[vseeds],
                              posterior_work=posterior_region(labels.shape, cl, w, rib_slices))
+    labels_ct = release_other_bone(labels_ct, labels, fine.image, ref)  # wt-tp hook: ribs stay ribs
     warnings.extend(lab.warnings)
     return ClassicOutput(labels_ct, lab, uncertain_ids, warnings)

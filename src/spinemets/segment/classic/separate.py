@@ -12,10 +12,12 @@ and the ilia from the vertebrae.
 from __future__ import annotations
 
 import numpy as np
+import SimpleITK as sitk
 from scipy import ndimage as ndi
 from skimage.segmentation import watershed
 
 from .centreline import Centreline
+from .grid import labels_to_grid_image
 
 #: Spine zone around the body centre in each axial slice (mm): lateral half width (transverse
 #: process tips reach ~45-50 mm), anterior margin beyond the body, posterior reach (spinous tips).
@@ -63,14 +65,16 @@ OTHER_OFFSET = 1000
 MIN_BODY_FRACTION = 0.3
 
 
-def body_row_run(mask: np.ndarray, cl: Centreline, z: int, w: float) -> tuple[int, int, float] | None:
+def body_row_run(mask: np.ndarray, cl: Centreline, z: int, w: float,
+                 front_only: bool = False) -> tuple[int, int, float] | None:
     """The continuous run of ``mask`` voxels along x through the centreline at slice ``z``, in
-    the body row (projected over y within half a body radius of the centre): (first x index,
-    last x index, centreline x as a continuous index), or None where the centreline voxel is not
-    in the mask. ``w`` is the in-plane voxel size (mm)."""
+    the body row (projected over y within half a body radius of the centre; with ``front_only``,
+    only its anterior half, up to the centre): (first x index, last x index, centreline x as a
+    continuous index), or None where the centreline voxel is not in the mask. ``w`` is the
+    in-plane voxel size (mm)."""
     y, x, r = (float(v[0]) for v in cl.at(np.array([z])))
     b = max(1, int(round(0.5 * r / w)))
-    row = mask[z, max(0, int(round(y)) - b):int(round(y)) + b + 1, :].any(0)
+    row = mask[z, max(0, int(round(y)) - b):int(round(y)) + (1 if front_only else b + 1), :].any(0)
     xi = int(round(x))
     if not (0 <= xi < row.size) or not row[xi]:
         return None
@@ -84,13 +88,15 @@ def body_row_run(mask: np.ndarray, cl: Centreline, z: int, w: float) -> tuple[in
 
 
 def body_half_widths(mask: np.ndarray, cl: Centreline, bounds: list[tuple[float, float, bool]],
-                     w: float) -> np.ndarray:
+                     w: float, front_only: bool = False) -> np.ndarray:
     """Per axial slice, the vertebral body's extent (mm) to the right (-x) and left (+x) of the
     centreline, measured at mid-height of each segment: the median over the central slices of
     the continuous bone run through the body row (within half a radius of the centre in y).
     Rib heads articulate at the ends of the body (thoracic demifacets at the discs; the whole
-    facet in the upper half at T1, T10-T12), so mid-height is free of them. End segments (cut by
-    the field of view: their mid-height is not the body's) are not measured. NaN where unknown."""
+    facet in the upper half at T1, T10-T12), so mid-height is free of them; with ``front_only``
+    the row is the body's anterior half only (``body_row_run``), clear of the rib heads at its
+    posterolateral corners even where they reach mid-height. End segments (cut by the field of
+    view: their mid-height is not the body's) are not measured. NaN where unknown."""
     out = np.full((mask.shape[0], 2), np.nan)
     for lo, hi, is_end in bounds:
         if is_end and len(bounds) > 1:
@@ -100,7 +106,7 @@ def body_half_widths(mask: np.ndarray, cl: Centreline, bounds: list[tuple[float,
         for z in range(int(np.ceil(mid - half)), int(np.floor(mid + half)) + 1):
             if not 0 <= z < mask.shape[0]:
                 continue
-            run = body_row_run(mask, cl, z, w)
+            run = body_row_run(mask, cl, z, w, front_only)
             if run is None:
                 continue
             left, right, x = run
@@ -151,6 +157,31 @@ def spine_zone(shape: tuple[int, int, int], cl: Centreline, w: float,
             zone[z] &= ~((np.abs(dx) > lim) & (dy < r + RIB_ZONE_BEHIND_MM))
             zone[z] &= np.abs(dx) <= ZONE_RIB_LATERAL_MM
     return zone
+
+
+def body_extent(shape: tuple[int, int, int], cl: Centreline, w: float, rib_slices: np.ndarray,
+                half_widths: np.ndarray) -> np.ndarray:
+    """Working-grid region of the vertebral bodies' own bone at rib-bearing levels: in each slice
+    of ``rib_slices`` whose body width was measured (``body_half_widths``), within the body's
+    measured extent to either side of the centreline less ``BODY_WIDTH_MARGIN_MM`` and in front
+    of its posterior wall (one inscribed radius behind the centre). A rib head sits on the body's
+    surface (the demifacets at its posterolateral corner), never inside it, so bone here is
+    vertebral whatever the rib's geodesic reach: the rib seeds, a few millimetres from the body's
+    lateral wall, are otherwise nearer to that wall through the rib head than the body seed at
+    its centre is. The rib-head seeds start the same margin outside the measured extent
+    (``spine_zone``), so the geodesic contest between the two is decided at the body's surface."""
+    nz, ny, nx = shape
+    out = np.zeros(shape, bool)
+    yi = np.arange(ny)[:, None]
+    xi = np.arange(nx)[None, :]
+    for k, z in enumerate(cl.z.astype(int)):
+        if not (0 <= z < nz and rib_slices[z] and np.all(np.isfinite(half_widths[z]))):
+            continue
+        dx = (xi - cl.x[k]) * w
+        dy = (yi - cl.y[k]) * w
+        lim = np.where(dx < 0, half_widths[z][0], half_widths[z][1]) - BODY_WIDTH_MARGIN_MM
+        out[z] = (np.abs(dx) <= lim) & (dy <= cl.radius_mm[k])
+    return out
 
 
 def segment_bounds(disc_z: list[float], cl: Centreline) -> list[tuple[float, float, bool]]:
@@ -395,6 +426,14 @@ def separate(bone: np.ndarray, filled: np.ndarray, cl: Centreline, disc_z: list[
     markers = np.where(cut, markers, 0)
     # flat landscape: every bone voxel goes to the seed it is geodesically closest to (through
     # bone), so posterior elements follow their own pedicles rather than a neighbour's facet
+    if hw is not None:
+        # the bodies' own extent is vertebral (``body_extent``): partitioned among the vertebral
+        # seeds first, then held as their seeds against the rib seeds
+        own = body_extent(mask.shape, cl, w, rib_slices, body_half_widths(mask, cl, bounds, w, True)) & cut
+        vmark = np.where(own & (markers > 0) & (markers < OTHER_OFFSET), markers, 0)
+        if vmark.any():
+            inner = watershed(np.zeros(cut.shape, np.uint8), markers=vmark, mask=own)
+            markers = np.where((markers == 0) & own & (inner > 0), inner, markers)
     labels = watershed(np.zeros(cut.shape, np.uint8), markers=markers, mask=cut)
     if hu is not None and rib_slices is not None:
         # between vertebrae, the boundary is redrawn at the joint clefts (facet joints, contacts of
@@ -464,3 +503,18 @@ def posterior_region(shape: tuple[int, int, int], cl: Centreline, w: float,
             sl = np.broadcast_to(yi - cl.y[k] >= r + MIDLINE_FROM_WALL_MM / w, (ny, nx))
             out[z] = sl & (np.abs(np.arange(nx)[None, :] - cl.x[k]) * w <= half_width_mm)
     return out
+
+
+def release_other_bone(labels_ct: np.ndarray, labels_work: np.ndarray, work_img: sitk.Image,
+                       ct_img: sitk.Image) -> np.ndarray:
+    """Vertebra labels on the CT grid (``labels_ct``, changed in place and returned) without the
+    bone that the working-grid partition (``labels_work``, from ``separate``) gave to a
+    non-vertebral competitor (rib, ilium: labels from ``OTHER_OFFSET``): a CT voxel whose nearest
+    working voxel is such bone is set to 0. The full-resolution border step grows every vertebra
+    by one working voxel into the CT's bone mask, and a rib touching the vertebra (head at the
+    body, neck along the transverse process, tubercle at its tip) is bone within that voxel; the
+    rib's side of the working partition is kept instead, just as the vertebra's side is."""
+    other = labels_to_grid_image((labels_work >= OTHER_OFFSET).astype(np.uint8), work_img, ct_img)
+    drop = sitk.GetArrayViewFromImage(other) > 0
+    labels_ct[drop] = 0
+    return labels_ct
