@@ -161,16 +161,18 @@ def spine_zone(shape: tuple[int, int, int], cl: Centreline, w: float,
 
 def body_extent(shape: tuple[int, int, int], cl: Centreline, w: float, rib_slices: np.ndarray,
                 half_widths: np.ndarray) -> np.ndarray:
-    """Working-grid region of the vertebral bodies' own bone at rib-bearing levels: in each slice
-    of ``rib_slices`` whose body width was measured (``body_half_widths``), within the body's
-    box: within its measured extent to either side of the centreline less
-    ``BODY_WIDTH_MARGIN_MM``, between its anterior and posterior walls (one inscribed radius in
-    front of and behind the centre). A rib head sits on the body's
-    surface (the demifacets at its posterolateral corner), never inside it, so bone here is
-    vertebral whatever the rib's geodesic reach: the rib seeds, a few millimetres from the body's
-    lateral wall, are otherwise nearer to that wall through the rib head than the body seed at
-    its centre is. The rib-head seeds start the same margin outside the measured extent
-    (``spine_zone``), so the geodesic contest between the two is decided at the body's surface."""
+    """Working-grid region of the vertebral bodies' own bone where the rib heads meet them: in
+    each slice of ``rib_slices`` whose body width was measured (``body_half_widths``), the
+    posterior half of the body (from the centre back to the posterior wall, one inscribed radius
+    behind it) within its measured extent to either side of the centreline less
+    ``BODY_WIDTH_MARGIN_MM``. A rib head sits on the body's surface (the demifacets at its
+    posterolateral corner, next to the pedicle root), never inside it, so bone here is vertebral
+    whatever the rib's geodesic reach: the rib seeds, a few millimetres from the body's lateral
+    wall, are otherwise nearer to that wall through the rib head than the body seed at its
+    centre is. The rib-head seeds start the same margin outside the measured extent
+    (``spine_zone``), so the geodesic contest between the two is decided at the body's surface.
+    The anterior half, which no rib touches, is left to the usual competition (a box reaching
+    the anterior wall took contrast-lit tissue touching the front of the real slab's T12)."""
     nz, ny, nx = shape
     out = np.zeros(shape, bool)
     yi = np.arange(ny)[:, None]
@@ -181,7 +183,7 @@ def body_extent(shape: tuple[int, int, int], cl: Centreline, w: float, rib_slice
         dx = (xi - cl.x[k]) * w
         dy = (yi - cl.y[k]) * w
         lim = np.where(dx < 0, half_widths[z][0], half_widths[z][1]) - BODY_WIDTH_MARGIN_MM
-        out[z] = (np.abs(dx) <= lim) & (np.abs(dy) <= cl.radius_mm[k])
+        out[z] = (np.abs(dx) <= lim) & (dy >= 0) & (dy <= cl.radius_mm[k])
     return out
 
 
@@ -427,16 +429,15 @@ def separate(bone: np.ndarray, filled: np.ndarray, cl: Centreline, disc_z: list[
     markers = np.where(cut, markers, 0)
     # flat landscape: every bone voxel goes to the seed it is geodesically closest to (through
     # bone), so posterior elements follow their own pedicles rather than a neighbour's facet
-    labels = watershed(np.zeros(cut.shape, np.uint8), markers=markers, mask=cut)
     if hw is not None:
-        # the bodies' own extent is vertebral (``body_extent``): what a rib seed took there goes
-        # to the vertebra nearest through the vertebrae's bone
-        own = body_extent(mask.shape, cl, w, rib_slices, body_half_widths(mask, cl, bounds, w, True))
-        take = own & (labels >= OTHER_OFFSET) & (markers < OTHER_OFFSET)
-        if take.any():
-            vert = np.where(labels < OTHER_OFFSET, labels, 0)
-            again = watershed(np.zeros(cut.shape, np.uint8), markers=vert, mask=(vert > 0) | take)
-            labels = np.where(take & (again > 0), again, labels)
+        # the bodies' own extent is vertebral (``body_extent``): partitioned among the vertebral
+        # seeds first, then held as their seeds against the rib seeds
+        own = body_extent(mask.shape, cl, w, rib_slices, body_half_widths(mask, cl, bounds, w, True)) & cut
+        vmark = np.where(own & (markers > 0) & (markers < OTHER_OFFSET), markers, 0)
+        if vmark.any():
+            inner = watershed(np.zeros(cut.shape, np.uint8), markers=vmark, mask=own)
+            markers = np.where((markers == 0) & own & (inner > 0), inner, markers)
+    labels = watershed(np.zeros(cut.shape, np.uint8), markers=markers, mask=cut)
     if hu is not None and rib_slices is not None:
         # between vertebrae, the boundary is redrawn at the joint clefts (facet joints, contacts of
         # sloping spinous processes with the lamina below): darker than the cortex on both sides
