@@ -31,10 +31,12 @@ ZONE_RIB_LATERAL_MM = 38.0
 #: bodies are at most ~1.65 times as wide as deep (T1; ~1.2-1.4 at T5-T12), so bone further out in
 #: front of the pedicles is a rib head or neck. And how far behind the body centre
 #: (beyond one radius) the rib-head and rib-neck region reaches (mm): the rib neck runs in front
-#: of the transverse process, which starts at the pedicle-lamina junction ~8-10 mm behind the
-#: posterior body wall (thoracic pedicle length).
+#: of the transverse process, which is centred on the pedicle-lamina junction ~8-10 mm behind the
+#: posterior body wall (thoracic pedicle length) and ~8-10 mm thick, so its anterior face lies
+#: ~4 mm behind the wall. (At 8 mm the region held the roots of the long, near-horizontal upper
+#: thoracic processes, T1-T3, and handed the whole process to the rib.)
 BODY_HALF_WIDTH_FACTOR = 1.7
-RIB_ZONE_BEHIND_MM = 8.0
+RIB_ZONE_BEHIND_MM = 4.0
 #: Seed radius as a fraction of the body radius, and the central fraction of each segment seeded.
 SEED_RADIUS_FRACTION = 0.5
 SEED_CENTRAL_FRACTION = 0.5
@@ -50,9 +52,9 @@ ARCH_HALF_WIDTH_MM = 15.0
 #: Otherwise the rib, which touches the process along its neck and at the tubercle, is nearer to
 #: the process tip through bone than the arch seed is, and takes it.
 TP_SEED_HALF_WIDTH_MM = 22.0
-#: ... and from this far (mm) behind the rib head and neck region: the radius of a rib shaft
-#: (~4 mm), whose neck lies in front of the process, partly behind that region's back line.
-TP_SEED_BEHIND_NECK_MM = 4.0
+#: ... and from this far (mm) behind the rib head and neck region: the diameter of a rib shaft
+#: (~8 mm), whose neck runs in front of the process, behind that region's back line.
+TP_SEED_BEHIND_NECK_MM = 8.0
 #: ... within this distance (mm) of the arch seeds' mid-plane: half the cranio-caudal height of a
 #: thoracic transverse process (~10 mm), so that the seeds hold the process, not the articular
 #: processes above and below it (which meet the neighbours' at the facet joints).
