@@ -24,6 +24,17 @@ with C the vertebra's cortical HU, Tb its trabecular HU and S the soft tissue be
 (the outer z neighbour); the voxel stays vertebra when the posterior probability of f >= 1/2 is at
 least one half. This is applied to thick-slice CT only (``THICK_SLICE_RATIO``).
 
+One voxel's HU decides this poorly: a 1 mm plate at the top or in the middle of a 3 mm slice
+(one or two of three sub-slices bone) differs by (Tb - S) / 3, ~40 HU, about the image noise plus
+trabecular texture. A bony surface is smooth, and its neighbouring border voxels in the same slice
+(same side, within ``SURFACE_NEIGHBOUR_MM`` in-plane) hold it at nearly the same depth in the
+slice, so each voxel is judged on the mean HU (and mean S) of those judged neighbours whose HU
+lies within two noise SDs of its own (Lee's sigma filter: a step in the surface, where the depth
+jumps by a sub-slice, differs by more than the noise and is not averaged across), with the noise
+SD divided by the square root of their number. ``SURFACE_NEIGHBOUR_MM``: a surface tilted
+up to ~20 deg to the slices (lumbar lordosis, the wedged end plates of L5) changes its depth by
+about the cortex thickness (the model's resolution) within 3 mm in-plane.
+
 Before that, two steps recover bone below the fixed threshold: cavities each label encloses in
 sagittal or coronal planes are filled (low-density or lytic marrow inside the cortex), and one in-plane ring of voxels brighter
 than half-way between the vertebra's trabecular HU and the tissue just outside is added
@@ -54,6 +65,10 @@ THICK_SLICE_RATIO = 1.25
 SOFT_MIN_HU = -300.0
 #: Cortex = the vertebra's voxels this far (fraction) from its trabecular HU to its 99th percentile.
 CORTEX_TOP_FRACTION = 0.75
+#: Border voxels of the same surface within this in-plane distance (mm) are judged together.
+SURFACE_NEIGHBOUR_MM = 3.0
+#: Neighbours whose HU differs from the voxel's by more than this many noise SDs are not averaged.
+SIGMA_GATE = 2.0
 
 
 def refine_on_ct(labels_work: np.ndarray, work_img: sitk.Image, ct_img: sitk.Image,
@@ -228,8 +243,13 @@ def majority_z_border(labels: np.ndarray, hu: np.ndarray, spacing_zyx: np.ndarra
 
     ``labels``: label map on the CT grid; ``hu``: the CT (HU); ``spacing_zyx``: mm. Judged are
     the voxels whose outer z neighbour is unlabelled soft tissue (below the trabecular HU) and
-    whose own HU lies above half-way between that tissue and trabecular bone (below it a voxel
-    reads as soft tissue, or as marrow under a missing shell, and is left as it is).
+    whose own HU and whose inner z neighbour's HU lie above half-way between that tissue and
+    trabecular bone, the inner neighbour carrying the label (below it a voxel reads as soft
+    tissue, or as marrow under a missing shell; a dark or unlabelled inner neighbour is a lytic or
+    empty cavity behind the shell, or a one-voxel layer, not the model's surface with trabecular
+    bone behind it; such voxels are left as they are). Each judged voxel is decided on the mean
+    HU of its judged neighbours on the same surface (module doc; the noise SD divided by the
+    square root of their number, as for independent noise).
     """
     dz = float(spacing_zyx[0])
     if dz < THICK_SLICE_RATIO * float(max(spacing_zyx[1:])):
@@ -267,10 +287,18 @@ def majority_z_border(labels: np.ndarray, hu: np.ndarray, spacing_zyx: np.ndarra
             outer_lab = lab[zo, idx[1], idx[2]]
             s = h[zo, idx[1], idx[2]]
             x = h[idx]
-            c = cort
-            # the outer voxel must be soft tissue (not another vertebra, not bone)
-            judge = (outer_lab == 0) & (x > 0.5 * (tb + s)) & (cort > x) & (s < tb)
-            p_bone = bone_majority_probability(x[judge], s[judge], cort, tb, a, sigma)
+            # the inner z neighbour: the bone behind the surface
+            zi = np.clip(idx[0] - shift, 0, m.shape[0] - 1)
+            has_inner = m[zi, idx[1], idx[2]] & (zi == idx[0] - shift)
+            inner = h[zi, idx[1], idx[2]]
+            # the outer voxel must be soft tissue (not another vertebra, not bone); the model's
+            # trabecular bone behind the shell must be there: a labelled inner neighbour above
+            # half-way (not a one-voxel layer over an unlabelled or lytic cavity, which the
+            # shell is all that closes)
+            judge = (outer_lab == 0) & (x > 0.5 * (tb + s)) & (cort > x) & (s < tb) & \
+                has_inner & (inner > 0.5 * (tb + s))
+            xm, sm, n = _surface_means(idx, judge, x, s, m.shape, spacing_zyx, sigma)
+            p_bone = bone_majority_probability(xm, sm, cort, tb, a, sigma / np.sqrt(n))
             drop = np.zeros_like(judge)
             drop[judge] = p_bone < 0.5
             sub = out[sl]
@@ -278,21 +306,52 @@ def majority_z_border(labels: np.ndarray, hu: np.ndarray, spacing_zyx: np.ndarra
     return out
 
 
+def _surface_means(idx: tuple[np.ndarray, ...], judge: np.ndarray, x: np.ndarray, s: np.ndarray,
+                   shape: tuple[int, ...], spacing_zyx: np.ndarray, sigma: float
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per judged border voxel: the mean HU ``x`` and mean outer HU ``s`` of the judged border
+    voxels (same side) in its slice within ``SURFACE_NEIGHBOUR_MM`` in-plane whose HU lies within
+    ``SIGMA_GATE`` noise SDs of its own (Lee's sigma filter: a neighbour where the surface lies
+    at another depth, a step in the surface, differs by more than the noise and is left out;
+    itself included), and their number. ``idx``: the border voxels' (z, y, x) indices in an
+    array of ``shape``."""
+    ry = int(SURFACE_NEIGHBOUR_MM // float(spacing_zyx[1]))
+    rx = int(SURFACE_NEIGHBOUR_MM // float(spacing_zyx[2]))
+    j = tuple(k[judge] for k in idx)
+    xj, sj = x[judge].astype(np.float64), s[judge].astype(np.float64)
+    gx = np.full(tuple(n + 2 * r for n, r in zip(shape, (0, ry, rx))), np.nan)
+    gs = np.zeros_like(gx)
+    gx[j[0], j[1] + ry, j[2] + rx] = xj
+    gs[j[0], j[1] + ry, j[2] + rx] = sj
+    sum_x, sum_s, n = (np.zeros_like(xj) for _ in range(3))
+    for dy in range(-ry, ry + 1):
+        for dx in range(-rx, rx + 1):
+            if (dy * float(spacing_zyx[1])) ** 2 + (dx * float(spacing_zyx[2])) ** 2 > SURFACE_NEIGHBOUR_MM ** 2:
+                continue
+            vx = gx[j[0], j[1] + ry + dy, j[2] + rx + dx]
+            use = np.abs(vx - xj) <= SIGMA_GATE * sigma  # False where no judged neighbour (NaN)
+            sum_x += np.where(use, vx, 0.0)
+            sum_s += np.where(use, gs[j[0], j[1] + ry + dy, j[2] + rx + dx], 0.0)
+            n += use
+    return sum_x / n, sum_s / n, n
+
+
 def bone_majority_probability(x: np.ndarray, s: np.ndarray, c: float, tb: float, a: float,
-                              sigma: float, n_grid: int = 64) -> np.ndarray:
+                              sigma: float | np.ndarray, n_grid: int = 64) -> np.ndarray:
     """P(bone fills at least half of the voxel | its HU ``x``).
 
     The bone surface lies anywhere in the voxel with equal probability: bone fills a fraction f
     (uniform on [0, 1]) of it, the first ``a`` of that fraction being the cortical shell, so
     HU(f) = S + min(f, a) (C - S) + max(f - a, 0) (Tb - S), observed with Gaussian noise
-    ``sigma``; ``s`` is the soft tissue beyond the surface (per voxel)."""
+    ``sigma`` (one value, or one per voxel); ``s`` is the soft tissue beyond the surface (per voxel)."""
     from scipy.stats import norm
 
     f = (np.arange(n_grid) + 0.5) / n_grid
     x = np.asarray(x, np.float64)[:, None]
     s = np.asarray(s, np.float64)[:, None]
     model = s + np.minimum(f, a) * (c - s) + np.maximum(f - a, 0.0) * (tb - s)
-    like = norm.pdf((x - model) / sigma)
+    sd = np.broadcast_to(np.asarray(sigma, np.float64), x.shape[:1])[:, None]
+    like = norm.pdf((x - model) / sd)
     total = like.sum(axis=1)
     upper = like[:, f >= 0.5].sum(axis=1)
     return np.where(total > 0, upper / np.maximum(total, 1e-300), (x[:, 0] >= model[:, n_grid // 2]).astype(float))
