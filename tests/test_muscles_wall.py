@@ -151,3 +151,61 @@ def test_organ_against_the_fat_in_a_gap_is_told_by_its_attenuation():
     assert (with_hu[in_gap] > 0).sum() < 0.2 * (plain[in_gap] > 0).sum()
     assert (with_hu[outer] == 1).mean() > 0.95
     assert ((with_hu > 0) == (plain > 0))[outer | inner].mean() > 0.98
+
+
+def test_single_oblique_layer_is_told_by_thickness_and_position():
+    """The lateral abdominal wall of one side (normalised trunk angle 20-110 deg, 1 mm pixels,
+    sheets parallel to the skin):
+    the external oblique (3 mm) over the internal oblique (6 mm, a 2 mm fat plane between) from 40
+    to 80 deg; in front of that the internal oblique alone reaches the rectus sheath (20-40 deg,
+    under the subcutaneous fat, so the rays' first run), behind it the external oblique alone
+    reaches the latissimus (80-110 deg). The single-layer parts go to the muscle they are, not
+    40/60 to both; without an arc where both layers are seen nothing is decided."""
+    from spinemets.muscles.classic import _single_layer_muscle, _trunk_angle
+
+    x, y, body, depth, _ = _section(110.0, 80.0)
+    ang, _ = _trunk_angle(x, y, body)  # as the wall split uses it: 0 anterior (-y), 90 lateral
+    body &= x > 0  # one side
+    eo = body & (depth >= 15.0) & (depth < 18.0) & (ang >= 40.0) & (ang < 110.0)
+    io_cov = body & (depth >= 20.0) & (depth < 26.0) & (ang >= 40.0) & (ang < 80.0)
+    io_front = body & (depth >= 15.0) & (depth < 21.0) & (ang >= 20.0) & (ang < 40.0)
+    outer = eo | io_front
+    single = outer & ~np.isin((ang // 5).astype(int), np.unique((ang[io_cov] // 5).astype(int)))
+    eo_only, io_only = _single_layer_muscle(single, outer & ~single, io_cov, ang)
+    behind = eo & (ang >= 85.0)
+    assert io_only[io_front & (ang < 38.0)].mean() > 0.95 and not eo_only[io_front].any()
+    assert eo_only[behind].mean() > 0.95 and not io_only[behind].any()
+    # the internal oblique thinning towards the rectus to the external oblique's thickness: in
+    # front of the two-layer arc it is still never the external oblique alone
+    thin_front = body & (depth >= 15.0) & (depth < 18.0) & (ang >= 20.0) & (ang < 40.0)
+    outer_t = eo | thin_front
+    single_t = outer_t & ~np.isin((ang // 5).astype(int), np.unique((ang[io_cov] // 5).astype(int)))
+    e_t, i_t = _single_layer_muscle(single_t, outer_t & ~single_t, io_cov, ang)
+    assert i_t[thin_front & (ang < 38.0)].mean() > 0.95 and not e_t[thin_front].any()
+    # the two layers seen over 10 deg only: not enough to compare with
+    short = io_cov & (ang < 50.0)
+    single2 = outer & ~np.isin((ang // 5).astype(int), np.unique((ang[short] // 5).astype(int)))
+    e2, i2 = _single_layer_muscle(single2, outer & ~single2, short, ang)
+    assert not e2.any() and not i2.any()
+
+
+def test_creep_follows_a_sheet_but_not_across_a_fat_plane():
+    """``_creep``: outer-run pixels reached from the inner sheet without crossing a fat plane (the
+    thin outer sheet missed on a few rays, the inner sheet then the first run) move to it, up to
+    the given number of steps along the sheet; an outer sheet separated by a one-pixel fat plane,
+    even a diagonal (8-connected) one, is never reached."""
+    from spinemets.muscles.classic import _creep
+
+    n = 40
+    rr, cc = np.indices((n, n))
+    inner = (rr >= 20) & (rr < 24) & (cc < 20)
+    # the inner sheet continued as the first run over 10 columns where the outer one was missed
+    cont = (rr >= 20) & (rr < 24) & (cc >= 20) & (cc < 30)
+    outer_sheet = (rr >= 16) & (rr < 19) & (cc < 20)  # one row of fat (row 19) beneath it
+    crept = _creep(inner, cont | outer_sheet, 4.0)
+    assert crept[cont & (cc < 24)].all() and not crept[cont & (cc >= 25)].any()
+    assert not crept[outer_sheet].any()
+    # a diagonal one-pixel fat line between two sheets: 4-connected steps cannot cross it
+    diag_fat = rr == cc
+    below, above = (rr > cc) & (rr < cc + 4), (cc > rr) & (cc < rr + 4)
+    assert not _creep(below, above & ~diag_fat, 10.0).any()
