@@ -121,3 +121,19 @@ def test_wide_marrow_dips_are_not_taken_for_narrow_discs():
     off = [float(np.min(np.abs(true - f))) for f in found]
     assert max(off) <= 2.0, (found, true)
     assert all(np.min(np.abs(found - t)) <= 2.0 for t in true if 5.0 < t < prof.s_mm[-1] - 5.0), (found, true)
+
+
+def test_level_cap_follows_the_spacing_of_all_minima():
+    """The second pass's level height is capped at twice the spacing of the coverage minima: where
+    each body adds a mid-body dip to its disc (osteoporosis) the cap is about one level; where the
+    minima are the discs alone it is two levels (no effect on a regular column)."""
+    from spinemets.segment.classic.discs import _minima_level_cap_mm
+
+    prof, true = _osteoporotic_profile(level_mm=22.0)
+    cap = _minima_level_cap_mm(prof)
+    inner = (prof.s_mm > 30.0) & (prof.s_mm < prof.s_mm[-1] - 30.0)
+    assert cap is not None and np.all(np.abs(cap[inner] - 22.0) <= 4.0), cap[inner]
+    reg = _profile([20.0 + 23.0 * k for k in range(12)])
+    cap = _minima_level_cap_mm(reg)
+    assert cap is not None and np.all(np.abs(cap - 46.0) <= 1.0)
+

@@ -188,3 +188,19 @@ def test_every_level_counted_from_the_lung_base_guess_is_uncertain():
     lab = label_levels(segs)
     assert lab.anchor == "last_rib_at_fov_edge"
     assert lab.uncertain == set(range(6)) and lab.confidence <= 0.5
+
+
+def test_short_sliver_at_the_lower_fov_edge_is_no_rib_free_l1():
+    """A segment cut by the lower edge of the field of view shows only its upper part; ribs 10-12
+    articulate on the upper half of their own body, so a rib-free sliver shorter than half a level
+    (phantom seed 8, T1-T10 field of view: a 6 mm T11 sliver under 19.5 mm levels) is no evidence
+    of a rib-free L1: no confident last-rib count from it. Half a level or more in view is."""
+    def segs(sliver_mm: float) -> list[F]:
+        return ([F(at_fov_edge=True, height_mm=sliver_mm)]
+                + [F(rib_left=True, rib_right=True, height_mm=19.5, lung_fraction=0.3) for _ in range(8)]
+                + [F(at_fov_edge=True, height_mm=10.0)])
+    lab = label_levels(segs(6.0))
+    assert lab.anchor != "last_rib"
+    assert lab.confidence < 0.8 or lab.names[1] != "T12"
+    lab = label_levels(segs(12.0))
+    assert lab.anchor == "last_rib" and lab.names[:2] == ["L1", "T12"]

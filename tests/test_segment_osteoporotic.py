@@ -202,3 +202,23 @@ def test_osteoporotic_dice(osteoporotic):
     _, ev = osteoporotic
     low = {lv: ev["levels"][lv]["dice"] for lv in anatomy.TARGET_LEVELS if ev["levels"][lv]["dice"] < DICE_TARGET}
     assert not low, low
+
+
+def test_osteoporotic_column_cut_above_t11_is_not_silently_mislabelled(phantom_factory):
+    """Seed 8 with a T1-T10 field of view ends in a 6 mm sliver of T11 (levels ~19.5 mm): with the
+    axial marrow pass the sliver is kept as a segment, shows no rib, and was taken as a rib-free L1
+    (0/8 at confidence 0.85). A sliver showing less than the upper half of its body (where ribs 10-12
+    articulate) is no rib-free evidence: every complete level is identified, or the labelling is not
+    confident."""
+    ph = phantom_factory(8, fov_levels=("T1", "T10"))
+    res = segment_vertebrae(ph.ct)
+    ev = evaluate_vertebrae(res.vertebrae, ph.labels)
+    arr = ph.labels.array
+    complete = []
+    for lv in anatomy.TARGET_LEVELS:
+        z = np.nonzero((arr == anatomy.vertebra_id(lv)).any(axis=(1, 2)))[0]
+        if z.size and z.min() > 0 and z.max() < arr.shape[0] - 1:
+            complete.append(lv)
+    assert complete
+    missed = [lv for lv in complete if not ev["levels"][lv]["identified"]]
+    assert not missed or res.summary["labelling"]["confidence"] < 0.8, (missed, res.summary["labelling"])

@@ -149,7 +149,10 @@ def label_levels(findings: list[SegmentFinding]) -> Labelling:
     verts = list(range(first_vert, n))
     # a transition needs a rib-free neighbour that is mostly in view (a sliver at the edge of the
     # field of view may have its rib outside it)
-    free = [not f.rib and not f.partial for f in findings]
+    # ... and a segment cut by the lower edge shows only its upper part: it is rib-free evidence only
+    # when that part holds where the rib defining the transition would articulate
+    shows_rib_zone = _shows_rib_zone(findings)
+    free = [not f.rib and not f.partial and shows_rib_zone[i] for i, f in enumerate(findings)]
     last_rib = next((i for i in verts if ribs[i] and i - 1 >= first_vert and free[i - 1]), None)
     # (the first rib lies above the last rib)
     first_rib = next((i for i in reversed(verts) if ribs[i] and i + 1 < n and free[i + 1]
@@ -250,7 +253,7 @@ def label_levels(findings: list[SegmentFinding]) -> Labelling:
         return finish(_names_from(first_rib, "T1", n, first_vert), "first_rib", conf, first_rib)
     # the lowest vertebra mostly in view (a sliver below it, cut by the field of view, may have its
     # rib outside the field of view or be the rib-free L1 below T12)
-    low = next((i for i in verts if not findings[i].partial), verts[0] if verts else None)
+    low = next((i for i in verts if not findings[i].partial and shows_rib_zone[i]), verts[0] if verts else None)
     if low is not None and all(not ribs[i] for i in verts if i < low) and (ribs[low] or findings[low].rib_near):
         lf = findings[low].lung_fraction
         if lf is not None and lf <= LUNG_BASE_FRACTION:
@@ -267,6 +270,28 @@ def label_levels(findings: list[SegmentFinding]) -> Labelling:
     uncertain.update(range(first_vert, n))
     guess = "T12" if verts and ribs[verts[0]] else "L5"
     return finish(_names_from(first_vert, guess, n, first_vert), "none", 0.1)
+
+
+#: Ribs 10-12 (the last rib, whose absence below marks L1) articulate with the upper half of their
+#: own vertebral body (ribs 2-9 at the disc between two bodies): a segment cut by the lower edge of
+#: the field of view shows whether it bears such a rib only when at least this fraction of a level
+#: height is in view.
+RIB_ZONE_FRACTION = 0.5
+
+
+def _shows_rib_zone(findings: list[SegmentFinding]) -> list[bool]:
+    """Per segment: whether its rib articulation zone is in view. False only for the caudal end
+    segment cut by the field of view and shorter than ``RIB_ZONE_FRACTION`` of the level above it
+    (the nearest complete segment's disc-to-disc height); such a segment is neither rib-free nor
+    rib-bearing evidence for the last-rib count."""
+    out = [True] * len(findings)
+    if not findings or not findings[0].at_fov_edge or findings[0].height_mm is None:
+        return out
+    ref = next((f.height_mm for f in findings[1:] if f.height_mm is not None and not f.at_fov_edge
+                and not f.partial), None)
+    if ref is not None and findings[0].height_mm < RIB_ZONE_FRACTION * ref:
+        out[0] = False
+    return out
 
 
 def _height_outliers(findings: list[SegmentFinding], first_vert: int) -> dict[int, float]:

@@ -178,7 +178,35 @@ def select_discs(prof: DiscProfile) -> list[int]:
     first = _select(prof)
     if len(first) < 3:
         return first
-    return _select(prof, _local_level_mm(first, prof.s_mm))
+    level = _local_level_mm(first, prof.s_mm)
+    cap = _minima_level_cap_mm(prof)
+    if cap is not None:
+        level = np.minimum(level, cap)
+    return _select(prof, level)
+
+
+#: Each level holds its disc's coverage minimum and at most one more (the valley between its own
+#: end plates, or a lesion): consecutive minima lie at most one level apart, and a level spans at
+#: most two consecutive minima gaps.
+LEVEL_PER_MINIMA_GAP_MAX = 2.0
+
+
+def _minima_level_cap_mm(prof: DiscProfile) -> np.ndarray | None:
+    """Upper bound (mm) on the local level height at every sample: twice the spacing of the
+    consecutive coverage minima around it (all of the chain's candidates, interpolated between the
+    gaps' midpoints like ``_local_level_mm``), or None when there are fewer than three minima.
+
+    The first pass's level height is a disc-to-disc spacing; where that pass skipped discs (e.g. took
+    one mid-body dip for the two discs around it), it is up to two levels, and every wide mid-body
+    valley then looks narrow to the second pass. The minima themselves still mark every disc, so
+    twice their spacing bounds the level height whatever the first chain chose; where the minima
+    are the discs alone the bound is two levels and changes nothing.
+    """
+    peaks, _ = find_peaks(-prof.coverage, prominence=MIN_PROMINENCE)
+    if peaks.size < 3:
+        return None
+    sp = prof.s_mm[peaks]
+    return LEVEL_PER_MINIMA_GAP_MAX * np.interp(prof.s_mm, 0.5 * (sp[1:] + sp[:-1]), np.diff(sp))
 
 
 def _local_level_mm(discs: list[int], s: np.ndarray) -> np.ndarray:

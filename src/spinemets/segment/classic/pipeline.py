@@ -166,6 +166,18 @@ BODY_AP_FACTOR = 1.15
 BODY_ANTERIOR_FACTOR = 1.6
 
 
+#: Marrow cavities enclosed only in axial planes are filled in front of this multiple of the
+#: inscribed radius behind the centreline (as the lids: the spinal canal lies behind it).
+BODY_FRONT_POSTERIOR_FACTOR = 0.6
+
+
+def _body_front(cl: Centreline, shape: tuple[int, int, int], w: float) -> np.ndarray:
+    """Where marrow enclosed only in axial planes is filled: the body cross-section around the
+    centreline, cut ``BODY_FRONT_POSTERIOR_FACTOR`` radii behind it (the spinal canal, also
+    enclosed in axial planes by the arch, lies behind the body)."""
+    return _body_cylinder(cl, shape, w, posterior_factor=BODY_FRONT_POSTERIOR_FACTOR)
+
+
 def _body_cylinder(cl: Centreline, shape: tuple[int, int, int], w: float,
                    posterior_factor: float = BODY_AP_FACTOR) -> np.ndarray:
     out = np.zeros(shape, bool)
@@ -237,21 +249,15 @@ def run_classic(ct: CTImage) -> ClassicOutput:
     # (the body mask without blood: cavities are never filled with it)
     body_f &= ~blood
     prior = _remap_centreline(cl_c, coarse.image, fine.image, w)
-    # (the axial-plane marrow pass, ``masks.marrow_enclosed_axially``, is off here. Run inside the
-    # body front (``_body_cylinder(..., posterior_factor=0.6)`` around ``prior`` and then ``cl``, with
-    # ``hu=fine.array``) it recovers osteoporotic bodies (small seed 8 T9-L2 0.38-0.67 -> 0.83-0.88)
-    # and leaves seeds 1-6 and the real CT as they are, but the better-centred column changes the
-    # first pass of the disc chain (``discs.select_discs``): on small seed 8 with its random lesions
-    # the T3/T4 and T2/T3 discs are then replaced by one mid-T3 dip, a silent T2-T4 mislabel
-    # (capping the second pass's local level height at twice the spacing of the coverage minima
-    # repairs that), and seed 8 with a T1-T10 field of view, whose discs it finds correctly, leaves
-    # a 6.0 mm T11 sliver that is no longer "partial" (0.3 x 19.5 mm), taken as a rib-free L1: 0/8
-    # at confidence 0.85 instead of 8/8 at 0.5)
-    filled = masks.fill_enclosed(bone, spacing_mm=w, axial=False) & body_f
+    # marrow that a lost thin endplate opens towards the disc (osteoporosis) is filled in axial
+    # planes, in front of the canal of the column tracked so far
+    filled = masks.fill_enclosed(bone, spacing_mm=w, axial=_body_front(prior, bone.shape, w),
+                                 hu=fine.array) & body_f
     cl = find_centreline(filled, body_f, w, prior=prior) or prior
     # close the vertebral bodies cut by the field of view, then track again
     cl = _extend_to_ends(cl, filled.shape[0])
-    filled = masks.fill_enclosed(bone, _lids(cl, bone, w, fine.array), spacing_mm=w, axial=False) & body_f
+    filled = masks.fill_enclosed(bone, _lids(cl, bone, w, fine.array), spacing_mm=w,
+                                 axial=_body_front(cl, bone.shape, w), hu=fine.array) & body_f
     cl = find_centreline(filled, body_f, w, prior=cl) or cl
     cl = _extend_to_ends(cl, filled.shape[0])
     prof = coverage_profile(filled, cl, hu=fine.array)
