@@ -4,7 +4,9 @@ Input: per-segment findings ordered caudal -> cranial (sacrum-like shape, rib on
 lung fraction of the body cross-section at its level). Anchors, in order of reliability:
 
 * ``sacrum``: L5 is the last free vertebra above the sacrum;
-* ``last_rib``: the lowest rib-bearing vertebra with a rib-free vertebra below it is T12;
+* ``last_rib``: the lowest rib-bearing vertebra with a rib-free vertebra below it is T12 (a
+  segment cut by the lower edge of the field of view is rib-free evidence only when at least the
+  upper half of its level, where ribs 10-12 articulate, is in view);
 * ``first_rib``: the highest rib-bearing vertebra with a rib-free vertebra above it is T1 (weak, with
   low confidence, when that rib-free vertebra is cut by the field of view: the first rib
   articulates with the top of T1 and may lie outside it; or when rib-like bone lies near it

@@ -15,7 +15,9 @@ tell them apart. Shape can: a disc is a narrow valley between the bright end pla
 of a level apart, so a mid-body dip is wide. The chain is therefore chosen twice: a first pass
 gives the local level height (disc-to-disc spacing, right even where the chain is out of phase),
 and the second pass weighs each candidate's prominence by the narrowness of its valley (width at
-half prominence relative to that level height, ``_narrowness``). The profile is not smoothed
+half prominence relative to that level height, ``_narrowness``); that level height is capped at
+twice the local spacing of all coverage minima (``_minima_level_cap_mm``), so a first chain that
+skipped discs does not make wide valleys look narrow. The profile is not smoothed
 beyond its half-voxel linear interpolation: smoothing blurred a one-voxel disc (a 4-5 mm thoracic
 disc at 3 mm slices) away between its end plates.
 """
