@@ -42,6 +42,20 @@ def toy_input(tmp_path) -> Path:
     return p
 
 
+def test_changed_code_reruns_every_step(monkeypatch, tmp_path, toy_input):
+    """The package's source hash is part of every stamp: the same input and options under changed
+    code (an editable install being developed, a patched release with the same version) rerun."""
+    calls: list[str] = []
+    monkeypatch.setattr(pipeline, "STEPS", _toy_steps(calls))
+    out = tmp_path / "out"
+    run_case(toy_input, out, RunOptions(weight_kg=70), progress=None)
+    assert len(pipeline.code_sha256()) == 64
+    calls.clear()
+    monkeypatch.setattr(pipeline, "_CODE_SHA256", "0" * 64)
+    r2 = run_case(toy_input, out, RunOptions(weight_kg=70), progress=None)
+    assert calls == ["a", "b", "c", "d"] and all(s.status == "ok" for s in r2.steps.values())
+
+
 def test_cache_skips_unchanged_and_reruns_dependents_only(monkeypatch, tmp_path, toy_input):
     calls: list[str] = []
     monkeypatch.setattr(pipeline, "STEPS", _toy_steps(calls))

@@ -169,6 +169,24 @@ def _stamp(payload: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
+_CODE_SHA256: str | None = None
+
+
+def code_sha256() -> str:
+    """SHA-256 over the package's own Python sources (relative path + content, sorted), computed once
+    per process. Part of every step's stamp, so a cached step is rerun when the code changed, not only
+    when ``__version__`` did (an editable install, a patched release)."""
+    global _CODE_SHA256
+    if _CODE_SHA256 is None:
+        root = Path(__file__).resolve().parent
+        h = hashlib.sha256()
+        for f in sorted(root.rglob("*.py")):
+            h.update(f.relative_to(root).as_posix().encode())
+            h.update(f.read_bytes())
+        _CODE_SHA256 = h.hexdigest()
+    return _CODE_SHA256
+
+
 def library_versions() -> dict[str, str | None]:
     out: dict[str, str | None] = {}
     for name in KEY_LIBRARIES:
@@ -509,7 +527,8 @@ def run_case(input_path: str | os.PathLike[str], out_dir: str | os.PathLike[str]
         if "activities_file" in step.options:
             opt_values["activities_file"] = activities_sha
         upstream = {d: ctx.records[d].outputs for d in step.needs + step.uses if ctx.done(d)}
-        payload = {"step": step.name, "spinemets_version": __version__, "options": opt_values,
+        payload = {"step": step.name, "spinemets_version": __version__, "code_sha256": code_sha256(),
+                   "options": opt_values,
                    "upstream": upstream, "upstream_status": {d: "done" if ctx.done(d) else ctx.records[d].status
                                        for d in step.uses}}
         # every step may read the CT (lazily), so the input's content hash is part of every stamp
