@@ -73,7 +73,6 @@ lateral, 4 mm in front to 2 mm behind the centre):
   and after; no silent mislabel anywhere.
 """
 
-import numpy as np
 import pytest
 
 from spinemets import anatomy
@@ -112,16 +111,6 @@ _ID_XFAIL = {
 }
 
 
-def _complete_levels(ph) -> list[str]:
-    arr = ph.labels.array
-    out = []
-    for lv in anatomy.TARGET_LEVELS:
-        z = np.nonzero((arr == anatomy.vertebra_id(lv)).any(axis=(1, 2)))[0]
-        if z.size and z.min() > 0 and z.max() < arr.shape[0] - 1:
-            out.append(lv)
-    return out
-
-
 @pytest.fixture(scope="module", params=list(CASES))
 def case(request, phantom_factory):
     seed, overrides = CASES[request.param]
@@ -135,7 +124,7 @@ def test_identification(case, request):
     seed, ph, res, m = case
     if seed in _ID_XFAIL:
         request.applymarker(pytest.mark.xfail(strict=True, reason=_ID_XFAIL[seed]))
-    missed = [lv for lv in _complete_levels(ph) if not m["levels"][lv].get("identified")]
+    missed = [lv for lv in ph.complete_levels() if not m["levels"][lv].get("identified")]
     assert not missed, (seed, missed, res.summary["labelling"])
     assert res.summary["labelling"]["confidence"] >= 0.8
 
@@ -149,7 +138,7 @@ def test_wrong_labels_are_flagged(case):
     name, ph, res, m = case
     levels = res.summary["levels"]
     involved = set()
-    for lv in _complete_levels(ph):
+    for lv in ph.complete_levels():
         e = m["levels"][lv]
         if e.get("identified"):
             continue

@@ -32,16 +32,23 @@ from spinemets.segment.classic import masks
 DICE_TARGET = 0.95
 
 
+def _box_shell(shape: tuple[int, int, int], z0: int, z1: int, y0: int, y1: int, x0: int, x1: int
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """A box of one-voxel walls spanning [z0, z1] x [y0, y1] x [x0, x1] (inclusive) in an array of
+    ``shape``, and its cavity."""
+    bone = np.zeros(shape, bool)
+    bone[z0:z1 + 1, y0:y1 + 1, x0:x1 + 1] = True
+    cavity = np.zeros_like(bone)
+    cavity[z0 + 1:z1, y0 + 1:y1, x0 + 1:x1] = True
+    return bone & ~cavity, cavity
+
+
 def _hollow_body(gap_posterior: bool, gap_lateral: bool) -> tuple[np.ndarray, np.ndarray]:
     """A box-shaped body of one-voxel-thick walls ([z, y, x]; 13 x 11 x 13 voxels inside a 21^3
     grid) and its cavity. Optional one-voxel gaps over the middle three slices: in the posterior wall
     on the mid-sagittal column (basivertebral foramen), and in both lateral walls on the mid row."""
-    bone = np.zeros((21, 21, 21), bool)
     z0, z1, y0, y1, x0, x1 = 4, 16, 5, 15, 4, 16
-    bone[z0:z1 + 1, y0:y1 + 1, x0:x1 + 1] = True
-    cavity = np.zeros_like(bone)
-    cavity[z0 + 1:z1, y0 + 1:y1, x0 + 1:x1] = True
-    bone &= ~cavity
+    bone, cavity = _box_shell((21, 21, 21), z0, z1, y0, y1, x0, x1)
     zm, ym, xm = 10, 10, 10
     if gap_posterior:
         bone[zm - 1:zm + 2, y1, xm] = False
@@ -101,12 +108,8 @@ def _body_and_canal(endplates: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray
     (pedicles and lamina), and its marrow cavity; ``endplates=False``: only the endplate's
     outer rim is kept (its thin centre lost to partial volume), so the marrow is open towards
     the discs in every sagittal and coronal plane through its centre."""
-    bone = np.zeros((19, 30, 21), bool)
     z0, z1, y0, y1, x0, x1 = 3, 15, 3, 14, 3, 17
-    bone[z0:z1 + 1, y0:y1 + 1, x0:x1 + 1] = True
-    cavity = np.zeros_like(bone)
-    cavity[z0 + 1:z1, y0 + 1:y1, x0 + 1:x1] = True
-    bone &= ~cavity
+    bone, cavity = _box_shell((19, 30, 21), z0, z1, y0, y1, x0, x1)
     if not endplates:
         bone[[z0, z1], y0 + 3:y1 - 2, x0 + 3:x1 - 2] = False
     # the arch: pedicles and lamina around the canal (y 15-21, x 7-13) over the middle slices
@@ -209,12 +212,7 @@ def test_osteoporotic_column_cut_above_t11_is_not_silently_mislabelled(phantom_f
     ph = phantom_factory(8, fov_levels=("T1", "T10"))
     res = segment_vertebrae(ph.ct)
     ev = evaluate_vertebrae(res.vertebrae, ph.labels)
-    arr = ph.labels.array
-    complete = []
-    for lv in anatomy.TARGET_LEVELS:
-        z = np.nonzero((arr == anatomy.vertebra_id(lv)).any(axis=(1, 2)))[0]
-        if z.size and z.min() > 0 and z.max() < arr.shape[0] - 1:
-            complete.append(lv)
+    complete = ph.complete_levels()
     assert complete
     missed = [lv for lv in complete if not ev["levels"][lv]["identified"]]
     assert not missed or res.summary["labelling"]["confidence"] < 0.8, (missed, res.summary["labelling"])

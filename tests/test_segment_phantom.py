@@ -21,20 +21,6 @@ CASES = {
 }
 
 
-def _complete_levels(ph) -> list[str]:
-    """T1-L5 levels of the truth that do not touch the z ends of the volume."""
-    arr = ph.labels.array
-    out = []
-    for lv in anatomy.TARGET_LEVELS:
-        m = arr == anatomy.vertebra_id(lv)
-        if not m.any():
-            continue
-        z = np.nonzero(m.any(axis=(1, 2)))[0]
-        if z.min() > 0 and z.max() < arr.shape[0] - 1:
-            out.append(lv)
-    return out
-
-
 #: Targets not met yet (re-measured 2026-11-24 after rib bone was kept out of the full-resolution border
 #: (``separate.release_other_bone``), the posterior half of each body held against the rib seeds
 #: (``separate.body_extent``) and the end-slice rule judged over the surface (``refine.majority_z_border``);
@@ -74,7 +60,7 @@ def case(request, phantom_factory):
 @pytest.mark.slow
 def test_phantom_identification(case):
     name, ph, res, m = case
-    levels = _complete_levels(ph)
+    levels = ph.complete_levels()
     assert len(levels) >= 5
     missed = [lv for lv in levels if not m["levels"][lv].get("identified")]
     assert not missed, (name, missed, res.summary["labelling"])
@@ -85,7 +71,7 @@ def test_phantom_identification(case):
 def test_phantom_dice(case, request):
     name, ph, res, m = case
     _xfail_if(request, name, _DICE_XFAIL)
-    low = {lv: m["levels"][lv]["dice"] for lv in _complete_levels(ph) if m["levels"][lv]["dice"] < DICE_TARGET}
+    low = {lv: m["levels"][lv]["dice"] for lv in ph.complete_levels() if m["levels"][lv]["dice"] < DICE_TARGET}
     assert not low, (name, low)
 
 
@@ -94,7 +80,7 @@ def test_phantom_lumbar_dice_floor(case, request):
     """Lumbar vertebrae (no ribs) already meet a lower floor; a regression guard below the target."""
     name, ph, res, m = case
     _xfail_if(request, name, _LUMBAR_FLOOR_XFAIL)
-    for lv in _complete_levels(ph):
+    for lv in ph.complete_levels():
         if lv.startswith("L"):
             assert m["levels"][lv]["dice"] >= 0.85, (name, lv, m["levels"][lv])
 
@@ -113,7 +99,7 @@ def test_phantom_lumbar_body_volumes(case, request):
     b = res.bodies.array
     truth_b = ph.vertebral_bodies
     # body volume within 25 % of the truth for complete lumbar levels
-    for lv in _complete_levels(ph):
+    for lv in ph.complete_levels():
         if not lv.startswith("L"):
             continue
         vid = anatomy.vertebra_id(lv)

@@ -49,6 +49,17 @@ class Phantom:
     model: Model | None = None
     frames: dict[str, Frame] = field(default_factory=dict)
 
+    def complete_levels(self) -> list[str]:
+        """T1-L5 levels present in the truth that touch neither z end of the volume (whole in the
+        field of view), cranial to caudal."""
+        arr = self.labels.array
+        out = []
+        for lv in anatomy.TARGET_LEVELS:
+            z = np.nonzero((arr == anatomy.vertebra_id(lv)).any(axis=(1, 2)))[0]
+            if z.size and z.min() > 0 and z.max() < arr.shape[0] - 1:
+                out.append(lv)
+        return out
+
 
 @dataclass(frozen=True)
 class Grid:
