@@ -26,9 +26,8 @@ from .centreline import Centreline, find_centreline
 from .discs import GAP_MAX_MM, coverage_profile, end_slice_is_disc, select_discs
 from .grid import labels_to_grid, make_workgrid
 from .refine import refine_on_ct
-from .separate import release_other_bone
 from .separate import (OTHER_OFFSET, RIB_RUN_MIN_MM, ZONE_RIB_LATERAL_MM, body_row_run, detached_lateral_runs,
-                       posterior_region, segment_bounds, separate)
+                       posterior_region, release_other_bone, segment_bounds, separate)
 
 log = logging.getLogger(__name__)
 
@@ -406,6 +405,8 @@ def run_classic(ct: CTImage) -> ClassicOutput:
     # posterior elements at rib-bearing levels are partitioned again on the CT grid from each level's seeds
     labels_ct = refine_on_ct(lab_small, fine.image, ref, ct.array, seeds_work=lut[vseeds],
                              posterior_work=posterior_region(labels.shape, cl, w, rib_slices))
-    labels_ct = release_other_bone(labels_ct, labels, fine.image, ref)  # wt-tp hook: ribs stay ribs
+    # bone the working grid gave to a rib or an ilium stays out of the vertebrae on the CT grid (the
+    # border step above grows each vertebra into any CT bone)
+    labels_ct = release_other_bone(labels_ct, labels, fine.image, ref)
     warnings.extend(lab.warnings)
     return ClassicOutput(labels_ct, lab, uncertain_ids, warnings)
