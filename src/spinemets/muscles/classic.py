@@ -771,14 +771,8 @@ SHEET_CREEP_MM = 4.0
 def _creep(inner: np.ndarray, outer: np.ndarray, n_px: float) -> np.ndarray:
     """Pixels of ``outer`` reached from ``inner`` through ``outer`` pixels in at most ``n_px``
     4-connected steps (a 4-connected path cannot cross a fat plane of one 8-connected pixel)."""
-    cur = inner.copy()
-    allowed = inner | outer
-    for _ in range(max(int(round(n_px)), 1)):
-        nxt = ndi.binary_dilation(cur) & allowed
-        if (nxt == cur).all():
-            break
-        cur = nxt
-    return cur & outer & ~inner
+    reached = ndi.binary_dilation(inner, iterations=max(int(round(n_px)), 1), mask=inner | outer)
+    return reached & outer & ~inner
 
 
 #: 5-degree bins over which both obliques must be seen as two layers before a single layer is
