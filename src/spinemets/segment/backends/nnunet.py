@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Collection, Mapping, Sequence
 
+import numpy as np
+
 from ... import anatomy
 from ...dl.labels import map_model_labels
 from ...dl.predict import predict_with_nnunet
@@ -37,7 +39,9 @@ def run_nnunet_structures(ct: CTImage, model_dir: str | Path, groups: Collection
             raise InputError(f"the model in {model_dir} has no {'/'.join(groups)} classes "
                              f"(its labels: {', '.join(n for i, n in sorted(names.items()) if i)})")
     out = anatomy.convert_labels(arr, mapping)
-    return LabelMap(out, ct.geometry, anatomy.label_table(mapping.values()))
+    # the table names what was predicted (as the TotalSegmentator backend's), not every class the
+    # model could have predicted
+    return LabelMap(out, ct.geometry, anatomy.label_table(np.unique(out)))
 
 
 def run_nnunet_vertebrae(ct: CTImage, model_dir: str | Path, device: str = "cpu",
