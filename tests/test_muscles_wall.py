@@ -209,3 +209,46 @@ def test_creep_follows_a_sheet_but_not_across_a_fat_plane():
     diag_fat = rr == cc
     below, above = (rr > cc) & (rr < cc + 4), (cc > rr) & (cc < rr + 4)
     assert not _creep(below, above & ~diag_fat, 10.0).any()
+
+
+def _rays_on_lung(fascia: bool, n_rays: int = 40, flagged: slice = slice(None)):
+    """Ray arrays [ray, radius index] (1 px = 1 mm, radius increasing outwards): lung (air) up to
+    radius 20, an 8 mm chest-wall band (intercostals, muscle window) at 20-27, then - with
+    ``fascia`` - a 2 mm fat plane and a 4 mm inner sheet at 30-33, else the inner run is the band's
+    outer 4 mm (24-27); layer 2 set on the rays ``flagged`` only."""
+    n_r = 60
+    hu = np.full((n_rays, n_r), -100.0)
+    hu[:, :20] = -850.0
+    hu[:, 20:28] = 40.0
+    run = slice(30, 34) if fascia else slice(24, 28)
+    hu[:, run] = 40.0
+    lay = np.zeros((n_rays, n_r), np.int8)
+    rows = np.zeros(n_rays, bool)
+    rows[flagged] = True
+    lay[np.ix_(rows, np.arange(n_r)[run])] = 2
+    return lay, hu, (hu >= -29.0) & (hu <= 150.0)
+
+
+def test_inner_run_on_the_lung_is_chest_wall_not_a_sheet():
+    from spinemets.muscles.wall import _on_lung
+
+    # the inner run continues through muscle-window tissue into the lung: the chest wall itself
+    lay, hu, mus = _rays_on_lung(fascia=False)
+    _on_lung(lay, hu, mus, contact_px=2.0, reach_px=15.0, min_run=10)
+    assert not (lay == 2).any()
+    # a sheet parted from the chest wall by a fat plane stays
+    lay, hu, mus = _rays_on_lung(fascia=True)
+    before = lay.copy()
+    _on_lung(lay, hu, mus, contact_px=2.0, reach_px=15.0, min_run=10)
+    assert np.array_equal(lay, before)
+    # a decision on fewer than min_run rays is noise: left undone
+    lay, hu, mus = _rays_on_lung(fascia=False, flagged=slice(5, 11))
+    before = lay.copy()
+    _on_lung(lay, hu, mus, contact_px=2.0, reach_px=15.0, min_run=10)
+    assert np.array_equal(lay, before)
+    # the first run (layer 1) is never dropped by this rule
+    lay, hu, mus = _rays_on_lung(fascia=False)
+    lay[lay == 2] = 1
+    before = lay.copy()
+    _on_lung(lay, hu, mus, contact_px=2.0, reach_px=15.0, min_run=10)
+    assert np.array_equal(lay, before)

@@ -125,6 +125,8 @@ def wall_layers(body: np.ndarray, sat: np.ndarray, muscle: np.ndarray, px: float
     _trim_thickness_outliers(lay, window, SHEET_EXCESS_MM / px)
     if hu is not None:
         s_hu = ndi.map_coordinates(hu.astype(np.float32), [pr, pc], order=1, cval=-1000.0)
+        if s_rib is not None and s_rib.any():
+            _on_lung(lay, s_hu, s_mus, LUNG_CONTACT_MM / px, CHEST_WALL_MAX_MM / px, min_run)
         _organ_not_sheet(lay, s_hu, s_mus, window, ORGAN_CONTACT_MM / px, ORGAN_SAMPLE_MM / px, min_run)
     yy, xx = np.indices(muscle.shape)
     ai = np.round((np.degrees(np.arctan2(yy - r0, xx - c0)) % 360.0) / step_deg).astype(int) % len(th)
@@ -143,6 +145,44 @@ SHEET_START_TOL_MM = 1.5
 SHEET_MIN_ARC_DEG = 5.0
 #: a run thicker than 1.5 x its neighbours' median plus this is cut to that median (mm)
 SHEET_EXCESS_MM = 2.0
+
+
+#: air (lung) this close (mm) beneath the rib-layer tissue under a run: the run is the chest wall
+#: proper (intercostal muscles, costal cartilages on the pleura), not a sheet lying on it
+LUNG_CONTACT_MM = 2.0
+#: below the fat window a ray sample holds air (lung, or its partial volume with the wall; HU)
+AIR_HU = -190.0
+#: thickest chest wall proper (rib layer: intercostals, costal cartilage) along a ray (mm)
+CHEST_WALL_MAX_MM = 15.0
+
+
+def _on_lung(lay: np.ndarray, s_hu: np.ndarray, s_mus: np.ndarray, contact_px: float, reach_px: float,
+             min_run: int) -> None:
+    """In place: the inner sheets (serratus anterior under the pectoralis or latissimus, internal
+    oblique) lie on the rib cage - ribs, or between them the intercostal muscles and, in front, the
+    costal cartilages - never on the lung. An inner run (layer 2) continued inwards along the ray by
+    muscle-window tissue (``s_mus``, no fat between) for at most ``reach_px`` that then meets air
+    (``s_hu`` < AIR_HU within ``contact_px``) is that chest wall itself, reached where no rib
+    crosses the ray to stop it (the cage's surface between the ribs and in front of them is an
+    estimate); it is dropped where this holds over ``min_run`` consecutive rays (gaps of up to 2
+    rays bridged). The first run is left alone: a sheet lying on the chest wall without a
+    resolved fascial plane (the pectoralis major at T2-T3 on the phantoms) would go whole."""
+    n_a, n_r = lay.shape
+    k = max(int(np.ceil(contact_px)), 1)
+    on = lay == 2
+    have = on.any(axis=1)
+    inner = np.where(have, np.argmax(on, axis=1), 0)  # innermost radius index of the run
+    lung = np.zeros(n_a, bool)
+    for a in np.nonzero(have)[0]:
+        j = inner[a] - 1
+        while j >= 0 and s_mus[a, j] and inner[a] - 1 - j < reach_px:
+            j -= 1
+        lung[a] = j >= 0 and bool((s_hu[a, max(j - k + 1, 0):j + 1] < AIR_HU).any())
+    # a decision over an arc: gaps of up to 2 rays (noise, a ray grazing a rib) are bridged
+    lung = ndi.minimum_filter1d(ndi.maximum_filter1d(lung.astype(np.uint8), 3, mode="wrap"), 3,
+                                mode="wrap").astype(bool)
+    lung = _runs_at_least(lung, min_run) & have
+    lay[lung[:, None] & on] = 0
 
 
 def _neighbours(a: int, window: int, n_a: int, have: np.ndarray) -> np.ndarray:
