@@ -252,3 +252,31 @@ def test_inner_run_on_the_lung_is_chest_wall_not_a_sheet():
     before = lay.copy()
     _on_lung(lay, hu, mus, contact_px=2.0, reach_px=15.0, min_run=10)
     assert np.array_equal(lay, before)
+
+
+def test_sub_pixel_fascial_plane_parts_a_sheet_from_the_chest_wall():
+    from spinemets.muscles.wall import _on_lung
+
+    # lung < 20, chest wall 20-27, a 1-pixel fascial plane at 28 lifted into the muscle window
+    # (-15 HU between 40 HU flanks), the inner sheet at 29-32
+    n_rays, n_r = 40, 60
+    hu = np.full((n_rays, n_r), -100.0)
+    hu[:, :20] = -850.0
+    hu[:, 20:33] = 40.0
+    hu[:, 28] = -15.0
+    mus = (hu >= -29.0) & (hu <= 150.0)
+    sheet = np.zeros((n_rays, n_r), np.int8)
+    sheet[:, 29:33] = 2
+    # the plane beneath the run: the run is a sheet on the chest wall and stays ...
+    lay = sheet.copy()
+    _on_lung(lay, hu, mus, contact_px=2.0, reach_px=15.0, min_run=10, dip_hu=30.0)
+    assert np.array_equal(lay, sheet)
+    # ... unless the dip is not deep enough to tell from noise: then it is one tissue on the lung
+    lay = sheet.copy()
+    _on_lung(lay, hu, mus, contact_px=2.0, reach_px=15.0, min_run=10, dip_hu=80.0)
+    assert not (lay == 2).any()
+    # the run stepped over the plane into the chest wall: only its part beneath the plane goes
+    lay = sheet.copy()
+    lay[:, 24:29] = 2
+    _on_lung(lay, hu, mus, contact_px=2.0, reach_px=15.0, min_run=10, dip_hu=30.0)
+    assert np.array_equal(lay, sheet)
