@@ -230,7 +230,7 @@ def _rays_on_lung(fascia: bool, n_rays: int = 40, flagged: slice = slice(None)):
 
 
 def test_inner_run_on_the_lung_is_chest_wall_not_a_sheet():
-    from spinemets.muscles.wall import _on_lung
+    from spinemets.muscles.wall_order import _on_lung
 
     # the inner run continues through muscle-window tissue into the lung: the chest wall itself
     lay, hu, mus = _rays_on_lung(fascia=False)
@@ -255,7 +255,7 @@ def test_inner_run_on_the_lung_is_chest_wall_not_a_sheet():
 
 
 def test_sub_pixel_fascial_plane_parts_a_sheet_from_the_chest_wall():
-    from spinemets.muscles.wall import _on_lung
+    from spinemets.muscles.wall_order import _on_lung
 
     # lung < 20, chest wall 20-27, a 1-pixel fascial plane at 28 lifted into the muscle window
     # (-15 HU between 40 HU flanks), the inner sheet at 29-32

@@ -16,6 +16,10 @@ layer around it is an organ inside the wall (kidney, liver), not a sheet (``wall
 and a sheet thin enough (<= 3 mm) for the 1 mm-smoothed subcutaneous-fat mask to hold it is looked
 for inside that fat on the rays that found nothing (``_sheet_in_fat``).
 
+With ``hu`` and a rib cage in the plane, an inner run that continues without a fascial plane into
+tissue lying on the lung is the chest wall itself (intercostal muscles, costal cartilages), reached
+where no rib crosses the ray, and is dropped (``wall_order._on_lung``).
+
 A gap pixel in ``fat_plane`` (definite fat, well below the muscle window) separates runs even
 when the gap is no wider than the noise tolerance: fascial planes are often 1 pixel thin.
 
@@ -27,8 +31,9 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
-from .wall_order import (ORGAN_CONTACT_MM, ORGAN_SAMPLE_MM, SKIN_MM, THIN_SHEET_MAX_MM, WALL_CONTEXT_DEG,
-                         _drop_below_wall, _organ_not_sheet, _runs_at_least, _sheet_in_fat)
+from .wall_order import (CHEST_WALL_MAX_MM, LUNG_CONTACT_MM, ORGAN_CONTACT_MM, ORGAN_SAMPLE_MM, PLANE_DIP_SIGMAS,
+                         SKIN_MM, THIN_SHEET_MAX_MM, WALL_CONTEXT_DEG, _drop_below_wall, _fat_noise_sd,
+                         _on_lung, _organ_not_sheet, _runs_at_least, _sheet_in_fat)
 
 
 def wall_layers(body: np.ndarray, sat: np.ndarray, muscle: np.ndarray, px: float,
@@ -146,76 +151,6 @@ SHEET_START_TOL_MM = 1.5
 SHEET_MIN_ARC_DEG = 5.0
 #: a run thicker than 1.5 x its neighbours' median plus this is cut to that median (mm)
 SHEET_EXCESS_MM = 2.0
-
-
-#: air (lung) this close (mm) beneath the rib-layer tissue under a run: the run is the chest wall
-#: proper (intercostal muscles, costal cartilages on the pleura), not a sheet lying on it
-LUNG_CONTACT_MM = 2.0
-#: below the fat window a ray sample holds air (lung, or its partial volume with the wall; HU)
-AIR_HU = -190.0
-#: thickest chest wall proper (rib layer: intercostals, costal cartilage) along a ray (mm)
-CHEST_WALL_MAX_MM = 15.0
-
-
-#: a fascial plane thinner than a pixel still dips the CT number between the tissues it parts:
-#: a sample this many noise SDs below the highest sample within 2 pixels on either side of it
-PLANE_DIP_SIGMAS = 3.0
-
-
-def _fat_noise_sd(hu: np.ndarray, sat: np.ndarray) -> float:
-    """Image noise (HU): MAD-based SD of the subcutaneous fat's interior (2 pixels from its
-    border); 10 HU where there is too little of it."""
-    core = ndi.binary_erosion(sat, iterations=2)
-    if core.sum() < 100:
-        return 10.0
-    v = hu[core]
-    return 1.4826 * float(np.median(np.abs(v - np.median(v))))
-
-
-def _on_lung(lay: np.ndarray, s_hu: np.ndarray, s_mus: np.ndarray, contact_px: float, reach_px: float,
-             min_run: int, dip_hu: float = np.inf) -> None:
-    """In place: the inner sheets (serratus anterior under the pectoralis or latissimus, internal
-    oblique) lie on the rib cage - ribs, or between them the intercostal muscles and, in front, the
-    costal cartilages - never on the lung. An inner run (layer 2) continued inwards along the ray by
-    muscle-window tissue (``s_mus``, no fat between) for at most ``reach_px`` that then meets air
-    (``s_hu`` < AIR_HU within ``contact_px``) is that chest wall itself, reached where no rib
-    crosses the ray to stop it (the cage's surface between the ribs and in front of them is an
-    estimate); it is dropped where this holds over ``min_run`` consecutive rays (gaps of up to 2
-    rays bridged). A dip of ``dip_hu`` below the samples on both sides within 2 pixels is a fascial
-    plane thinner than a pixel (lifted into the muscle window by partial volume): beneath the run
-    it parts a sheet from the chest wall (the run stays); inside the run (the ray's gap tolerance
-    stepped over it) only the run's part beneath it is the chest wall and is dropped. The first run is left alone: a sheet lying on the chest wall without a
-    resolved fascial plane (the pectoralis major at T2-T3 on the phantoms) would go whole."""
-    n_a, n_r = lay.shape
-    k = max(int(np.ceil(contact_px)), 1)
-    on = lay == 2
-    have = on.any(axis=1)
-    inner = np.where(have, np.argmax(on, axis=1), 0)  # innermost radius index of the run
-    outer = np.where(have, n_r - 1 - np.argmax(on[:, ::-1], axis=1), 0)
-    lung = np.zeros(n_a, bool)
-    cut = np.full(n_a, -1)  # a fascial plane inside the run: its inner part is the chest wall
-    for a in np.nonzero(have)[0]:
-        j, plane = outer[a] - 1, -1
-        while j >= 0 and (j >= inner[a] or (s_mus[a, j] and inner[a] - 1 - j < reach_px)):
-            flanks = min(s_hu[a, j + 1:j + 3].max(), s_hu[a, max(j - 2, 0):j].max() if j > 0 else np.inf)
-            if s_hu[a, j] <= flanks - dip_hu:  # a fascial plane lifted into the muscle window
-                plane = j
-                break
-            j -= 1
-        if plane >= 0 and plane < inner[a]:
-            continue  # the run is a sheet parted from what lies beneath by a fascial plane
-        j = inner[a] - 1
-        while j >= 0 and s_mus[a, j] and inner[a] - 1 - j < reach_px:
-            j -= 1
-        lung[a] = j >= 0 and bool((s_hu[a, max(j - k + 1, 0):j + 1] < AIR_HU).any())
-        cut[a] = plane
-    # a decision over an arc: gaps of up to 2 rays (noise, a ray grazing a rib) are bridged
-    lung = ndi.minimum_filter1d(ndi.maximum_filter1d(lung.astype(np.uint8), 3, mode="wrap"), 3,
-                                mode="wrap").astype(bool)
-    lung = _runs_at_least(lung, min_run) & have
-    ridx = np.arange(n_r)[None, :]
-    lay[lung[:, None] & on & (ridx <= cut[:, None])] = 0  # the chest wall beneath a plane in the run
-    lay[(lung & (cut < 0))[:, None] & on] = 0  # no plane: the whole run is the chest wall
 
 
 def _neighbours(a: int, window: int, n_a: int, have: np.ndarray) -> np.ndarray:
