@@ -69,6 +69,9 @@ CORTEX_TOP_FRACTION = 0.75
 SURFACE_NEIGHBOUR_MM = 3.0
 #: Neighbours whose HU differs from the voxel's by more than this many noise SDs are not averaged.
 SIGMA_GATE = 2.0
+#: Passes of ``drop_beyond_bone`` (each takes off at most one voxel per column end): the working
+#: grid's slice (3 mm) can leave up to one CT slice of disc beyond an end plate.
+BEYOND_PLATE_PASSES = 2
 
 
 def refine_on_ct(labels_work: np.ndarray, work_img: sitk.Image, ct_img: sitk.Image,
@@ -178,8 +181,10 @@ def halfway_inplane_rim(labels: np.ndarray, hu: np.ndarray, spacing_zyx: np.ndar
     brighter than half-way between the vertebra's trabecular HU and the tissue just outside them
     (the next voxel in the same direction, soft tissue between -300 HU and the trabecular HU):
     at the outer surface of low-density bone the fixed bone threshold misses trabecular voxels
-    that the cortex, thinner than a pixel, does not cover. One voxel ring; voxels of another
-    label, bright unlabelled bone (ribs, neighbours) and voxels next to lung are never taken."""
+    that the cortex, thinner than a pixel, does not cover. One voxel ring, beside the label's
+    voxels whose z neighbours both carry it (the side walls; beside an end slice lies disc, as
+    bright as low-density trabecular bone); voxels of another label, bright unlabelled bone
+    (ribs, neighbours) and voxels next to lung are never taken."""
     out = labels.copy()
     for i, sl in enumerate(ndi.find_objects(labels)):
         if sl is None:
@@ -194,10 +199,16 @@ def halfway_inplane_rim(labels: np.ndarray, hu: np.ndarray, spacing_zyx: np.ndar
         if tb is None:
             continue
         free = (lab == 0) & (h < masks.BONE_LOW_HU)
+        # only beside the label's z-interior: at an end slice the voxel beyond the label in-plane
+        # is disc (partial volume of the end plate's rim), not the trabecular bone under a side wall
+        zin = m.copy()
+        zin[1:] &= m[:-1]
+        zin[:-1] &= m[1:]
+        zin[0] = zin[-1] = False
         add = np.zeros_like(m)
         for ax in (1, 2):
             for d in (1, -1):
-                inner = np.roll(m, d, axis=ax)      # the label voxel on the inner side
+                inner = np.roll(zin, d, axis=ax)    # the label voxel on the inner side
                 outer = np.roll(h, -d, axis=ax)     # the tissue on the outer side
                 edge = [slice(None)] * 3
                 edge[ax] = slice(0, 1) if d == 1 else slice(-1, None)
@@ -255,6 +266,12 @@ def majority_z_border(labels: np.ndarray, hu: np.ndarray, spacing_zyx: np.ndarra
     if dz < THICK_SLICE_RATIO * float(max(spacing_zyx[1:])):
         return labels
     a = min(CORTEX_MM / dz, 0.5)
+    out = labels
+    for _ in range(BEYOND_PLATE_PASSES):
+        out, n_drop = drop_beyond_bone(out, hu)
+        if not n_drop:
+            break
+    labels = out
     out = labels.copy()
     objs = ndi.find_objects(labels)
     for i, sl in enumerate(objs):
@@ -304,6 +321,42 @@ def majority_z_border(labels: np.ndarray, hu: np.ndarray, spacing_zyx: np.ndarra
             sub = out[sl]
             sub[tuple(j[drop] for j in idx)] = 0
     return out
+
+
+def drop_beyond_bone(labels: np.ndarray, hu: np.ndarray) -> tuple[np.ndarray, int]:
+    """Drop the z-border voxels of each label that read as the soft tissue beyond them rather than
+    as the bone behind them: HU at most half-way between the vertebra's trabecular HU and the
+    outer z neighbour (unlabelled soft tissue, below the trabecular HU), while the inner z
+    neighbour carries the label and reads above that half-way level (bone: the end plate or
+    trabecular bone). Such a voxel lies beyond the bony surface: it holds less bone than tissue
+    (linear partial volume), e.g. disc left on the far side of an end plate by the working grid or
+    the cavity fill. A dark voxel behind a dark inner neighbour (a lytic cavity reaching the end
+    slice) is left as it is. Returns the new map and the number of voxels dropped."""
+    out = labels.copy()
+    n_drop = 0
+    for i, sl in enumerate(ndi.find_objects(labels)):
+        if sl is None:
+            continue
+        vid = i + 1
+        sl = tuple(slice(max(s.start - 1, 0), s.stop + 1) for s in sl)
+        lab = labels[sl]
+        m = lab == vid
+        h = hu[sl].astype(np.float32)
+        tb = _trabecular_hu(m, h)
+        if tb is None:
+            continue
+        drop = np.zeros_like(m)
+        cur, hc = m[1:-1], h[1:-1]
+        # (outer, inner) z neighbours of the voxels with both: above/below, and below/above
+        for out_l, out_h, in_m, in_h in ((lab[2:], h[2:], m[:-2], h[:-2]), (lab[:-2], h[:-2], m[2:], h[2:])):
+            hv = 0.5 * (tb + out_h)
+            drop[1:-1] |= cur & (out_l == 0) & (out_h > SOFT_MIN_HU) & (out_h < tb) & (hc <= hv) & \
+                in_m & (in_h > hv)
+        if drop.any():
+            sub = out[sl]
+            sub[drop] = 0
+            n_drop += int(drop.sum())
+    return out, n_drop
 
 
 def _surface_means(idx: tuple[np.ndarray, ...], judge: np.ndarray, x: np.ndarray, s: np.ndarray,
