@@ -254,8 +254,7 @@ def majority_z_border(labels: np.ndarray, hu: np.ndarray, spacing_zyx: np.ndarra
 
     ``labels``: label map on the CT grid; ``hu``: the CT (HU); ``spacing_zyx``: mm. Judged are
     the voxels whose outer z neighbour is unlabelled soft tissue (below the trabecular HU) and
-    whose own HU and whose inner z neighbour's HU (the in-plane mean of the labelled voxels within
-    ``SURFACE_NEIGHBOUR_MM`` in its slice) lie above half-way between that tissue and
+    whose own HU and whose inner z neighbour's HU lie above half-way between that tissue and
     trabecular bone, the inner neighbour carrying the label (below it a voxel reads as soft
     tissue, or as marrow under a missing shell; a dark or unlabelled inner neighbour is a lytic or
     empty cavity behind the shell, or a one-voxel layer, not the model's surface with trabecular
@@ -296,16 +295,6 @@ def majority_z_border(labels: np.ndarray, hu: np.ndarray, spacing_zyx: np.ndarra
         trab = h[core]
         trab = trab[trab < tb + 0.25 * (cort - tb)]
         sigma = max(1.4826 * float(np.median(np.abs(trab - np.median(trab)))), 1.0)
-        # the bone behind the surface is judged on the in-plane mean of the labelled voxels within
-        # SURFACE_NEIGHBOUR_MM (a lytic cavity is an extended dark region; one trabecular voxel
-        # falls below half-way by noise alone in about a quarter of the columns)
-        ry = int(SURFACE_NEIGHBOUR_MM // float(spacing_zyx[1]))
-        rx = int(SURFACE_NEIGHBOUR_MM // float(spacing_zyx[2]))
-        mf = m.astype(np.float32)
-        w_in = ndi.uniform_filter(mf, size=(1, 2 * ry + 1, 2 * rx + 1), mode="constant")
-        h_in = ndi.uniform_filter(np.where(m, h, 0.0).astype(np.float32), size=(1, 2 * ry + 1, 2 * rx + 1),
-                                  mode="constant")
-        h_in = np.divide(h_in, w_in, out=np.zeros_like(h_in), where=w_in > 0)
         for border, shift in ((up_out, 1), (dn_out, -1)):
             idx = np.nonzero(border)
             zo = idx[0] + shift
@@ -318,7 +307,7 @@ def majority_z_border(labels: np.ndarray, hu: np.ndarray, spacing_zyx: np.ndarra
             # the inner z neighbour: the bone behind the surface
             zi = np.clip(idx[0] - shift, 0, m.shape[0] - 1)
             has_inner = m[zi, idx[1], idx[2]] & (zi == idx[0] - shift)
-            inner = h_in[zi, idx[1], idx[2]]
+            inner = h[zi, idx[1], idx[2]]
             # the outer voxel must be soft tissue (not another vertebra, not bone); the model's
             # trabecular bone behind the shell must be there: a labelled inner neighbour above
             # half-way (not a one-voxel layer over an unlabelled or lytic cavity, which the
