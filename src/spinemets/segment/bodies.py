@@ -152,6 +152,13 @@ def _wall_line(m: np.ndarray, sl: tuple[slice, ...], geom: Geometry, core: np.nd
     q = [q0[k] + s_vals[:, None, None] * u[0, k] + a_vals[None, :, None] * u[1, k]
          + l_vals[None, None, :] * u[2, k] for k in range(3)]
     M = ndi.map_coordinates(m.astype(np.float32), q, order=1, cval=0.0) > 0.5
+    # in front of the centre (to the vertebra's front): a column whose centre sample lies in a
+    # cavity the vertebra map left open (lytic marrow at the body's centre) still runs through the
+    # body when there is vertebra in front of it
+    f_vals = np.arange(h, max(float(rel_a.max()), h) + h, h)
+    qf = [q0[k] + s_vals[:, None, None] * u[0, k] + f_vals[None, :, None] * u[1, k]
+          + l_vals[None, None, :] * u[2, k] for k in range(3)]
+    front = (ndi.map_coordinates(m.astype(np.float32), qf, order=1, cval=0.0) > 0.5).any(axis=1)
     g = max(2, int(np.ceil(CANAL_GAP_MM / h)))
     # beyond the grid: empty when the grid reaches the vertebra's back, else unknown (not a gap)
     beyond = np.full((M.shape[0], g, M.shape[2]), -rel_a.min() <= reach_mm)
@@ -159,7 +166,12 @@ def _wall_line(m: np.ndarray, sl: tuple[slice, ...], geom: Geometry, core: np.nd
     cs = np.concatenate([np.zeros((M.shape[0], 1, M.shape[2]), np.int32), np.cumsum(F, axis=1)], axis=1)
     gap = (cs[:, g:, :] - cs[:, :-g, :]) == g  # gap[:, k] : samples k..k+g-1 all empty
     gap[:, 0, :] = False
-    has = gap.any(axis=1) & M[:, 0, :]
+    # a gap starting at the centre (the column starts in such a cavity) is not the canal: the
+    # first gap behind the bone that follows it is
+    in_cavity = ~M[:, 0, :]
+    lead = np.cumprod(F, axis=1).astype(bool)  # the empty run the column starts with
+    gap &= ~lead[:, :gap.shape[1], :]
+    has = gap.any(axis=1) & (M[:, 0, :] | (in_cavity & front & M.any(axis=1)))
     first = np.argmax(gap, axis=1)  # first canal gap behind the centre
     ends = np.where(has, a_vals[np.clip(first - 1, 0, a_vals.size - 1)], np.nan)
     need = max(1, l_vals.size // 3)
