@@ -129,3 +129,44 @@ def test_z_border_keeps_a_one_voxel_plate_over_an_open_cavity():
     hu[8:16, 6:-6, 6:-6] = 40.0
     out = majority_z_border(labels, hu, np.array([3.0, 2.0, 2.0]))
     assert np.all(out[16, 6:-6, 6:-6] == labels[16, 6:-6, 6:-6])
+
+
+def test_disc_beyond_an_end_plate_is_dropped_but_not_over_a_cavity():
+    """A labelled voxel that reads as the disc beyond it (below half-way between trabecular bone
+    and the disc) with the bright end plate behind it lies beyond the bony surface and is taken
+    off (``refine.drop_beyond_bone``); the same dark end voxel over a dark (lytic) inner voxel is
+    a cavity reaching the end slice and stays."""
+    from spinemets.segment.classic.refine import drop_beyond_bone
+
+    rng = np.random.default_rng(0)
+    hu = np.full((12, 12, 12), DISC_HU, np.float32) + rng.normal(0, 5, (12, 12, 12)).astype(np.float32)
+    lab = np.zeros((12, 12, 12), np.uint8)
+    hu[2:8, 2:10, 2:10] += TRAB_HU - DISC_HU
+    hu[7, 2:10, 2:10] = 450.0  # the end plate's slice
+    lab[2:9, 2:10, 2:10] = 1  # one slice of disc beyond it labelled (slice 8)
+    hu[6:9, 2:4, 2:4] = 40.0  # a lytic cavity up to the end slice in one corner
+    hu[7, 2:4, 2:4] = 40.0
+    out, n = drop_beyond_bone(lab, hu)
+    assert n > 0
+    assert not out[8, 4:10, 4:10].any()  # the disc beyond the plate
+    assert np.all(out[8, 2:4, 2:4] == 1)  # the cavity's end voxels (dark behind them) stay
+    assert np.array_equal(out[:8], lab[:8])  # nothing inside is touched
+
+
+def test_inplane_rim_only_beside_the_z_interior():
+    """``refine.halfway_inplane_rim`` adds the unlabelled ring voxel brighter than half-way
+    between trabecular bone and the tissue outside it beside the side walls (the label's voxels
+    whose z neighbours carry it too), never beside an end slice, where the voxel outside is disc
+    (85 HU, brighter than half-way between ~150 HU marrow and fat)."""
+    from spinemets.segment.classic.refine import halfway_inplane_rim
+
+    hu = np.full((10, 14, 14), -90.0, np.float32)  # fat around
+    lab = np.zeros((10, 14, 14), np.uint8)
+    lab[2:8, 4:10, 4:10] = 1
+    hu[2:8, 4:10, 4:10] = TRAB_HU
+    hu[3:7, 4:10, 10] = 80.0  # low-density trabecular edge beside the side wall (x = 10)
+    hu[2, 4:10, 10] = DISC_HU  # disc beside the lower end slice
+    hu[7, 4:10, 10] = DISC_HU  # and beside the upper one
+    out = halfway_inplane_rim(lab, hu, np.array([3.0, 2.0, 2.0]))
+    assert np.all(out[3:7, 4:10, 10] == 1)
+    assert not out[2, :, 10].any() and not out[7, :, 10].any()
