@@ -403,6 +403,61 @@ def cleft_depth(hu: np.ndarray) -> np.ndarray:
     return np.maximum(ndi.grey_closing(h, size=(3, 3, 3)) - h, 0.0)
 
 
+#: The rib-contact region reaches this far (mm) beyond the rib zone's lateral limit
+#: (``ZONE_RIB_LATERAL_MM``), so that the tips of the longest transverse processes (T1), which
+#: reach that limit, are redrawn together with the rib bone around them.
+RIB_CONTACT_BEYOND_MM = 6.0
+
+
+def rib_contact_region(shape: tuple[int, int, int], cl: Centreline, w: float, rib_slices: np.ndarray,
+                       half_widths: np.ndarray) -> np.ndarray:
+    """Working-grid region where a vertebra and its ribs touch: in each slice of ``rib_slices``,
+    behind the body centre, beyond the body's measured extent (``body_half_widths``; at least
+    ``BODY_MIN_HALF_WIDTH_FACTOR`` radii) plus ``BODY_WIDTH_MARGIN_MM`` (where the rib-head seeds
+    start, ``spine_zone``) and within ``RIB_CONTACT_BEYOND_MM`` beyond ``ZONE_RIB_LATERAL_MM``:
+    rib heads and necks, transverse processes, costotransverse joints."""
+    nz, ny, nx = shape
+    out = np.zeros(shape, bool)
+    yi = np.arange(ny)[:, None]
+    xi = np.arange(nx)[None, :]
+    for k, z in enumerate(cl.z.astype(int)):
+        if not (0 <= z < nz and rib_slices[z]):
+            continue
+        dx = (xi - cl.x[k]) * w
+        dy = (yi - cl.y[k]) * w
+        r = cl.radius_mm[k]
+        hw = half_widths[z] if np.all(np.isfinite(half_widths[z])) else np.full(2, BODY_HALF_WIDTH_FACTOR * r)
+        hw = np.maximum(hw, BODY_MIN_HALF_WIDTH_FACTOR * r) + BODY_WIDTH_MARGIN_MM
+        lim = np.where(dx < 0, hw[0], hw[1])
+        out[z] = (np.abs(dx) > lim) & (np.abs(dx) <= ZONE_RIB_LATERAL_MM + RIB_CONTACT_BEYOND_MM) & (dy >= 0)
+    return out
+
+
+def rib_contact_partition(labels: np.ndarray, markers: np.ndarray, mask: np.ndarray, hu: np.ndarray,
+                          region: np.ndarray) -> np.ndarray:
+    """``labels`` (from the flat geodesic partition) with the bone of ``region``
+    (``rib_contact_region``) partitioned again by a watershed on HU. Every voxel outside the
+    region keeps its label and the seeds inside it (``markers``: transverse-process seeds, rib
+    seeds) keep theirs, so each bone floods the region through its own marrow, darkest first, and
+    two bones meet on the bright cortex between their marrow cavities (a cortical plate on either
+    side of a joint, or the one plate of two bones in contact), not where the nearer seed happens
+    to lie: the rib neck, which runs along the front of the transverse process, no longer reaches
+    the tip of the process through the plate between them. This needs the cortex resolved (a
+    working grid finer than the process, ~8-10 mm thick); on a 3 mm grid the process is one or
+    two partial-volume voxels and the partition stays close to the geodesic one."""
+    reg = region & mask & (labels > 0)
+    if not reg.any():
+        return labels
+    box = ndi.find_objects(reg.view(np.uint8))[0]
+    box = tuple(slice(max(0, b.start - 1), min(n, b.stop + 1)) for b, n in zip(box, labels.shape))
+    rb = reg[box]
+    mk = np.where(rb, markers[box], labels[box])
+    again = watershed(hu[box].astype(np.float32), markers=mk, mask=mask[box])
+    out = labels.copy()
+    out[box] = np.where(rb & (again > 0), again, labels[box])
+    return out
+
+
 def separate(bone: np.ndarray, filled: np.ndarray, cl: Centreline, disc_z: list[float],
              bounds: list[tuple[float, float, bool]], w: float, typical_gap_vox: float,
              no_arch: set[int] = frozenset(), rib_slices: np.ndarray | None = None,
@@ -440,6 +495,11 @@ def separate(bone: np.ndarray, filled: np.ndarray, cl: Centreline, disc_z: list[
             inner = watershed(np.zeros(cut.shape, np.uint8), markers=vmark, mask=own)
             markers = np.where((markers == 0) & own & (inner > 0), inner, markers)
     labels = watershed(np.zeros(cut.shape, np.uint8), markers=markers, mask=cut)
+    if hu is not None and hw is not None:
+        # vertebra against rib beside the body (heads, necks, transverse processes, tubercles):
+        # the boundary between the two bones is redrawn along the cortex where they meet
+        labels = rib_contact_partition(labels, markers, cut, hu,
+                                       rib_contact_region(cut.shape, cl, w, rib_slices, hw))
     if hu is not None and rib_slices is not None:
         # between vertebrae, the boundary is redrawn at the joint clefts (facet joints, contacts of
         # sloping spinous processes with the lamina below): darker than the cortex on both sides
