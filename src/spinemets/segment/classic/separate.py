@@ -410,14 +410,16 @@ RIB_CONTACT_BEYOND_MM = 6.0
 
 
 def rib_contact_region(shape: tuple[int, int, int], cl: Centreline, w: float, rib_slices: np.ndarray,
-                       half_widths: np.ndarray) -> np.ndarray:
-    """Working-grid region where a vertebra and its ribs touch: in each slice of ``rib_slices``,
-    behind the body centre, beyond the body's measured extent (``body_half_widths``; at least
-    ``BODY_MIN_HALF_WIDTH_FACTOR`` radii) plus ``BODY_WIDTH_MARGIN_MM`` (where the rib-head seeds
-    start, ``spine_zone``) and within ``RIB_CONTACT_BEYOND_MM`` beyond ``ZONE_RIB_LATERAL_MM``:
-    rib heads and necks, transverse processes, costotransverse joints."""
+                       half_widths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Working-grid region where a vertebra and its ribs touch, and the part of it behind the
+    posterior body wall. The region: in each slice of ``rib_slices``, behind the body centre,
+    beyond the body's measured extent (``body_half_widths``; at least ``BODY_MIN_HALF_WIDTH_FACTOR``
+    radii) plus ``BODY_WIDTH_MARGIN_MM`` (where the rib-head seeds start, ``spine_zone``) and within
+    ``RIB_CONTACT_BEYOND_MM`` beyond ``ZONE_RIB_LATERAL_MM``: rib heads and necks, transverse
+    processes, costotransverse joints. Behind the wall: one inscribed radius behind the centre."""
     nz, ny, nx = shape
-    out = np.zeros(shape, bool)
+    region = np.zeros(shape, bool)
+    behind = np.zeros(shape, bool)
     yi = np.arange(ny)[:, None]
     xi = np.arange(nx)[None, :]
     for k, z in enumerate(cl.z.astype(int)):
@@ -429,25 +431,28 @@ def rib_contact_region(shape: tuple[int, int, int], cl: Centreline, w: float, ri
         hw = half_widths[z] if np.all(np.isfinite(half_widths[z])) else np.full(2, BODY_HALF_WIDTH_FACTOR * r)
         hw = np.maximum(hw, BODY_MIN_HALF_WIDTH_FACTOR * r) + BODY_WIDTH_MARGIN_MM
         lim = np.where(dx < 0, hw[0], hw[1])
-        out[z] = (np.abs(dx) > lim) & (np.abs(dx) <= ZONE_RIB_LATERAL_MM + RIB_CONTACT_BEYOND_MM) & (dy >= 0)
-    return out
+        region[z] = (np.abs(dx) > lim) & (np.abs(dx) <= ZONE_RIB_LATERAL_MM + RIB_CONTACT_BEYOND_MM) & (dy >= 0)
+        behind[z] = np.broadcast_to(dy >= r, (ny, nx))
+    return region, behind
 
 
 def rib_contact_partition(labels: np.ndarray, markers: np.ndarray, mask: np.ndarray, hu: np.ndarray,
-                          region: np.ndarray) -> np.ndarray:
+                          region: np.ndarray, behind: np.ndarray) -> np.ndarray:
     """``labels`` (from the flat geodesic partition) with the bone of ``region``
     (``rib_contact_region``) partitioned again by a watershed on HU. Every voxel outside the
-    region keeps its label and the seeds inside it (``markers``: transverse-process seeds, rib
-    seeds) keep theirs, so each bone floods the region through its own marrow, darkest first, and
-    two bones meet on the bright cortex between their marrow cavities (a cortical plate on either
-    side of a joint, or the one plate of two bones in contact), not where the nearer seed happens
-    to lie: the rib neck, which runs along the front of the transverse process, no longer reaches
-    the tip of the process through the plate between them. This needs the cortex resolved (a
-    working grid finer than the process, ~6-10 mm thick); on a 3 mm grid the process is two or
-    three partial-volume voxels and the result is noisier (measured on the 3 mm phantoms: thoracic
-    mean Dice -0.001 to +0.009 per case, single levels -0.02 to +0.03). A joint space (a dark cleft
-    between the two cortices) is flooded from whichever bone reaches it first; on a 1 mm grid the
-    boundary still lies at the joint, on a 2 mm grid the rib takes part of the tip (``tests/
+    region keeps its label, and inside it the vertebral seeds (``markers``: body, arch, transverse
+    processes) and the rib seeds in front of the posterior body wall (``behind`` is False: lateral
+    to the body there lies only a rib head) keep theirs; the rib seeds behind the wall, where the
+    rib neck runs along the front of the transverse process and position does not tell the two
+    apart, are dropped. Each bone then floods the region through its own marrow, darkest first,
+    and two bones meet on the bright cortex between their marrow cavities (a cortical plate on
+    either side of a joint, or the one plate of two bones in contact), not where the nearer seed
+    happens to lie: the rib neck no longer reaches the tip of the process through the plate between
+    them. This needs the cortex resolved (a working grid finer than the process, ~6-10 mm thick);
+    on a 3 mm grid the process is two or three partial-volume voxels and the result is noisier
+    (measured on the 3 mm phantoms: thoracic mean Dice -0.001 to +0.009 per case, single levels
+    -0.02 to +0.03). A joint space (a dark cleft between the two cortices) is flooded from whichever
+    bone reaches it first: on a 2 mm grid the rib takes part of the tip (``tests/
     test_segment_tp.py``). (Filling such clefts by a grey closing cost the clinical-size phantom,
     which has none, up to 0.011 Dice at T3: the closing fills part of the rib's marrow too.)"""
     reg = region & mask & (labels > 0)
@@ -456,8 +461,9 @@ def rib_contact_partition(labels: np.ndarray, markers: np.ndarray, mask: np.ndar
     box = ndi.find_objects(reg.view(np.uint8))[0]
     box = tuple(slice(max(0, b.start - 1), min(n, b.stop + 1)) for b, n in zip(box, labels.shape))
     rb = reg[box]
-    mk = np.where(rb, markers[box], labels[box])
-    again = watershed(hu[box].astype(np.float32), markers=mk, mask=mask[box])
+    mb = markers[box]
+    mb = np.where((mb >= OTHER_OFFSET) & behind[box], 0, mb)
+    again = watershed(hu[box].astype(np.float32), markers=np.where(rb, mb, labels[box]), mask=mask[box])
     out = labels.copy()
     out[box] = np.where(rb & (again > 0), again, labels[box])
     return out
@@ -504,7 +510,7 @@ def separate(bone: np.ndarray, filled: np.ndarray, cl: Centreline, disc_z: list[
         # vertebra against rib beside the body (heads, necks, transverse processes, tubercles):
         # the boundary between the two bones is redrawn along the cortex where they meet
         labels = rib_contact_partition(labels, markers, cut, hu,
-                                       rib_contact_region(cut.shape, cl, w, rib_slices, hw))
+                                       *rib_contact_region(cut.shape, cl, w, rib_slices, hw))
     if hu is not None and rib_slices is not None:
         # between vertebrae, the boundary is redrawn at the joint clefts (facet joints, contacts of
         # sloping spinous processes with the lamina below): darker than the cortex on both sides
