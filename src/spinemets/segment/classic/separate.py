@@ -409,6 +409,15 @@ def cleft_depth(hu: np.ndarray) -> np.ndarray:
 RIB_CONTACT_BEYOND_MM = 6.0
 
 
+#: Coarsest working spacing (mm) at which the HU partition can tell the rib neck from the
+#: transverse process it runs along: the marrow of a 6-8 mm thick process shows between its two
+#: cortices only when a voxel is at most about a third of it. On coarser grids the rib-neck seeds
+#: behind the body wall are kept (``rib_contact_region``): the process is two or three
+#: partial-volume voxels there and the rib, flooding along its neck, took it (3 mm phantoms, T2
+#: 0.900 -> 0.883 on default seed 1).
+RIB_NECK_RESOLVED_MM = 2.0
+
+
 def rib_contact_region(shape: tuple[int, int, int], cl: Centreline, w: float, rib_slices: np.ndarray,
                        half_widths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Working-grid region where a vertebra and its ribs touch, and the part of it behind the
@@ -416,7 +425,8 @@ def rib_contact_region(shape: tuple[int, int, int], cl: Centreline, w: float, ri
     beyond the body's measured extent (``body_half_widths``; at least ``BODY_MIN_HALF_WIDTH_FACTOR``
     radii) plus ``BODY_WIDTH_MARGIN_MM`` (where the rib-head seeds start, ``spine_zone``) and within
     ``RIB_CONTACT_BEYOND_MM`` beyond ``ZONE_RIB_LATERAL_MM``: rib heads and necks, transverse
-    processes, costotransverse joints. Behind the wall: one inscribed radius behind the centre."""
+    processes, costotransverse joints. Behind the wall: one inscribed radius behind the centre,
+    only on grids of spacing ``w`` up to ``RIB_NECK_RESOLVED_MM`` (else empty)."""
     nz, ny, nx = shape
     region = np.zeros(shape, bool)
     behind = np.zeros(shape, bool)
@@ -432,7 +442,8 @@ def rib_contact_region(shape: tuple[int, int, int], cl: Centreline, w: float, ri
         hw = np.maximum(hw, BODY_MIN_HALF_WIDTH_FACTOR * r) + BODY_WIDTH_MARGIN_MM
         lim = np.where(dx < 0, hw[0], hw[1])
         region[z] = (np.abs(dx) > lim) & (np.abs(dx) <= ZONE_RIB_LATERAL_MM + RIB_CONTACT_BEYOND_MM) & (dy >= 0)
-        behind[z] = np.broadcast_to(dy >= r, (ny, nx))
+        if w <= RIB_NECK_RESOLVED_MM:
+            behind[z] = np.broadcast_to(dy >= r, (ny, nx))
     return region, behind
 
 
@@ -441,10 +452,10 @@ def rib_contact_partition(labels: np.ndarray, markers: np.ndarray, mask: np.ndar
     """``labels`` (from the flat geodesic partition) with the bone of ``region``
     (``rib_contact_region``) partitioned again by a watershed on HU. Every voxel outside the
     region keeps its label, and inside it the vertebral seeds (``markers``: body, arch, transverse
-    processes) and the rib seeds in front of the posterior body wall (``behind`` is False: lateral
-    to the body there lies only a rib head) keep theirs; the rib seeds behind the wall, where the
-    rib neck runs along the front of the transverse process and position does not tell the two
-    apart, are dropped. Each bone then floods the region through its own marrow, darkest first,
+    processes) and the rib seeds outside ``behind`` keep theirs (in front of the posterior body
+    wall, lateral to the body, there lies only a rib head); the rib seeds behind the wall, where
+    the rib neck runs along the front of the transverse process and position does not tell the
+    two apart, are dropped where the grid resolves the process's marrow. Each bone then floods the region through its own marrow, darkest first,
     and two bones meet on the bright cortex between their marrow cavities (a cortical plate on
     either side of a joint, or the one plate of two bones in contact), not where the nearer seed
     happens to lie: the rib neck no longer reaches the tip of the process through the plate between
