@@ -6,7 +6,9 @@ mask: every bone voxel joins the seed it can reach by the shortest path through 
 posterior elements follow their own pedicles. Thin planes at every disc cut the body column so two bodies cannot merge across a disc.
 Bone outside an anatomical "spine zone" around the centreline (ribs beyond the transverse
 processes, pelvis, shoulder girdle) seeds competing non-vertebral regions, which detaches ribs
-and the ilia from the vertebrae.
+and the ilia from the vertebrae. Beside the body at rib-bearing levels (rib heads and necks,
+transverse processes, costotransverse joints) the vertebra-vs-rib boundary is then redrawn by a
+watershed on HU (``rib_contact_partition``), along the cortex between the two bones' marrow.
 """
 
 from __future__ import annotations
@@ -455,17 +457,17 @@ def rib_contact_partition(labels: np.ndarray, markers: np.ndarray, mask: np.ndar
     processes) and the rib seeds outside ``behind`` keep theirs (in front of the posterior body
     wall, lateral to the body, there lies only a rib head); the rib seeds behind the wall, where
     the rib neck runs along the front of the transverse process and position does not tell the
-    two apart, are dropped where the grid resolves the process's marrow. Each bone then floods the region through its own marrow, darkest first,
-    and two bones meet on the bright cortex between their marrow cavities (a cortical plate on
-    either side of a joint, or the one plate of two bones in contact), not where the nearer seed
-    happens to lie: the rib neck no longer reaches the tip of the process through the plate between
-    them. This needs the cortex resolved (a working grid finer than the process, ~6-10 mm thick);
-    on a 3 mm grid the process is two or three partial-volume voxels and the result is noisier
-    (measured on the 3 mm phantoms: thoracic mean Dice -0.001 to +0.009 per case, single levels
-    -0.02 to +0.03). A joint space (a dark cleft between the two cortices) is flooded from whichever
-    bone reaches it first: on a 2 mm grid the rib takes part of the tip (``tests/
-    test_segment_tp.py``). (Filling such clefts by a grey closing cost the clinical-size phantom,
-    which has none, up to 0.011 Dice at T3: the closing fills part of the rib's marrow too.)"""
+    two apart, are dropped where the grid resolves the process's marrow. Each bone then floods the
+    region through its own marrow, darkest first, and two bones meet on the bright cortex between
+    their marrow cavities (a cortical plate on either side of a joint, or the one plate of two
+    bones in contact), not where the nearer seed happens to lie: the rib neck no longer reaches the
+    tip of the process through the plate between them. A joint space (a dark cleft between the two
+    cortices) is flooded from whichever bone reaches it first, so less of the tip is kept across a
+    cleft (synthetic level, ``tests/test_segment_tp.py``: 0.92 on a 2 mm grid, 0.98 on 1 mm; 1.0
+    with the cortices in contact). On a 3 mm grid the process is two or three partial-volume
+    voxels and the result is noisier (3 mm phantoms: thoracic mean Dice -0.001 to +0.009 per
+    case, single levels -0.02 to +0.03). (Filling clefts by a grey closing cost the clinical-size
+    phantom, which has none, up to 0.011 Dice at T3: the closing fills part of the rib's marrow.)"""
     reg = region & mask & (labels > 0)
     if not reg.any():
         return labels
