@@ -134,3 +134,26 @@ def test_quadratus_lumborum_meets_issue_target_on_lean_phantom(lean_and_other):
 def test_quadratus_lumborum_meets_issue_target_on_seed_7(lean_and_other):
     ph, res = lean_and_other[1]
     _check(ph, _errors(res, ph.truth, "quadratus_lumborum"), "quadratus_lumborum")
+
+
+# --- phantoms: paraspinal groups at every level ------------------------------------------------------
+@pytest.mark.slow
+def test_paraspinal_meets_issue_target_on_seed_7(lean_and_other):
+    """Erector spinae and transversospinalis at every level T1-L5 of seed 7 meet the full target.
+    Measured: ES median 4.2 %, worst +12 % (T3 left), centroid <= 3.4 mm (before: worst -17 % at
+    T6 left, centroid 7.5 mm, the lateral iliocostalis over the ribs missed at T5-T9); TS median
+    3.8 %, worst +16 % (T5 right), centroid <= 3.9 mm."""
+    ph, res = lean_and_other[1]
+    for group in ("erector_spinae", "transversospinalis"):
+        _check(ph, _errors(res, ph.truth, group), group)
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason=(
+    "erector spinae unmet on seed 23: median 4.2 %, worst +26 % at L1 right (liver against the ES "
+    "below the lung base; T5-T9 now +1..+11 %, were -13..-35 %); seed 31: median 6.5 %, worst -58 % "
+    "at T2 right (both sides -58 %), -54 % at L5 left, centroid 9.7 mm; TS worst -38 % at T1 left"))
+def test_paraspinal_meets_issue_target_on_seeds_23_and_31(lean_and_other):
+    for ph, res in (lean_and_other[0], lean_and_other[2]):
+        for group in ("erector_spinae", "transversospinalis"):
+            _check(ph, _errors(res, ph.truth, group), group)

@@ -32,11 +32,13 @@ Method (all lengths in mm, scaled to the pixel size; all anchors from the segmen
    At T1-T10 the sheet over the paraspinal mass (trapezius, rhomboids) is the first muscle layer
    below the SAT, except pieces lying on that bony floor (the erector spinae under thin fat, where
    the rays pass beside the trapezius) and, for the thin lower trapezius, pieces
-   continuous with the muscle under them (the deep muscles' surface). At T7-T10, beyond the
-   paraspinal zone's lateral limit, parts of the outer wall run in the trapezius' sector that a
-   disc thicker than the thin lower trapezius reaches together with a paraspinal region are that
-   region's lateral end (the erector spinae spread over the ribs), not the sheet; at T1-T10 the
-   paraspinal region keeps what it grew beyond that limit in the trapezius' sector.
+   continuous with the muscle under them (the deep muscles' surface). At T1-T10, beyond the
+   paraspinal zone's lateral limit, muscle behind the ribs in the posterior trunk (the latissimus'
+   and trapezius' sectors) that a disc thicker than the thin lower trapezius reaches together
+   with a paraspinal region, joined to it without a fat plane, is that region's lateral end (the
+   iliocostalis spread over the ribs out to the rib angles), not a sheet; the paraspinal region
+   also keeps what it grew beyond that limit in the trapezius' sector. Above the lung bases no
+   organ touches the paraspinal region, so no organ contact is cut from it.
 6. The superficial sheet is assigned to the wall groups by its angle around the trunk centre
    (0 deg anterior, 180 deg posterior) and, for the lateral abdominal wall, by depth (external
    oblique: outer 40 % of the local wall thickness; internal oblique: the rest).
@@ -363,7 +365,13 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
         mad = float(np.median(np.abs(h3[core_seed] - ref))) * 1.4826
         tol = max(HU_CONSISTENCY_MIN, 3.5 * mad)
         regions[(regions == lab_id) & (np.abs(h3 - ref) > tol) & interior & ~seed] = 0
-    _split_organ_contact(regions, markers, hu, muscle, h3, px)
+    # air inside the body beside and behind the vertebral body: the posterior lung recesses lie
+    # in front of the ribs, so no organ touches the paraspinal mass (wings are trimmed and
+    # organ contacts cut only below)
+    lung = ndi.binary_fill_holes(body) & (hs < -400) & (np.abs(x) < ps_reach) & (y > lm.body_anterior_mm)
+    lung_behind = lung.sum() * px * px >= LUNG_RECESS_MIN_MM2
+    _split_organ_contact(regions, markers, hu, muscle, h3, px, wall,
+                         keep=(_PS, _PS + 1) if lung_behind else ())
     for side, off in (("left", 0), ("right", 1)):
         # a psoas region with a caudal reference: tissue brighter than both the reference and its
         # own seed by more than the tolerance is organ (liver, vena cava) touching it
@@ -382,26 +390,6 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
     for lab_id in (_PSOAS, _PSOAS + 1, _QL, _QL + 1):
         _no_jump(grown, regions, lab_id, valley)
     regions = grown
-    # at T7-T10 the lower trapezius is a thin sheet: a part of the outer wall run in the trapezius'
-    # sector thicker than that sheet that touches a paraspinal region is that muscle's lateral end,
-    # cut off by the paraspinal zone's lateral limit (the thoracic erector spinae spread over the ribs)
-    ps_end = np.zeros_like(muscle)
-    if upper and anatomy.level_index(level) > anatomy.level_index("T6"):
-        ang, _ = _trunk_angle(x, y, body)
-        cand = (runs == 1) & (ang >= _SECTORS_THORAX_LOWER[-1][1]) & (y > ytp) & ~post_zone
-        for off in (0, 1):
-            own = regions == _PS + off
-            if not own.any() or not cand.any():
-                continue
-            # the parts of the sheet that a disc thicker than the thin sheet reaches together
-            # with the paraspinal region: the region's continuation, not a sheet lying on it
-            thick = ndi.binary_opening(own | cand, structure=_disk(0.5 * THIN_SHEET_MM / px)) & cand
-            end = _component_at(thick, ndi.binary_dilation(own, structure=ndi.generate_binary_structure(2, 1)))
-            if end.any():
-                regions[end] = _PS + off
-                runs[end] = 0
-                ps_end |= end
-
     # at rib-bearing levels the paraspinal mass lies on the ribs: nothing in front of the posterior
     # rib surface (per plane column, ribs = bone lateral to 80 % of the transverse-process span)
     anterior_to_ribs = np.zeros_like(muscle)
@@ -410,16 +398,37 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
         cols = np.nonzero(ribs.any(axis=0))[0]
         y_post_rib = np.where(ribs[:, cols], y[:, cols], -np.inf).max(axis=0)
         anterior_to_ribs[:, cols] = y[:, cols] < y_post_rib[None, :] - 1.0
+    # at T1-T10 the thoracic erector spinae (iliocostalis lateral to the longissimus) spread over the
+    # ribs out to the rib angles, beyond the paraspinal zone's lateral limit, flattened under the
+    # superficial back muscles: behind the ribs in the posterior trunk (the latissimus' and the
+    # trapezius' sectors), muscle that a disc thicker than the thin sheets reaches together with the
+    # paraspinal region, joined to it without a fat plane, is that region's lateral end whether the
+    # wall rays took it (outer or inner run) or the deep watershed grew it; a sheet lying on the
+    # region (a fat plane between) or thinner than the disc stays a sheet
+    ps_end = np.zeros_like(muscle)
+    if upper:
+        ang, _ = _trunk_angle(x, y, body)
+        behind = (ang >= _SECTORS_THORAX_LOWER[-2][1]) & (y > ytp) & ~post_zone & ~anterior_to_ribs
+        cross = ndi.generate_binary_structure(2, 1)
+        for off in (0, 1):
+            own = regions == _PS + off
+            base = own & post_zone
+            cand = behind & muscle & ((regions == 0) | own)
+            if not base.any() or not cand.any():
+                continue
+            thick = ndi.binary_opening(base | cand, structure=_disk(0.5 * THIN_SHEET_MM / px)) & cand
+            end = _component_at(thick, ndi.binary_dilation(base, structure=cross))
+            if end.any():
+                regions[end] = _PS + off
+                runs[end] = 0
+                ps_end |= end
+
     # at T1-T10, behind the trunk (the trapezius' sector) the paraspinal region may continue beyond the
     # zone's lateral limit: muscle joined to it without a fat plane and not taken by the wall sheets is
     # the erector spinae spreading over the ribs (the lateral limit guards the posterolateral chest,
     # where the scapular muscles lie on the ribs)
     back = (_trunk_angle(x, y, body)[0] >= _SECTORS_THORAX_LOWER[-1][1]) if upper else np.zeros_like(muscle)
     out: dict[str, np.ndarray] = {}
-    # air inside the body beside and behind the vertebral body: the posterior lung recesses lie
-    # in front of the ribs, so no organ touches the paraspinal mass (wings are trimmed only below)
-    lung = ndi.binary_fill_holes(body) & (hs < -400) & (np.abs(x) < ps_reach) & (y > lm.body_anterior_mm)
-    lung_behind = lung.sum() * px * px >= LUNG_RECESS_MIN_MM2
     for s, side, off in ((1, "left", 0), (-1, "right", 1)):
         # lateral to the transverse-process tip the paraspinal mass lies behind the tip's level;
         # medially it ends at the spinous process (projected along the axis: thoracic processes
@@ -544,7 +553,8 @@ def _trim_wings(m: np.ndarray, px: float, other: np.ndarray) -> np.ndarray:
 
 
 def _split_organ_contact(regions: np.ndarray, markers: np.ndarray, hu: np.ndarray, muscle: np.ndarray,
-                         h3: np.ndarray, px: float) -> None:
+                         h3: np.ndarray, px: float, wall: np.ndarray | None = None,
+                         keep: tuple[int, ...] = ()) -> None:
     """In place: an organ that touches a deep muscle without a fat plane (liver against the right
     erector spinae or quadratus lumborum at T11-L2) and is brighter than it is cut off along the
     HU mid-point between the two.
@@ -555,7 +565,8 @@ def _split_organ_contact(regions: np.ndarray, markers: np.ndarray, hu: np.ndarra
     pixel more than 2.5 mm inside the muscle window whose 2 mm-smoothed HU lies beyond the
     mid-point towards such an organ is organ when its connected piece of such pixels is larger
     than a noise blob (3 mm radius) and reaches muscle-window tissue that is organ or unassigned
-    (an organ contact; spots enclosed by the muscle or against a neighbouring muscle stay)."""
+    (an organ contact; spots enclosed by the muscle or against a neighbouring muscle, ``wall``
+    sheets included, stay). Regions ``keep`` are left whole."""
     organ_seed = markers == _OTHER
     if not organ_seed.any():
         return
@@ -569,6 +580,8 @@ def _split_organ_contact(regions: np.ndarray, markers: np.ndarray, hu: np.ndarra
     inner = ndi.distance_transform_edt(muscle) * px > 2.5
     cross = ndi.generate_binary_structure(2, 1)
     for lab_id in np.unique(markers[(markers > 0) & (markers != _OTHER)]):
+        if lab_id in keep:  # no organ can touch this region (``keep``)
+            continue
         # the seed's HU away from fat (3 mm smoothing of a small seed reaches the fat around it)
         seed = markers == lab_id
         core = seed & inner
@@ -585,6 +598,8 @@ def _split_organ_contact(regions: np.ndarray, markers: np.ndarray, hu: np.ndarra
         pieces, n = ndi.label(cand)
         sizes = np.bincount(pieces.ravel())
         free = muscle[box] & ~own[box] & ((regions[box] == 0) | (regions[box] == _OTHER))
+        if wall is not None:  # the wall sheets are muscle, not an organ touching the region
+            free &= ~wall[box]
         hit = np.unique(pieces[ndi.binary_dilation(free, structure=cross) & cand])
         hit = [k for k in hit if k > 0 and sizes[k] >= min_px]
         if hit:
