@@ -255,10 +255,14 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
             sheet &= ~np.isin(pieces, np.unique(pieces[lamina_near & sheet]))
         # the sheet is separated from the deep muscles by fat; a piece continuous with the muscle
         # under it over much of its extent is the surface of that deep muscle (erector spinae or
-        # transversospinalis where the subcutaneous fat reaches them between sheet pieces)
+        # transversospinalis where the subcutaneous fat reaches them between sheet pieces). Deep
+        # muscle is thicker than the thin sheet: the sheet's own pixels that the first-layer rays
+        # missed (a 1-2 mm trapezius drawn as steps of 1-2 pixel rows, each step touching the
+        # next) are no muscle under it
         pieces, n = ndi.label(sheet)
         if n and sheet_mm <= THIN_SHEET_MM:
-            under = muscle_sharp & ~sheet & ~fat_plane
+            thick = ndi.binary_opening(muscle_sharp & ~fat_plane, structure=_disk(0.5 * THIN_SHEET_MM / px))
+            under = muscle_sharp & ~sheet & ~fat_plane & thick
             touch = ndi.binary_dilation(under, structure=ndi.generate_binary_structure(2, 1)) & sheet
             idx = np.arange(1, n + 1)
             frac = np.asarray(ndi.sum(touch, pieces, index=idx)) / np.maximum(ndi.sum(sheet, pieces, index=idx), 1)
