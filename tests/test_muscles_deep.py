@@ -151,9 +151,19 @@ def test_paraspinal_meets_issue_target_on_seed_7(lean_and_other):
 @pytest.mark.slow
 @pytest.mark.xfail(strict=True, reason=(
     "erector spinae unmet on seed 23: median 4.2 %, worst +26 % at L1 right (liver against the ES "
-    "below the lung base; T5-T9 now +1..+11 %, were -13..-35 %); seed 31: median 6.5 %, worst -58 % "
+    "below the lung base; T5-T9 now +1..+11 %, were -13..-35 %); seed 31: median 6.3 %, worst -58 % "
     "at T2 right (both sides -58 %), -54 % at L5 left, centroid 9.7 mm; TS worst -38 % at T1 left"))
 def test_paraspinal_meets_issue_target_on_seeds_23_and_31(lean_and_other):
     for ph, res in (lean_and_other[0], lean_and_other[2]):
         for group in ("erector_spinae", "transversospinalis"):
             _check(ph, _errors(res, ph.truth, group), group)
+
+
+@pytest.mark.slow
+def test_trapezius_meets_issue_target_on_seeds_23_7_31(lean_and_other):
+    """The thin lower trapezius (T7-T10, 1-2 mm) and the whole trapezius meet the full target on
+    seeds 23, 7 and 31. Measured: seed 23 median 2.5 %, worst +18 % (T10 left; was -40 % at T10
+    right); seed 7 median 2.2 %, worst -13 % (T10 left; was -85 %, centroid 21 mm); seed 31 median
+    4.6 %, worst -15 % (T2 right). Unseen seed 14: median 1.6 %, worst -15 % (was -73 %)."""
+    for ph, res in lean_and_other:
+        _check(ph, _errors(res, ph.truth, "trapezius"), "trapezius")

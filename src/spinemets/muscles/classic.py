@@ -31,8 +31,11 @@ Method (all lengths in mm, scaled to the pixel size; all anchors from the segmen
    (``_trim_wings``).
    At T1-T10 the sheet over the paraspinal mass (trapezius, rhomboids) is the first muscle layer
    below the SAT, except pieces lying on that bony floor (the erector spinae under thin fat, where
-   the rays pass beside the trapezius) and, for the thin lower trapezius, pieces
-   continuous with the muscle under them (the deep muscles' surface). At T1-T10, beyond the
+   the rays pass beside the trapezius) and, for the thin lower trapezius (T7-T10), pieces
+   continuous with thick muscle under them (the deep muscles' surface) or lying across the skin's
+   layers rather than along them (a deep muscle's side wrapped by the SAT); the thin sheet's
+   pieces then grow through muscle-window pixels away from thick muscle (the steps' ends the rays
+   missed; ``_sheet_course``). At T1-T10, beyond the
    paraspinal zone's lateral limit, muscle behind the ribs in the posterior trunk (the latissimus'
    and trapezius' sectors) that a disc thicker than the thin lower trapezius reaches together
    with a paraspinal region, joined to it without a fat plane, is that region's lateral end (the
@@ -267,6 +270,13 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
             idx = np.arange(1, n + 1)
             frac = np.asarray(ndi.sum(touch, pieces, index=idx)) / np.maximum(ndi.sum(sheet, pieces, index=idx), 1)
             sheet &= ~np.isin(pieces, idx[frac > SHEET_SURFACE_FRACTION])
+            # a sheet runs parallel to the skin: a piece extending further along the depth
+            # direction (towards the nearest skin, at the piece's centroid) than the thin sheet is
+            # thick and than it extends across it is the side of a deep muscle that the
+            # subcutaneous fat wraps (the erector spinae's lateral edge met first by the rays)
+            sheet &= ~_across_skin(sheet, body, px, THIN_SHEET_MM)
+            if sheet.any():
+                sheet = _sheet_course(sheet, muscle_sharp, thick, post_zone & (depth < sheet_mm) & body & ~bone)
         runs[sheet] = 1
     wall = runs > 0
     # --- deep muscles: marker watershed on the opened mask (thin bridges cut) -------------------
@@ -854,4 +864,44 @@ def _outer_layer(m: np.ndarray, depth: np.ndarray, ang: np.ndarray, frac: float)
         sel = m & (bins == b)
         d = depth[sel]
         out |= sel & (depth <= d.min() + frac * (d.max() - d.min()) + 1e-6)
+    return out
+
+
+def _sheet_course(sheet: np.ndarray, muscle_sharp: np.ndarray, thick: np.ndarray,
+                  where: np.ndarray) -> np.ndarray:
+    """The pieces ``sheet`` of a sheet about a pixel thick (the lower trapezius, drawn as steps
+    of one or two pixel rows) found by the first-layer rays, grown within ``where`` (the
+    superficial band over the paraspinal mass) through 8-connected muscle-window pixels
+    (``muscle_sharp``) that are not part of or next to thick muscle (``thick``: the deep
+    muscles): the steps' ends that the rays passed at a grazing angle. Pixels of the sheet below
+    the muscle window are counted by the partial-volume area of its border (``partial_volume.py``)."""
+    eight = np.ones((3, 3), bool)
+    near_thick = ndi.binary_dilation(thick, structure=eight)
+    return ndi.binary_propagation(sheet, structure=eight, mask=sheet | (muscle_sharp & where & ~near_thick))
+
+
+def _across_skin(pieces_mask: np.ndarray, body: np.ndarray, px: float, max_depth_extent_mm: float) -> np.ndarray:
+    """Pieces of ``pieces_mask`` (4-connected) that extend along the local depth direction (the
+    gradient of the distance to the skin at the piece's centroid) by more than
+    ``max_depth_extent_mm`` and by more than across it (mm): pieces lying across the skin's
+    layers, not along them."""
+    out = np.zeros_like(pieces_mask)
+    pieces, n = ndi.label(pieces_mask)
+    if n == 0:
+        return out
+    skin = ndi.distance_transform_edt(body)
+    gr, gc = np.gradient(ndi.gaussian_filter(skin, 2.0 / px))
+    for i, (r0, c0) in enumerate(ndi.center_of_mass(pieces_mask, pieces, np.arange(1, n + 1)), start=1):
+        r, c = np.nonzero(pieces == i)
+        ri, ci = int(round(r0)), int(round(c0))
+        d = np.array([gr[ri, ci], gc[ri, ci]])
+        if not np.any(d):
+            continue
+        d /= np.linalg.norm(d)
+        along = r * d[0] + c * d[1]
+        across = -r * d[1] + c * d[0]
+        ext_d = (along.max() - along.min() + 1) * px
+        ext_t = (across.max() - across.min() + 1) * px
+        if ext_d > max_depth_extent_mm and ext_d > ext_t:
+            out |= pieces == i
     return out
