@@ -82,6 +82,11 @@ CHEST_CAP_LAST = "T6"
 ORGAN_MIN_RADIUS_MM = 12.0
 #: lateral extent of the paraspinal compartment in vertebral-body half-widths
 PS_REACH_HALF_WIDTHS = 4.0
+#: how far the thoracic erector spinae (iliocostalis over the ribs) may spread beyond the
+#: paraspinal zone's lateral limit, in vertebral-body radii (about 12-15 mm at T5-T9): beyond it
+#: the latissimus dorsi lies on the ribs, at places joined to the erector spinae's tip without a
+#: visible fat plane
+ES_SPREAD_RADII = 1.0
 #: lateral extent of transversospinalis as a fraction of the spinous-process-to-transverse-process-tip
 #: span (multifidus and the rotatores lie against the laminae, medial to longissimus)
 TS_MAX_REL_SPAN = 0.75
@@ -415,14 +420,16 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
     # at T1-T10 the thoracic erector spinae (iliocostalis lateral to the longissimus) spread over the
     # ribs out to the rib angles, beyond the paraspinal zone's lateral limit, flattened under the
     # superficial back muscles: behind the ribs in the posterior trunk (the latissimus' and the
-    # trapezius' sectors), muscle that a disc thicker than the thin sheets reaches together with the
+    # trapezius' sectors, out to ES_SPREAD_RADII body radii beyond the zone), muscle that a disc
+    # thicker than the thin sheets reaches together with the
     # paraspinal region, joined to it without a fat plane, is that region's lateral end whether the
     # wall rays took it (outer or inner run) or the deep watershed grew it; a sheet lying on the
     # region (a fat plane between) or thinner than the disc stays a sheet
     ps_end = np.zeros_like(muscle)
     if upper:
         ang, _ = _trunk_angle(x, y, body)
-        behind = (ang >= _SECTORS_THORAX_LOWER[-2][1]) & (y > ytp) & ~post_zone & ~anterior_to_ribs
+        behind = (ang >= _SECTORS_THORAX_LOWER[-2][1]) & (y > ytp) & ~post_zone & ~anterior_to_ribs & \
+            (np.abs(x) < ps_reach + ES_SPREAD_RADII * r_b)
         cross = ndi.generate_binary_structure(2, 1)
         for off in (0, 1):
             own = regions == _PS + off
