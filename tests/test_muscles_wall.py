@@ -280,3 +280,27 @@ def test_sub_pixel_fascial_plane_parts_a_sheet_from_the_chest_wall():
     lay[:, 24:29] = 2
     _on_lung(lay, hu, mus, contact_px=2.0, reach_px=15.0, min_run=10, dip_hu=30.0)
     assert np.array_equal(lay, sheet)
+
+
+def test_serratus_behind_the_external_obliques_border_is_serratus():
+    """The lateral chest of one side (T8-T9, 1 mm pixels): the external oblique's slips (3 mm,
+    trunk angle 40-85 deg) cover the serratus anterior (4 mm, 2 mm fat plane between) from 60 deg;
+    behind the oblique's posterior border (85 deg) the serratus is the only sheet, the rays' first
+    run up to 105 deg, joined to the oblique's sheet without a fat plane. The outer run labelled
+    external oblique by its sector behind the two-layer arc is the serratus; in front of that arc
+    and without a serratus beneath nothing moves."""
+    from spinemets.muscles.classic import _behind_two_layer_arc, _trunk_angle
+
+    x, y, body, depth, _ = _section(110.0, 80.0)
+    ang, _ = _trunk_angle(x, y, body)
+    body &= x > 0
+    eo = body & (depth >= 15.0) & (depth < 18.0) & (ang >= 40.0) & (ang < 85.0)
+    sa_in = body & (depth >= 20.0) & (depth < 24.0) & (ang >= 60.0) & (ang < 85.0)
+    sa_out = body & (depth >= 15.0) & (depth < 19.0) & (ang >= 85.0) & (ang < 105.0)
+    outer_by_sector = (eo | sa_out) & (ang < 90.0)  # the EO sector reaches the lateral extreme
+    behind = _behind_two_layer_arc(outer_by_sector, sa_in, ang)
+    # all of it beyond the 2-degree bin that holds the border
+    assert behind[sa_out & (ang >= 86.0) & (ang < 90.0)].all()
+    assert not behind[eo & (ang < 83.0)].any()
+    assert not _behind_two_layer_arc(outer_by_sector, np.zeros_like(sa_in), ang).any()
+

@@ -44,7 +44,9 @@ Method (all lengths in mm, scaled to the pixel size; all anchors from the segmen
    organ touches the paraspinal region, so no organ contact is cut from it.
 6. The superficial sheet is assigned to the wall groups by its angle around the trunk centre
    (0 deg anterior, 180 deg posterior) and, for the lateral abdominal wall, by depth (external
-   oblique: outer 40 % of the local wall thickness; internal oblique: the rest).
+   oblique: outer 40 % of the local wall thickness; internal oblique: the rest). On the lateral
+   ribs the external oblique ends where the serratus anterior stops being seen beneath it (its
+   posterior free border): behind that the single sheet is the serratus, whatever the sector.
 7. Psoas and quadratus lumborum: the quadratus lumborum region ends 0.5 body radius anterior to
    the posterior body wall (the kidney lies in front of it); where either touches an iso-dense
    organ without a fat plane, the ellipse of its outline seen against fat and bone adds back the
@@ -755,6 +757,12 @@ def _split_wall(runs: np.ndarray, depth: np.ndarray, x: np.ndarray, y: np.ndarra
             crept = _creep(inner_g["internal_oblique"], outer_g["external_oblique"], SHEET_CREEP_MM / px)
             outer_g["external_oblique"] &= ~crept
             inner_g["internal_oblique"] |= crept
+        if "external_oblique" in outer_g and "serratus_anterior" in inner_g:
+            # behind the external oblique's posterior free border the single sheet on the ribs is
+            # the serratus anterior (its lower digitations interdigitate with the oblique's slips)
+            behind = _behind_two_layer_arc(outer_g["external_oblique"], inner_g["serratus_anterior"], ang)
+            outer_g["external_oblique"] &= ~behind
+            outer_g["serratus_anterior"] = outer_g.get("serratus_anterior", np.zeros_like(behind)) | behind
         for grp, m in outer_g.items():
             if grp == "external_oblique" and expected("internal_oblique", level):
                 # no fat plane seen between the layers: outer 40 % external, rest internal
@@ -912,3 +920,24 @@ def _across_skin(pieces_mask: np.ndarray, body: np.ndarray, px: float, max_depth
         if ext_d > max_depth_extent_mm and ext_d > ext_t:
             out |= pieces == i
     return out
+
+
+#: angular bin (deg of the normalised trunk angle) over which the external oblique's posterior
+#: border is located: ~5 mm of the lateral chest wall
+EO_BORDER_BIN_DEG = 2.0
+
+
+def _behind_two_layer_arc(eo: np.ndarray, serratus_inner: np.ndarray, ang: np.ndarray) -> np.ndarray:
+    """Pixels of the outer run ``eo`` (labelled external oblique by sector) that lie behind the arc
+    where the serratus anterior is seen beneath it (``serratus_inner``): on the lateral ribs the
+    external oblique's slips cover the serratus's lower digitations, and behind the oblique's
+    posterior free border the serratus is the only sheet. The border is where the two-layer arc
+    ends posteriorly (the trunk angle grows backwards); nothing when no two-layer arc is seen."""
+    none = np.zeros_like(eo)
+    if not eo.any() or not serratus_inner.any():
+        return none
+    bins = (ang // EO_BORDER_BIN_DEG).astype(int)
+    both = np.intersect1d(np.unique(bins[eo]), np.unique(bins[serratus_inner]))
+    if len(both) == 0:
+        return none
+    return eo & (bins > both.max())
