@@ -5,7 +5,8 @@ Steps: body + bone masks (3 mm, whole field of view) -> body-column centreline -
 interest -> masks and centreline again at the working spacing -> discs along the centreline ->
 per-vertebra watershed with disc barriers and non-vertebral competitors -> sacrum and rib
 findings per segment -> level labelling -> nearest-neighbour resampling to the CT grid and a
-full-resolution boundary refinement against the CT's own bone mask.
+full-resolution boundary refinement against the CT's own bone mask, and the dark marrow each vertebra's
+shell holds on the CT grid (``masks.enclosed_marrow``).
 """
 
 from __future__ import annotations
@@ -408,5 +409,8 @@ def run_classic(ct: CTImage) -> ClassicOutput:
     # bone the working grid gave to a rib or an ilium stays out of the vertebrae on the CT grid (the
     # border step above grows each vertebra into any CT bone)
     labels_ct = release_other_bone(labels_ct, labels, fine.image, ref)
+    # marrow below the bone threshold held by a vertebra's shell on the CT grid (osteoporotic
+    # posterior elements: dark marrow between their cortical lines)
+    labels_ct = masks.enclosed_marrow(labels_ct, float(max(ct.geometry.spacing_mm[:2])))
     warnings.extend(lab.warnings)
     return ClassicOutput(labels_ct, lab, uncertain_ids, warnings)
