@@ -260,13 +260,17 @@ def run_classic(ct: CTImage) -> ClassicOutput:
                                  axial=_body_front(cl, bone.shape, w), hu=fine.array) & body_f
     cl = find_centreline(filled, body_f, w, prior=cl) or cl
     cl = _extend_to_ends(cl, filled.shape[0])
-    prof = coverage_profile(filled, cl, hu=fine.array)
     # cavities are filled only inside the vertebral bodies, never in the spinal canal
     # (the outer layer of the filled mask is dropped unless it is bone: closing adds partial-volume
     # soft tissue in concavities of the outline)
     cyl = _body_cylinder(cl, filled.shape, w)
     interior = filled & ndi.binary_erosion(filled, structure=masks._plane_structure(0)) & cyl
     filled = bone | interior
+    # the disc profile is read from this mask, the one the partition uses: the unrestricted fill
+    # also holds cavities behind the body (canal side, between the laminae) and closing voxels, which
+    # the probe of a small upper-thoracic body reaches, so that in osteoporosis (marrow as dark as a
+    # disc) the disc slices read as covered as the bodies and discs were placed inside the bodies
+    prof = coverage_profile(filled, cl, hu=fine.array)
     disc_idx = select_discs(prof)
     disc_z = [float(prof.z[i]) for i in disc_idx]
     if len(disc_z) >= 2:
