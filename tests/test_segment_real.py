@@ -105,16 +105,13 @@ def test_dicom_slab_t12_label(dicom_case):
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "T12 Dice 0.764 (0.774 before the body's posterior half was held against the rib seeds, which adds the "
-    "body's bright lateral bone where the blocky reference has none; 0.73 before the ribs cut by the 40 mm slab "
-    "were recognised from their paired detached cross-sections, the half-maximum border at full resolution and "
-    "the fine body mask continued to the slab's end slices; voxel counts below measured at 0.774): 24.7k predicted vs 23.6k reference voxels; FP 6.0k: 2.7k reference-T11 (the "
-    "reference's own T11 patches inside T12's body and T12's top end plate, slices 14-15, which it labels T11), "
-    "1.8k within 1.5 mm of its blocky 3 mm-model border, 1.5k 1.5-6 mm out; FN 4.9k: 0.9k below 110 HU (the "
-    "T12/L1 disc centre inside the bony rim, which the reference fills; marrow holes open to the image edge), "
-    "the rest at the front-left of the body (slices 0-6, taken by bright non-vertebral regions seeded just "
-    "outside the spine zone: aorta wall, ~158 HU aorta not caught as contrast blood) and the spinous process "
-    "handed to T11 by the top-down posterior partition (~0.9k)"))
+    "T12 Dice 0.771 (0.764 at the start of the sixth session; 0.73 before the ribs cut by the 40 mm slab were "
+    "recognised from their paired detached cross-sections): 25.3k predicted vs 23.6k reference voxels, TP 18.8k; "
+    "FP 6.5k, of which 3.1k are voxels the reference labels T11 inside our T12 body (patches of T12's body in "
+    "13 of its 16 slices, a neighbour mix-up of the --fast model; counted as T12 they would give Dice 0.843), the "
+    "rest within a few mm of its blocky 3 mm-model border and the bright lateral body bone; FN 4.7k (median "
+    "230 HU), all left unlabelled: 2.2k in the caudal slices 0-3 (the bony rim of the end plate and the front "
+    "of the body), the rest at the process and body borders; 0.8k below 100 HU"))
 def test_dicom_slab_t12_dice(dicom_case):
     _, _, m = dicom_case
     assert m["levels"]["T12"]["dice"] >= 0.85, m["levels"]["T12"]
