@@ -369,6 +369,18 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
                         seed &= ~joined
             seed = _largest(seed)
             markers[seed] = _QL + off
+            # the quadratus lumborum's lateral border is free (the anterior and middle layers of
+            # the thoracolumbar fascia fuse there with the transversus aponeurosis): tissue at its
+            # depth beyond its farthest reach from the transverse-process tip (the QL bed's lateral
+            # limit), in front of the tip (the erector spinae spread behind it, the middle layer of
+            # the fascia between), is no quadratus lumborum and competes with
+            # it in the watershed, so that iso-dense tissue joined to the tip without a visible fat
+            # plane is not flooded by it
+            beyond = deep & (g >= 2.0 * hw) & (y > lm.body_posterior_mm - 1.0 * hw) & \
+                (y < yt) & ~post_zone & (markers == 0)
+            beyond = ndi.binary_erosion(beyond, structure=_disk(1.5 / px))
+            if seed.any() and beyond.any():
+                markers[beyond] = _OTHER
     elev = ndi.gaussian_gradient_magnitude(hu.astype(np.float32), sigma=max(1.5 / px, 0.5))
     regions = watershed(elev, markers=markers, mask=deep)
     # organs touching a muscle without a fat plane (liver on the right psoas/erector spinae,
