@@ -167,3 +167,16 @@ def test_trapezius_meets_issue_target_on_seeds_23_7_31(lean_and_other):
     4.6 %, worst -15 % (T2 right). Unseen seed 14: median 1.6 %, worst -15 % (was -73 %)."""
     for ph, res in lean_and_other:
         _check(ph, _errors(res, ph.truth, "trapezius"), "trapezius")
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason=(
+    "unseen seed 14 (small, no lesions) quadratus lumborum worst +43 % at L2 right (median 4.5 %, "
+    "centroid <= 1.4 mm; was +98 %, centroid 4.2 mm): iso-dense soft tissue (36 HU vs QL 37 HU) lies "
+    "lateral and anterior to the QL's tip with no visible fat plane over the last ~6 mm; tissue beyond "
+    "the QL bed's lateral limit now competes as an organ marker, the watershed still gives the QL "
+    "~6 mm of it lateral to the true tip and a 7-pixel instead of 4-pixel lateral tail"))
+def test_quadratus_lumborum_meets_issue_target_on_unseen_seed_14(phantom_factory):
+    ph = phantom_factory(14, lesions=[])
+    res = segment_muscles(ph.ct, ph.vertebrae)
+    _check(ph, _errors(res, ph.truth, "quadratus_lumborum"), "quadratus_lumborum")
