@@ -414,7 +414,12 @@ def run_classic(ct: CTImage) -> ClassicOutput:
     # border step above grows each vertebra into any CT bone)
     labels_ct = release_other_bone(labels_ct, labels, fine.image, ref)
     # marrow below the bone threshold held by a vertebra's shell on the CT grid (osteoporotic
-    # posterior elements: dark marrow between their cortical lines)
-    labels_ct = masks.enclosed_marrow(labels_ct, float(max(ct.geometry.spacing_mm[:2])))
+    # posterior elements: dark marrow between their cortical lines). Only where a pixel is at most
+    # half the cortical gap: coarser pixels cannot show marrow between two cortical lines (at 3 mm
+    # the rule reduces to one-voxel pockets, and on the real 3 mm CT those few voxels moved L5's
+    # reported heights by 7.5 mm through the max-spread plane choice of ``qct.shape``)
+    px = float(max(ct.geometry.spacing_mm[:2]))
+    if px <= masks.CORTICAL_GAP_MM / 2:
+        labels_ct = masks.enclosed_marrow(labels_ct, px)
     warnings.extend(lab.warnings)
     return ClassicOutput(labels_ct, lab, uncertain_ids, warnings)
