@@ -51,7 +51,7 @@ import SimpleITK as sitk
 from scipy import ndimage as ndi
 from skimage.segmentation import watershed
 
-from . import masks
+from . import cortex, masks
 from .edge import halfmax_border
 from .grid import labels_to_grid, labels_to_grid_image
 
@@ -89,8 +89,9 @@ def refine_on_ct(labels_work: np.ndarray, work_img: sitk.Image, ct_img: sitk.Ima
     sp = np.asarray(ct_img.GetSpacing())[::-1]  # (z, y, x) spacing of the CT array
     if not up.any():
         return np.array(up)
+    psf = cortex.psf_sigma_mm(ct_array, sp) if _thick_slices(sp) else None
     if np.all(sp >= 0.8 * w):
-        return majority_z_border(np.array(up), ct_array, sp)
+        return majority_z_border(np.array(up), ct_array, sp, psf)
     lab = labels_work.astype(np.uint16)
     interior = np.where(ndi.grey_erosion(lab, size=3) == lab, lab, 0).astype(np.uint16)
     grown = np.where(lab > 0, lab, ndi.grey_dilation(lab, size=3)).astype(np.uint16)
@@ -118,8 +119,13 @@ def refine_on_ct(labels_work: np.ndarray, work_img: sitk.Image, ct_img: sitk.Ima
     sub = fill_label_holes(out[big])
     sub = halfway_inplane_rim(sub, ct_array[big], sp)
     sub = halfmax_border(sub, ct_array[big], sp)  # partial-volume halo of the cortex (edge.py)
-    out[big] = majority_z_border(sub, ct_array[big], sp)
+    out[big] = majority_z_border(sub, ct_array[big], sp, psf)
     return out
+
+
+def _thick_slices(spacing_zyx: np.ndarray) -> bool:
+    """Slice spacing at least ``THICK_SLICE_RATIO`` times the pixel size (``majority_z_border``)."""
+    return float(spacing_zyx[0]) >= THICK_SLICE_RATIO * float(max(spacing_zyx[1:]))
 
 
 def posterior_partition(labels: np.ndarray, bone: np.ndarray, seeds: np.ndarray, region: np.ndarray,
@@ -249,7 +255,8 @@ def fill_label_holes(labels: np.ndarray) -> np.ndarray:
     return out
 
 
-def majority_z_border(labels: np.ndarray, hu: np.ndarray, spacing_zyx: np.ndarray) -> np.ndarray:
+def majority_z_border(labels: np.ndarray, hu: np.ndarray, spacing_zyx: np.ndarray,
+                      psf_sigma_mm: float | None = None) -> np.ndarray:
     """Drop the z-border voxels of each label that bone fills less than half of (module doc).
 
     ``labels``: label map on the CT grid; ``hu``: the CT (HU); ``spacing_zyx``: mm. Judged are
@@ -261,9 +268,15 @@ def majority_z_border(labels: np.ndarray, hu: np.ndarray, spacing_zyx: np.ndarra
     bone behind it; such voxels are left as they are). Each judged voxel is decided on the mean
     HU of its judged neighbours on the same surface (module doc; the noise SD divided by the
     square root of their number, as for independent noise).
+
+    The cortical HU C: with ``psf_sigma_mm`` (the scan's in-plane PSF SD, ``cortex.psf_sigma_mm``),
+    the least compact-bone HU that reproduces the blurred profiles of the vertebra's side walls
+    (``cortex.wall_cortical_hu``; the brightest voxels of a wall thinner than the PSF read below
+    it); without it, or with too few walls, the median of the vertebra's brightest voxels
+    (``cortical_hu``).
     """
     dz = float(spacing_zyx[0])
-    if dz < THICK_SLICE_RATIO * float(max(spacing_zyx[1:])):
+    if not _thick_slices(spacing_zyx):
         return labels
     a = min(CORTEX_MM / dz, 0.5)
     out = labels
@@ -278,7 +291,9 @@ def majority_z_border(labels: np.ndarray, hu: np.ndarray, spacing_zyx: np.ndarra
         if sl is None:
             continue
         vid = i + 1
-        sl = tuple(slice(max(s.start - 1, 0), s.stop + 1) for s in sl)
+        # in-plane 3 voxels of margin: the wall profiles of ``cortex`` reach 2 pixels beyond a wall
+        sl = tuple(slice(max(s.start - (1 if k == 0 else 3), 0), s.stop + (1 if k == 0 else 3))
+                   for k, s in enumerate(sl))
         lab = labels[sl]
         m = lab == vid
         h = hu[sl].astype(np.float32)
@@ -295,6 +310,10 @@ def majority_z_border(labels: np.ndarray, hu: np.ndarray, spacing_zyx: np.ndarra
         trab = h[core]
         trab = trab[trab < tb + 0.25 * (cort - tb)]
         sigma = max(1.4826 * float(np.median(np.abs(trab - np.median(trab)))), 1.0)
+        if psf_sigma_mm is not None:
+            c_wall = cortex.wall_cortical_hu(h, core, tb, psf_sigma_mm / float(np.mean(spacing_zyx[1:])), sigma)
+            if c_wall is not None:
+                cort = c_wall
         for border, shift in ((up_out, 1), (dn_out, -1)):
             idx = np.nonzero(border)
             zo = idx[0] + shift
