@@ -269,11 +269,14 @@ def majority_z_border(labels: np.ndarray, hu: np.ndarray, spacing_zyx: np.ndarra
     HU of its judged neighbours on the same surface (module doc; the noise SD divided by the
     square root of their number, as for independent noise).
 
-    The cortical HU C: with ``psf_sigma_mm`` (the scan's in-plane PSF SD, ``cortex.psf_sigma_mm``),
-    the least compact-bone HU that reproduces the blurred profiles of the vertebra's side walls
-    (``cortex.wall_cortical_hu``; the brightest voxels of a wall thinner than the PSF read below
-    it); without it, or with too few walls, the median of the vertebra's brightest voxels
-    (``cortical_hu``).
+    The cortical HU C: the median of the vertebra's brightest voxels (``cortical_hu``) and, with
+    ``psf_sigma_mm`` (the scan's in-plane PSF SD, ``cortex.psf_sigma_mm``), the least
+    compact-bone HU that reproduces the blurred profiles of its side walls
+    (``cortex.wall_cortical_hu``) are both lower bounds of it (the blur of a wall thinner than the
+    PSF only lowers its peak; the wall fit takes the thickest wall the profile allows): the larger
+    is used. Pixels much wider than the PSF leave a 1 mm wall's thickness unresolved and the fit
+    adds nothing; pixels about as wide as the PSF make the brightest voxels read low and the fit
+    raises it.
     """
     dz = float(spacing_zyx[0])
     if not _thick_slices(spacing_zyx):
@@ -313,7 +316,7 @@ def majority_z_border(labels: np.ndarray, hu: np.ndarray, spacing_zyx: np.ndarra
         if psf_sigma_mm is not None:
             c_wall = cortex.wall_cortical_hu(h, core, tb, psf_sigma_mm / float(np.mean(spacing_zyx[1:])), sigma)
             if c_wall is not None:
-                cort = c_wall
+                cort = max(cort, c_wall)
         for border, shift in ((up_out, 1), (dn_out, -1)):
             idx = np.nonzero(border)
             zo = idx[0] + shift
