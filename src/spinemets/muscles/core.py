@@ -141,7 +141,12 @@ def segment_muscles(ct: CTImage, vertebrae: LabelMap, backend: str = "classic",
                     m = m & (lab2d == 0)
                     masks[name] = m
                     lab2d[m] = ids[name]
-                    outlines[name] = group_outline(m, hu, plane.pixel_mm, close_mm)
+        for name in [anatomy.muscle_name(g, sd) for g in anatomy.MUSCLE_GROUPS for sd in ("left", "right")]:
+            if name in masks and np.any(lab2d == ids[name]):
+                # the closing fills the group's own fat gaps, never another group's muscle (a
+                # thin sheet fused to its neighbour, e.g. external over internal oblique)
+                outlines[name] = group_outline(masks[name], hu, plane.pixel_mm, close_mm) & \
+                    ((lab2d == 0) | (lab2d == ids[name]))
         # classic backend: border pixels counted by their muscle fraction (thin sheets)
         areas = {} if model_labels is not None else \
             partial_volume_areas({ids[n]: o for n, o in outlines.items()}, hu, plane.pixel_mm,
