@@ -882,15 +882,20 @@ def _bins_with(sel: np.ndarray, ang: np.ndarray, where: np.ndarray) -> np.ndarra
 
 
 def _outer_layer(m: np.ndarray, depth: np.ndarray, ang: np.ndarray, frac: float) -> np.ndarray:
-    """Pixels of ``m`` in the outer ``frac`` of the wall thickness of their 5-degree angular bin."""
+    """Pixels of ``m`` in the outer ``frac`` of the wall thickness of their 5-degree angular bin:
+    the ``frac`` share of the bin's pixels nearest the skin (by depth below the subcutaneous fat).
+    A share of the pixel count, not a cut at ``frac`` of the pixel-centre depth range: on a sheet
+    two pixels thick the range cut gives the whole outer row (half the area) to the outer layer."""
     if not m.any():
         return m
     bins = (ang // 5).astype(int)
     out = np.zeros_like(m)
     for b in np.unique(bins[m]):
         sel = m & (bins == b)
-        d = depth[sel]
-        out |= sel & (depth <= d.min() + frac * (d.max() - d.min()) + 1e-6)
+        r, c = np.nonzero(sel)
+        order = np.argsort(depth[r, c], kind="stable")
+        k = int(round(frac * len(order)))
+        out[r[order[:k]], c[order[:k]]] = True
     return out
 
 
