@@ -182,6 +182,23 @@ def superior_mm(img: sitk.Image, box: tuple[slice, ...], offset: tuple[int, ...]
             + parts[2][None, None, :]).astype(np.float32)
 
 
+def _label_crops(labels: np.ndarray, hu: np.ndarray, pad_yx: int):
+    """Per label with a trabecular HU (``_trabecular_hu``): ``(vid, sl, lab, m, h, tb)``, the crop
+    ``sl`` around it (one slice beyond it in z, ``pad_yx`` pixels in-plane), the label map and
+    float32 HU in the crop, its mask there and its trabecular HU."""
+    for i, sl in enumerate(ndi.find_objects(labels)):
+        if sl is None:
+            continue
+        sl = tuple(slice(max(s.start - (1 if k == 0 else pad_yx), 0), s.stop + (1 if k == 0 else pad_yx))
+                   for k, s in enumerate(sl))
+        lab = labels[sl]
+        m = lab == i + 1
+        h = hu[sl].astype(np.float32)
+        tb = _trabecular_hu(m, h)
+        if tb is not None:
+            yield i + 1, sl, lab, m, h, tb
+
+
 def halfway_inplane_rim(labels: np.ndarray, hu: np.ndarray, spacing_zyx: np.ndarray) -> np.ndarray:
     """Add the unlabelled voxels below the bone threshold that touch a label in-plane and are
     brighter than half-way between the vertebra's trabecular HU and the tissue just outside them
@@ -192,18 +209,7 @@ def halfway_inplane_rim(labels: np.ndarray, hu: np.ndarray, spacing_zyx: np.ndar
     bright as low-density trabecular bone); voxels of another label, bright unlabelled bone
     (ribs, neighbours) and voxels next to lung are never taken."""
     out = labels.copy()
-    for i, sl in enumerate(ndi.find_objects(labels)):
-        if sl is None:
-            continue
-        vid = i + 1
-        sl = tuple(slice(max(s.start - 1, 0), s.stop + 1) if k == 0 else
-                   slice(max(s.start - 2, 0), s.stop + 2) for k, s in enumerate(sl))
-        lab = labels[sl]
-        m = lab == vid
-        h = hu[sl].astype(np.float32)
-        tb = _trabecular_hu(m, h)
-        if tb is None:
-            continue
+    for vid, sl, lab, m, h, tb in _label_crops(labels, hu, 2):
         free = (lab == 0) & (h < masks.BONE_LOW_HU)
         # only beside the label's z-interior: at an end slice the voxel beyond the label in-plane
         # is disc (partial volume of the end plate's rim), not the trabecular bone under a side wall
@@ -356,17 +362,7 @@ def drop_beyond_bone(labels: np.ndarray, hu: np.ndarray) -> tuple[np.ndarray, in
     slice) is left as it is. Returns the new map and the number of voxels dropped."""
     out = labels.copy()
     n_drop = 0
-    for i, sl in enumerate(ndi.find_objects(labels)):
-        if sl is None:
-            continue
-        vid = i + 1
-        sl = tuple(slice(max(s.start - 1, 0), s.stop + 1) for s in sl)
-        lab = labels[sl]
-        m = lab == vid
-        h = hu[sl].astype(np.float32)
-        tb = _trabecular_hu(m, h)
-        if tb is None:
-            continue
+    for _, sl, lab, m, h, tb in _label_crops(labels, hu, 1):
         drop = np.zeros_like(m)
         cur, hc = m[1:-1], h[1:-1]
         # (outer, inner) z neighbours of the voxels with both: above/below, and below/above
