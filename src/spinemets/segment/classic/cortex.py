@@ -126,26 +126,29 @@ def wall_cortical_hu(h: np.ndarray, zin: np.ndarray, tb: float, sigma_px: float,
         return None
     if len(p) > MAX_WALLS:
         p = p[:: int(np.ceil(len(p) / MAX_WALLS))]
-    left, right, y = p[:, 0:1], p[:, 4:5], p[:, 1:4]
+    left, right, y = p[:, 0], p[:, 4], p[:, 1:4]
     xs = np.array([-1.0, 0.0, 1.0])
     s = max(float(sigma_px), 1e-3)
-    cs, rss = [], []
-    for x1 in np.arange(-1.6, 0.6 + 1e-9, WALL_STEP_PX):
-        for t in np.arange(WALL_STEP_PX, WALL_MAX_PX + 1e-9, WALL_STEP_PX):
-            x2 = x1 + t
-            if x2 < -0.6 or x2 > 1.6:
-                continue
-            p1 = norm.cdf((xs - x1) / s)
-            p2 = norm.cdf((xs - x2) / s)
-            g = p1 - p2
-            gg = float((g * g).sum())
-            if gg < 1e-6:
-                continue
-            base = left * (1 - p1) + right * p2
-            c = ((y - base) * g).sum(1) / gg
-            cs.append(c)
-            rss.append(((y - base - c[:, None] * g) ** 2).sum(1))
-    cs_a, rss_a = np.stack(cs), np.stack(rss)
+    # every candidate slab (edges x1 < x2, pixels): p1/p2 the blurred step at each edge
+    x1, t = np.meshgrid(np.arange(-1.6, 0.6 + 1e-9, WALL_STEP_PX),
+                        np.arange(WALL_STEP_PX, WALL_MAX_PX + 1e-9, WALL_STEP_PX), indexing="ij")
+    x1, x2 = x1.ravel(), (x1 + t).ravel()
+    keep = (x2 >= -0.6) & (x2 <= 1.6)
+    x1, x2 = x1[keep], x2[keep]
+    p1 = norm.cdf((xs[None, :] - x1[:, None]) / s)          # [candidate, sample]
+    p2 = norm.cdf((xs[None, :] - x2[:, None]) / s)
+    g = p1 - p2
+    gg = (g * g).sum(1)
+    use = gg >= 1e-6
+    a, b, g, gg = 1 - p1[use], p2[use], g[use], gg[use]
+    # per wall w and candidate k, the residual r0 = y - left*a - right*b; the least-squares slab HU
+    # c = <r0, g> / <g, g> and the residual sum of squares <r0, r0> - c^2 <g, g>, by inner products
+    r0g = y @ g.T - left[:, None] * (a * g).sum(1)[None, :] - right[:, None] * (b * g).sum(1)[None, :]
+    cs_a = (r0g / gg[None, :]).T
+    r0r0 = ((y * y).sum(1)[:, None] - 2 * left[:, None] * (y @ a.T) - 2 * right[:, None] * (y @ b.T)
+            + left[:, None] ** 2 * (a * a).sum(1)[None, :] + 2 * (left * right)[:, None] * (a * b).sum(1)[None, :]
+            + right[:, None] ** 2 * (b * b).sum(1)[None, :])
+    rss_a = np.maximum(r0r0 - r0g ** 2 / gg[None, :], 0.0).T
     ok = rss_a <= rss_a.min(0)[None, :] + FIT_TOLERANCE_VAR * noise_hu ** 2
     c_min = np.where(ok, cs_a, np.inf).min(0)
     return float(np.median(c_min))
