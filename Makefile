@@ -8,7 +8,12 @@ CONSTRAINTS := -c constraints.txt
 
 .PHONY: demo test venv-core venv-all clean benchmark system-deps
 
+# The full test environment needs about 7 GB (the pinned torch 2.14.1 CUDA build alone is 5.6 GB):
+# say so up front when the disk is short, instead of failing mid-install with ENOSPC.
 $(VENV)/bin/python:
+	@free_kb=$$(df -Pk . | awk 'NR==2 {print $$4}'); \
+	  if [ -n "$$free_kb" ] && [ "$$free_kb" -lt 7500000 ]; then \
+	    echo "warning: $$((free_kb / 1024)) MB free here; the full test environment (.venv) needs about 7 GB" >&2; fi
 	$(PYTHON) -m venv $(VENV)
 
 # Core install: enough for the demo (no torch, no OpenSim).
