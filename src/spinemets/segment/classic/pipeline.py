@@ -408,8 +408,11 @@ def run_classic(ct: CTImage) -> ClassicOutput:
     lab_small = lut[np.where(labels < OTHER_OFFSET, labels, 0)]
     ref = img  # the CT's grid (only its geometry is used; no second copy of the CT)
     # posterior elements at rib-bearing levels are partitioned again on the CT grid from each level's seeds
+    # (the reconstructed slice thickness, where the reader knows it, shapes the z-border model:
+    # overlapping slices, e.g. 3 mm every 2 mm, average beyond their own voxel)
     labels_ct = refine_on_ct(lab_small, fine.image, ref, ct.array, seeds_work=lut[vseeds],
-                             posterior_work=posterior_region(labels.shape, cl, w, rib_slices))
+                             posterior_work=posterior_region(labels.shape, cl, w, rib_slices),
+                             slice_thickness_mm=ct.metadata.get("slice_thickness_mm"))
     # bone the working grid gave to a rib or an ilium stays out of the vertebrae on the CT grid (the
     # border step above grows each vertebra into any CT bone)
     labels_ct = release_other_bone(labels_ct, labels, fine.image, ref)

@@ -76,11 +76,13 @@ BEYOND_PLATE_PASSES = 2
 
 def refine_on_ct(labels_work: np.ndarray, work_img: sitk.Image, ct_img: sitk.Image,
                  ct_array: np.ndarray, seeds_work: np.ndarray | None = None,
-                 posterior_work: np.ndarray | None = None) -> np.ndarray:
+                 posterior_work: np.ndarray | None = None,
+                 slice_thickness_mm: float | None = None) -> np.ndarray:
     """Working-grid labels -> CT grid (module doc). With ``seeds_work`` (each level's body and
     arch seeds, labelled like ``labels_work``) and ``posterior_work`` (the posterior-element region
     to partition again), the posterior elements there are re-partitioned on the CT grid
-    (``posterior_partition``)."""
+    (``posterior_partition``). ``slice_thickness_mm``: the reconstructed slice thickness when
+    known (DICOM SliceThickness; None: equal to the slice spacing), for ``majority_z_border``."""
     # (the CT-grid resamplings are read through views of their SimpleITK images, kept alive here:
     # no whole-volume copies)
     up_img = labels_to_grid_image(labels_work, work_img, ct_img)
@@ -91,7 +93,7 @@ def refine_on_ct(labels_work: np.ndarray, work_img: sitk.Image, ct_img: sitk.Ima
         return np.array(up)
     psf = cortex.psf_sigma_mm(ct_array, sp) if _thick_slices(sp) else None
     if np.all(sp >= 0.8 * w):
-        return majority_z_border(np.array(up), ct_array, sp, psf)
+        return majority_z_border(np.array(up), ct_array, sp, psf, slice_thickness_mm)
     lab = labels_work.astype(np.uint16)
     interior = np.where(ndi.grey_erosion(lab, size=3) == lab, lab, 0).astype(np.uint16)
     grown = np.where(lab > 0, lab, ndi.grey_dilation(lab, size=3)).astype(np.uint16)
@@ -119,7 +121,7 @@ def refine_on_ct(labels_work: np.ndarray, work_img: sitk.Image, ct_img: sitk.Ima
     sub = fill_label_holes(out[big])
     sub = halfway_inplane_rim(sub, ct_array[big], sp)
     sub = halfmax_border(sub, ct_array[big], sp)  # partial-volume halo of the cortex (edge.py)
-    out[big] = majority_z_border(sub, ct_array[big], sp, psf)
+    out[big] = majority_z_border(sub, ct_array[big], sp, psf, slice_thickness_mm)
     return out
 
 
@@ -262,7 +264,7 @@ def fill_label_holes(labels: np.ndarray) -> np.ndarray:
 
 
 def majority_z_border(labels: np.ndarray, hu: np.ndarray, spacing_zyx: np.ndarray,
-                      psf_sigma_mm: float | None = None) -> np.ndarray:
+                      psf_sigma_mm: float | None = None, slice_thickness_mm: float | None = None) -> np.ndarray:
     """Drop the z-border voxels of each label that bone fills less than half of (module doc).
 
     ``labels``: label map on the CT grid; ``hu``: the CT (HU); ``spacing_zyx``: mm. Judged are
@@ -283,11 +285,17 @@ def majority_z_border(labels: np.ndarray, hu: np.ndarray, spacing_zyx: np.ndarra
     is used. Pixels much wider than the PSF leave a 1 mm wall's thickness unresolved and the fit
     adds nothing; pixels about as wide as the PSF make the brightest voxels read low and the fit
     raises it.
+
+    ``slice_thickness_mm``: the reconstructed slice thickness when it differs from the spacing
+    (overlapping reconstruction, e.g. 3 mm slices every 2 mm): each voxel's HU then averages a
+    window that reaches beyond its own cell into both z neighbours (``bone_majority_probability``,
+    ``profile_ratio``); None: the thickness equals the spacing.
     """
     dz = float(spacing_zyx[0])
     if not _thick_slices(spacing_zyx):
         return labels
     a = min(CORTEX_MM / dz, 0.5)
+    ratio = float(slice_thickness_mm) / dz if slice_thickness_mm is not None and slice_thickness_mm > 0 else 1.0
     out = labels
     for _ in range(BEYOND_PLATE_PASSES):
         out, n_drop = drop_beyond_bone(out, hu)
@@ -343,7 +351,7 @@ def majority_z_border(labels: np.ndarray, hu: np.ndarray, spacing_zyx: np.ndarra
             judge = (outer_lab == 0) & (x > 0.5 * (tb + s)) & (cort > x) & (s < tb) & \
                 has_inner & (inner > 0.5 * (tb + s))
             xm, sm, n = _surface_means(idx, judge, x, s, m.shape, spacing_zyx, sigma)
-            p_bone = bone_majority_probability(xm, sm, cort, tb, a, sigma / np.sqrt(n))
+            p_bone = bone_majority_probability(xm, sm, cort, tb, a, sigma / np.sqrt(n), profile_ratio=ratio)
             drop = np.zeros_like(judge)
             drop[judge] = p_bone < 0.5
             sub = out[sl]
@@ -408,19 +416,30 @@ def _surface_means(idx: tuple[np.ndarray, ...], judge: np.ndarray, x: np.ndarray
 
 
 def bone_majority_probability(x: np.ndarray, s: np.ndarray, c: float, tb: float, a: float,
-                              sigma: float | np.ndarray, n_grid: int = 64) -> np.ndarray:
+                              sigma: float | np.ndarray, n_grid: int = 64,
+                              profile_ratio: float = 1.0) -> np.ndarray:
     """P(bone fills at least half of the voxel | its HU ``x``).
 
     The bone surface lies anywhere in the voxel with equal probability: bone fills a fraction f
     (uniform on [0, 1]) of it, the first ``a`` of that fraction being the cortical shell, so
     HU(f) = S + min(f, a) (C - S) + max(f - a, 0) (Tb - S), observed with Gaussian noise
-    ``sigma`` (one value, or one per voxel); ``s`` is the soft tissue beyond the surface (per voxel)."""
+    ``sigma`` (one value, or one per voxel); ``s`` is the soft tissue beyond the surface (per voxel).
+
+    ``profile_ratio``: slice thickness / slice spacing. The HU averages a box of that many voxel
+    heights centred on the voxel (overlapping reconstruction when > 1): the window [-e, 1 + e]
+    (voxel units, e = (ratio - 1) / 2, the inner side at 0) holds L = f + e of bone (clipped to
+    [0, ratio]), the outer ``a`` of it shell, so
+    HU(f) = S + (min(L, a) (C - S) + max(L - a, 0) (Tb - S)) / ratio (the formula above at ratio 1).
+    Half a bony voxel then shows the shell plus e of trabecular bone in a wider window; a voxel
+    with no bone at all still holds up to e of the shell beside it."""
     from scipy.stats import norm
 
     f = (np.arange(n_grid) + 0.5) / n_grid
     x = np.asarray(x, np.float64)[:, None]
     s = np.asarray(s, np.float64)[:, None]
-    model = s + np.minimum(f, a) * (c - s) + np.maximum(f - a, 0.0) * (tb - s)
+    ratio = float(profile_ratio)
+    length = np.clip(f + 0.5 * (ratio - 1.0), 0.0, ratio)
+    model = s + (np.minimum(length, a) * (c - s) + np.maximum(length - a, 0.0) * (tb - s)) / ratio
     sd = np.broadcast_to(np.asarray(sigma, np.float64), x.shape[:1])[:, None]
     like = norm.pdf((x - model) / sd)
     total = like.sum(axis=1)
