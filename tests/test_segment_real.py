@@ -105,13 +105,15 @@ def test_dicom_slab_t12_label(dicom_case):
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "T12 Dice 0.771 (0.764 at the start of the sixth session; 0.73 before the ribs cut by the 40 mm slab were "
-    "recognised from their paired detached cross-sections): 25.3k predicted vs 23.6k reference voxels, TP 18.8k; "
-    "FP 6.5k, of which 3.1k are voxels the reference labels T11 inside our T12 body (patches of T12's body in "
-    "13 of its 16 slices, a neighbour mix-up of the --fast model; counted as T12 they would give Dice 0.843), the "
-    "rest within a few mm of its blocky 3 mm-model border and the bright lateral body bone; FN 4.7k (median "
-    "230 HU), all left unlabelled: 2.2k in the caudal slices 0-3 (the bony rim of the end plate and the front "
-    "of the body), the rest at the process and body borders; 0.8k below 100 HU"))
+    "T12 Dice 0.772 (0.771 before the end-slice rule used the reconstructed 3 mm slice thickness instead of "
+    "the 2 mm spacing; 0.764 at the start of the sixth session): 25.5k predicted vs 23.6k reference voxels, TP "
+    "18.9k; FP 6.5k, of which 3.2k are voxels the reference labels T11 inside our T12 body (patches of T12's body in "
+    "13 of its 16 slices, a neighbour mix-up of the --fast model; counted as T12 they would give Dice 0.843), most "
+    "of the rest within 2 mm of its blocky 3 mm-model border (our own label pushed through a 3 mm grid and back "
+    "scores 0.88 against itself); FN 4.6k, all left unlabelled: 2.2k in the caudal slices 0-3, of which 1.0k are the "
+    "end-plate rim and spurs (469 HU) taken by the region of the contrast-filled aorta (~150 HU interior, below "
+    "the 250 HU blood rule, joined through its calcified wall) and dropped with it; 3.4k of the 4.6k lie within "
+    "2 mm of our border"))
 def test_dicom_slab_t12_dice(dicom_case):
     _, _, m = dicom_case
     assert m["levels"]["T12"]["dice"] >= 0.85, m["levels"]["T12"]
