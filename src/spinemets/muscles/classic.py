@@ -751,6 +751,7 @@ def _split_wall(runs: np.ndarray, depth: np.ndarray, x: np.ndarray, y: np.ndarra
     sectors = [sc for sc in sectors if expected(sc[0], level)] or sectors
     out: dict[str, np.ndarray] = {}
     outer, inner = runs == 1, runs == 2
+    per_side = {}
     for side, sm in (("left", x > cx), ("right", x <= cx)):
         outer_g = _assign_components(outer & sm, ang, sectors)
         inner_g = _assign_components(inner & sm, ang, [sc for sc in (_INNER_MIDDLE if middle else _INNER)
@@ -775,12 +776,24 @@ def _split_wall(runs: np.ndarray, depth: np.ndarray, x: np.ndarray, y: np.ndarra
             behind = _behind_two_layer_arc(outer_g["external_oblique"], inner_g["serratus_anterior"], ang)
             outer_g["external_oblique"] &= ~behind
             outer_g["serratus_anterior"] = outer_g.get("serratus_anterior", np.zeros_like(behind)) | behind
+        per_side[side] = (sm, outer_g, inner_g)
+    # the external oblique's share of the obliques' depth, measured where a fat plane parts them:
+    # on this side of the plane, or on both sides together where one side's two-layer arc is too
+    # short to measure it (the wall is bilaterally symmetric)
+    none = np.zeros_like(runs, dtype=bool)
+    eo2 = {sd: og.get("external_oblique", none) for sd, (_, og, _) in per_side.items()}
+    io2 = {sd: ig.get("internal_oblique", none) for sd, (_, _, ig) in per_side.items()}
+    share = {sd: _two_layer_share(eo2[sd], io2[sd], ang) for sd in per_side}
+    both_sides = _two_layer_share(eo2["left"], io2["left"], ang, eo2["right"], io2["right"])
+    for side, (sm, outer_g, inner_g) in per_side.items():
         for grp, m in outer_g.items():
             if grp == "external_oblique" and expected("internal_oblique", level):
-                # no fat plane seen between the layers: outer 40 % external, rest internal
+                # no fat plane seen between the layers: the outer share of the depth is external
                 single = m & ~_bins_with(inner & sm, ang, m)
                 eo_only, io_only = _single_layer_muscle(single, m & ~single, inner & sm, ang)
-                eo_part = eo_only | _outer_layer(single & ~eo_only & ~io_only, depth, ang, 0.4)
+                frac = share[side] if share[side] is not None else both_sides if both_sides is not None \
+                    else FUSED_EO_SHARE_DEFAULT
+                eo_part = eo_only | _outer_layer(single & ~eo_only & ~io_only, depth, ang, frac)
                 out[f"internal_oblique_{side}"] = single & ~eo_part
                 m = (m & ~single) | eo_part
             if expected(grp, level):
@@ -788,6 +801,37 @@ def _split_wall(runs: np.ndarray, depth: np.ndarray, x: np.ndarray, y: np.ndarra
         for grp, m in inner_g.items():
             out[f"{grp}_{side}"] = out.get(f"{grp}_{side}", np.zeros_like(m)) | m
     return out
+
+
+#: the external oblique's share of the fused obliques' depth where no two-layer arc is seen on
+#: either side of the plane: mid-abdominal thicknesses by ultrasound, external oblique about 6 mm
+#: against 8-10 mm of internal oblique with transversus abdominis
+FUSED_EO_SHARE_DEFAULT = 0.4
+
+
+def _two_layer_share(eo: np.ndarray, io: np.ndarray, ang: np.ndarray, eo_b: np.ndarray | None = None,
+                     io_b: np.ndarray | None = None) -> float | None:
+    """The external oblique's share of the two obliques' depth on the arc where a fat plane parts
+    them: pixel counts of ``eo`` (outer run) and ``io`` (inner run) over the 5-degree bins holding
+    both (each bin a stretch of wall, so a ratio of counts is a ratio of thicknesses); with
+    ``eo_b``/``io_b`` (the other side) the bins of both sides together. The two muscles'
+    thicknesses change along the spine in opposite directions - the internal oblique thin near
+    its insertion on ribs 10-12, thick above the iliac crest it arises from, the external oblique
+    fleshy over the lower ribs and aponeurotic towards the crest - and slowly around the flank, so
+    the ratio where they are seen apart holds where they are fused in the same plane. None when
+    the two-layer arc is shorter than TWO_LAYER_MIN_BINS bins."""
+    bins = (ang // 5).astype(int)
+    n_bins = n_eo = n_io = 0
+    for e, i in ((eo, io), (eo_b, io_b)):
+        if e is None or i is None or not e.any() or not i.any():
+            continue
+        both = np.intersect1d(np.unique(bins[e]), np.unique(bins[i]))
+        n_bins += len(both)
+        n_eo += int(np.isin(bins[e], both).sum())
+        n_io += int(np.isin(bins[i], both).sum())
+    if n_bins < TWO_LAYER_MIN_BINS or n_eo + n_io == 0:
+        return None
+    return n_eo / float(n_eo + n_io)
 
 
 def _assign_components(sheet: np.ndarray, ang: np.ndarray,
