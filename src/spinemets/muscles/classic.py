@@ -770,6 +770,15 @@ def _split_wall(runs: np.ndarray, depth: np.ndarray, x: np.ndarray, y: np.ndarra
             crept = _creep(inner_g["internal_oblique"], outer_g["external_oblique"], SHEET_CREEP_MM / px)
             outer_g["external_oblique"] &= ~crept
             inner_g["internal_oblique"] |= crept
+        if middle and expected("external_oblique", level) and "serratus_anterior" in outer_g \
+                and "serratus_anterior" in inner_g:
+            # the external oblique's upper slips (from the outer surfaces of ribs 5-8) cover the
+            # serratus anterior's lower digitations on the lateral ribs: in the serratus sector the
+            # outer of two layers is the external oblique, the single sheet behind its border the
+            # serratus
+            over = _over_two_layer_arc(outer_g["serratus_anterior"], inner_g["serratus_anterior"], ang)
+            outer_g["serratus_anterior"] &= ~over
+            outer_g["external_oblique"] = outer_g.get("external_oblique", np.zeros_like(over)) | over
         if "external_oblique" in outer_g and "serratus_anterior" in inner_g:
             # behind the external oblique's posterior free border the single sheet on the ribs is
             # the serratus anterior (its lower digitations interdigitate with the oblique's slips)
@@ -986,6 +995,13 @@ def _across_skin(pieces_mask: np.ndarray, body: np.ndarray, px: float, max_depth
 #: angular bin (deg of the normalised trunk angle) over which the external oblique's posterior
 #: border is located: ~5 mm of the lateral chest wall
 EO_BORDER_BIN_DEG = 2.0
+
+
+def _over_two_layer_arc(outer: np.ndarray, inner: np.ndarray, ang: np.ndarray) -> np.ndarray:
+    """Pixels of ``outer`` in the EO_BORDER_BIN_DEG angular bins that also hold ``inner``: the
+    outer of two layers seen one over the other."""
+    bins = (ang // EO_BORDER_BIN_DEG).astype(int)
+    return outer & np.isin(bins, np.unique(bins[inner]))
 
 
 def _behind_two_layer_arc(eo: np.ndarray, serratus_inner: np.ndarray, ang: np.ndarray) -> np.ndarray:
