@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from spinemets.muscles.wall import wall_layers
 
@@ -304,3 +305,85 @@ def test_serratus_behind_the_external_obliques_border_is_serratus():
     assert not behind[eo & (ang < 83.0)].any()
     assert not _behind_two_layer_arc(outer_by_sector, np.zeros_like(sa_in), ang).any()
 
+
+
+def _one_side_wall(eo_mm: float, io_mm: float, two_layer: tuple[float, float], fused: tuple[float, float]):
+    """One side (x > 0) of an elliptical trunk section (1 mm pixels): the external oblique
+    (``eo_mm``) over the internal oblique (``io_mm``) with a 2 mm fat plane between them on the
+    normalised trunk angles ``two_layer``, and the two fused into one layer (no plane seen) of
+    ``eo_mm + io_mm`` on ``fused``. Returns the wall runs (1 outer, 2 inner), the depth below the
+    skin, x, y (mm), the body mask, the trunk angle and the true external-oblique part of the
+    fused arc."""
+    from spinemets.muscles.classic import _trunk_angle
+
+    x, y, body, depth, _ = _section(110.0, 80.0)
+    ang, _ = _trunk_angle(x, y, body)
+    side = body & (x > 0)
+    on2 = side & (ang >= two_layer[0]) & (ang < two_layer[1])
+    on1 = side & (ang >= fused[0]) & (ang < fused[1])
+    runs = np.zeros(body.shape, np.int8)
+    runs[on2 & (depth >= 15.0) & (depth < 15.0 + eo_mm)] = 1
+    runs[on2 & (depth >= 17.0 + eo_mm) & (depth < 17.0 + eo_mm + io_mm)] = 2
+    runs[on1 & (depth >= 15.0) & (depth < 15.0 + eo_mm + io_mm)] = 1
+    eo_true = on1 & (depth >= 15.0) & (depth < 15.0 + eo_mm)
+    return runs, depth, x, y, body, ang, eo_true
+
+
+def test_fused_obliques_split_by_the_ratio_seen_where_they_part():
+    """Where the obliques are fused into one layer, the external oblique's share of its depth is
+    their thickness ratio on the arc where a fat plane parts them in the same plane: most of the
+    layer near the costal margin (a thin internal oblique under a thick external one), a third
+    above the iliac crest (the reverse). A fixed share would be wrong at one of the two ends."""
+    from spinemets.muscles.classic import _split_wall
+
+    for eo_mm, io_mm in ((6.0, 2.0), (2.0, 5.0)):
+        runs, depth, x, y, body, ang, eo_true = _one_side_wall(eo_mm, io_mm, (40.0, 70.0), (70.0, 95.0))
+        out = _split_wall(runs, depth, x, y, body, "L2")
+        fused = (runs == 1) & (ang >= 70.0) & (ang < 95.0)
+        got = out["external_oblique_left"][fused].mean()
+        want = eo_mm / (eo_mm + io_mm)
+        assert abs(got - want) < 0.1, (eo_mm, io_mm, got)
+        # the split is by depth: the outer part is the external oblique
+        agree = (out["external_oblique_left"] == eo_true)[fused].mean()
+        assert agree > 0.85, agree
+        assert out["internal_oblique_left"][fused].mean() == pytest.approx(1.0 - got)
+
+
+def test_fused_share_from_the_other_side_or_the_default():
+    """A side whose two-layer arc is too short to measure takes the ratio of both sides together;
+    with no two-layer arc on either side nothing is measured (the caller's default share)."""
+    from spinemets.muscles.classic import TWO_LAYER_MIN_BINS, _two_layer_share
+
+    runs, depth, x, y, body, ang, _ = _one_side_wall(6.0, 2.0, (40.0, 70.0), (70.0, 95.0))
+    eo, io = runs == 1, runs == 2
+    share = _two_layer_share(eo, io, ang)
+    assert share == pytest.approx(0.75, abs=0.05)
+    short = io & (ang < 40.0 + 5.0 * (TWO_LAYER_MIN_BINS - 1))
+    assert _two_layer_share(eo, short, ang) is None
+    none = np.zeros_like(eo)
+    assert _two_layer_share(eo, short, ang, eo, io) is not None
+    assert _two_layer_share(eo, none, ang, eo, none) is None
+
+
+def test_external_oblique_over_the_serratus_at_t7():
+    """At T6-T7 the external oblique's upper slips cover the serratus anterior's lower digitations
+    on the lateral ribs: in the serratus sector the outer of two layers is the external oblique,
+    the single sheet behind the two-layer arc the serratus."""
+    from spinemets.muscles.classic import _split_wall, _trunk_angle
+
+    x, y, body, depth, _ = _section(110.0, 80.0)
+    ang, _ = _trunk_angle(x, y, body)
+    side = body & (x > 0)
+    sheet = side & (depth >= 15.0) & (depth < 18.0) & (ang >= 66.0) & (ang < 106.0)
+    under = side & (depth >= 20.0) & (depth < 24.0) & (ang >= 66.0) & (ang < 86.0)
+    runs = np.zeros(body.shape, np.int8)
+    runs[sheet] = 1
+    runs[under] = 2
+    out = _split_wall(runs, depth, x, y, body, "T7")
+    eo = out.get("external_oblique_left", np.zeros_like(body))
+    sa = out.get("serratus_anterior_left", np.zeros_like(body))
+    assert eo[sheet & (ang < 84.0)].mean() > 0.95
+    assert sa[sheet & (ang >= 88.0)].mean() > 0.95 and not eo[sheet & (ang >= 88.0)].any()
+    assert sa[under].all()
+    # T8 and below use the sectors of the lower thorax: the rule is T6-T7 only
+    assert _split_wall(runs, depth, x, y, body, "T4").get("external_oblique_left") is None
