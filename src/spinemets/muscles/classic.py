@@ -751,6 +751,11 @@ def _split_wall(runs: np.ndarray, depth: np.ndarray, x: np.ndarray, y: np.ndarra
     sectors = [sc for sc in sectors if expected(sc[0], level)] or sectors
     out: dict[str, np.ndarray] = {}
     outer, inner = runs == 1, runs == 2
+    # a muscle sheet runs along the skin: a piece of the inner run extending deeper along the
+    # skin's normal than the thickest inner sheet, and deeper than it extends along the wall, is
+    # an organ's texture the rays met under the outer sheet (bowel loop, liver or diaphragm
+    # beneath the wall), not a sheet, and no two-layer arc
+    inner &= ~_across_skin(inner, body, px, INNER_SHEET_MAX_MM)
     per_side = {}
     for side, sm in (("left", x > cx), ("right", x <= cx)):
         outer_g = _assign_components(outer & sm, ang, sectors)
@@ -812,6 +817,10 @@ def _split_wall(runs: np.ndarray, depth: np.ndarray, x: np.ndarray, y: np.ndarra
     return out
 
 
+#: thickest inner sheet of the wall (mm): the internal oblique with the transversus abdominis, at
+#: most about 12 mm on ultrasound of the lateral abdominal wall (the serratus under the
+#: latissimus is thinner)
+INNER_SHEET_MAX_MM = 12.0
 #: the external oblique's share of the fused obliques' depth where no two-layer arc is seen on
 #: either side of the plane: mid-abdominal thicknesses by ultrasound, external oblique about 6 mm
 #: against 8-10 mm of internal oblique with transversus abdominis
@@ -821,26 +830,28 @@ FUSED_EO_SHARE_DEFAULT = 0.4
 def _two_layer_share(eo: np.ndarray, io: np.ndarray, ang: np.ndarray, eo_b: np.ndarray | None = None,
                      io_b: np.ndarray | None = None) -> float | None:
     """The external oblique's share of the two obliques' depth on the arc where a fat plane parts
-    them: pixel counts of ``eo`` (outer run) and ``io`` (inner run) over the 5-degree bins holding
-    both (each bin a stretch of wall, so a ratio of counts is a ratio of thicknesses); with
-    ``eo_b``/``io_b`` (the other side) the bins of both sides together. The two muscles'
+    them: the median over the 5-degree bins holding both ``eo`` (outer run) and ``io`` (inner
+    run) of the bin's ``eo`` pixel count over both counts (each bin a stretch of wall, so a ratio
+    of counts is a ratio of thicknesses; the median, as a bin where the inner run took a piece of
+    an organ beneath it is an outlier); with ``eo_b``/``io_b`` (the other side) the bins of both
+    sides together. The two muscles'
     thicknesses change along the spine in opposite directions - the internal oblique thin near
     its insertion on ribs 10-12, thick above the iliac crest it arises from, the external oblique
     fleshy over the lower ribs and aponeurotic towards the crest - and slowly around the flank, so
     the ratio where they are seen apart holds where they are fused in the same plane. None when
     the two-layer arc is shorter than TWO_LAYER_MIN_BINS bins."""
     bins = (ang // 5).astype(int)
-    n_bins = n_eo = n_io = 0
+    ratios: list[float] = []
     for e, i in ((eo, io), (eo_b, io_b)):
         if e is None or i is None or not e.any() or not i.any():
             continue
         both = np.intersect1d(np.unique(bins[e]), np.unique(bins[i]))
-        n_bins += len(both)
-        n_eo += int(np.isin(bins[e], both).sum())
-        n_io += int(np.isin(bins[i], both).sum())
-    if n_bins < TWO_LAYER_MIN_BINS or n_eo + n_io == 0:
+        n_e = np.bincount(bins[e], minlength=bins.max() + 1)[both]
+        n_i = np.bincount(bins[i], minlength=bins.max() + 1)[both]
+        ratios.extend((n_e / (n_e + n_i)).tolist())
+    if len(ratios) < TWO_LAYER_MIN_BINS:
         return None
-    return n_eo / float(n_eo + n_io)
+    return float(np.median(ratios))
 
 
 def _assign_components(sheet: np.ndarray, ang: np.ndarray,
