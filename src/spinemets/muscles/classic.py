@@ -43,10 +43,13 @@ Method (all lengths in mm, scaled to the pixel size; all anchors from the segmen
    also keeps what it grew beyond that limit in the trapezius' sector. Above the lung bases no
    organ touches the paraspinal region, so no organ contact is cut from it.
 6. The superficial sheet is assigned to the wall groups by its angle around the trunk centre
-   (0 deg anterior, 180 deg posterior) and, for the lateral abdominal wall, by depth (external
-   oblique: outer 40 % of the local wall thickness; internal oblique: the rest). On the lateral
+   (0 deg anterior, 180 deg posterior) and, for the lateral abdominal wall, by depth: where the
+   obliques show as one layer (no fat plane seen between them) the external oblique is its outer
+   share, the two muscles' thickness ratio measured where a fat plane does part them in the same
+   plane (this side, else both sides; 40 % where they are never seen apart). On the lateral
    ribs the external oblique ends where the serratus anterior stops being seen beneath it (its
-   posterior free border): behind that the single sheet is the serratus, whatever the sector.
+   posterior free border): behind that the single sheet is the serratus, whatever the sector; at
+   T6-T7 the outer of two layers in the serratus sector is the external oblique's upper slips.
 7. Psoas and quadratus lumborum: the quadratus lumborum region ends 0.5 body radius anterior to
    the posterior body wall (the kidney lies in front of it); where either touches an iso-dense
    organ without a fat plane, the ellipse of its outline seen against fat and bone adds back the
