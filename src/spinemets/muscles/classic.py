@@ -67,6 +67,7 @@ from .landmarks import Landmarks
 from .wall import wall_layers
 from .presence import expected
 from .shape import complete_outline
+from .thin_sheet import beneath_own_sheet, depth_normal, follow_course, ridge_excess, ridge_threshold
 from .valley import fat_valleys, image_noise_hu
 
 MUSCLE_HU = (-29.0, 150.0)
@@ -499,7 +500,49 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
                 out[f"{grp}_{side}"] = complete_outline(keep, free, (hs < MUSCLE_HU[0]) | bone, px,
                                                         markers == lab + off)
     out.update(_split_wall(runs, depth, x, y, body, level))
+    _follow_thin_sheets(out, h_sharp, body, fat_o, bone, depth, x, y, level, px)
     return {k: v for k, v in out.items() if v.any()}
+
+
+#: superficial sheets that thin below a pixel along their course (the latissimus dorsi's lower
+#: aponeurotic part, the pectoralis major's lowest fibres): followed through the fat
+#: (``thin_sheet.py``)
+THIN_SHEET_GROUPS = ("latissimus_dorsi", "pectoralis_major")
+
+
+def _follow_thin_sheets(out: dict[str, np.ndarray], h_sharp: np.ndarray, body: np.ndarray,
+                        fat: np.ndarray, bone: np.ndarray, depth: np.ndarray, x: np.ndarray, y: np.ndarray,
+                        level: str, px: float) -> None:
+    """In place: each ``THIN_SHEET_GROUPS`` mask of ``out`` extended along its thin course on its
+    side, less than ``WALL_MAX_MM`` below the subcutaneous fat, through pixels no other group holds
+    (``thin_sheet.follow_course``), less the pieces under its own course
+    (``thin_sheet.beneath_own_sheet``). Not limited to the group's angular sector: the sector is where
+    the group is expected, the course continuous with its pieces is where it is seen."""
+    todo = [g for g in THIN_SHEET_GROUPS if expected(g, level) and
+            any(f"{g}_{sd}" in out and out[f"{g}_{sd}"].any() for sd in ("left", "right"))]
+    if not todo:
+        return
+    normal = depth_normal(body, px)
+    excess = ridge_excess(h_sharp, normal, px)
+    threshold = ridge_threshold(excess[0], fat)
+    if threshold is None:
+        return
+    taken = np.zeros(body.shape, bool)
+    for m in out.values():
+        taken |= m
+    _, cx = _trunk_angle(x, y, body)
+    free = body & ~bone & ~taken & (depth < WALL_MAX_MM)
+    for g in todo:
+        for side, sm in (("left", x > cx), ("right", x <= cx)):
+            name = f"{g}_{side}"
+            if name not in out:
+                continue
+            add = follow_course(out[name], excess, threshold, free & sm, normal, h_sharp, px,
+                                muscle_window_lo=MUSCLE_HU[0])
+            out[name] = out[name] | add
+            free &= ~add
+            # the tissue under the sheet's course that the rays reached between its beads
+            out[name] &= ~beneath_own_sheet(out[name], normal, px)
 
 
 def _thin_fat_planes(h_sharp: np.ndarray, hs: np.ndarray, fat: np.ndarray, muscle: np.ndarray, px: float,
@@ -736,6 +779,17 @@ def _trunk_angle(x: np.ndarray, y: np.ndarray, body: np.ndarray) -> tuple[np.nda
     return np.degrees(np.arctan2(np.abs(x - cx) / a_half, -(y - cy) / b_half)), cx
 
 
+def _outer_sectors(level: str) -> list[tuple[str, float, float]]:
+    """The outer run's angular sectors at ``level`` (groups not present there left out)."""
+    if expected("pectoralis_major", level):
+        sectors = _SECTORS_THORAX_UPPER
+    elif anatomy.level_index(level) <= anatomy.level_index("T11"):
+        sectors = _SECTORS_THORAX_LOWER
+    else:
+        sectors = _SECTORS_ABDOMEN
+    return [sc for sc in sectors if expected(sc[0], level)] or sectors
+
+
 def _split_wall(runs: np.ndarray, depth: np.ndarray, x: np.ndarray, y: np.ndarray, body: np.ndarray,
                 level: str) -> dict[str, np.ndarray]:
     if not runs.any():
@@ -745,13 +799,7 @@ def _split_wall(runs: np.ndarray, depth: np.ndarray, x: np.ndarray, y: np.ndarra
     i = anatomy.level_index(level)
     # the pectoralis major's lowest fibres over the upper rectus sheath (T6-T7): beneath it
     middle = expected("pectoralis_major", level) and expected("rectus_abdominis", level)
-    if expected("pectoralis_major", level):
-        sectors = _SECTORS_THORAX_UPPER
-    elif i <= anatomy.level_index("T11"):
-        sectors = _SECTORS_THORAX_LOWER
-    else:
-        sectors = _SECTORS_ABDOMEN
-    sectors = [sc for sc in sectors if expected(sc[0], level)] or sectors
+    sectors = _outer_sectors(level)
     out: dict[str, np.ndarray] = {}
     outer, inner = runs == 1, runs == 2
     # a muscle sheet runs along the skin: a piece of the inner run extending deeper along the

@@ -20,6 +20,7 @@ from .partial_volume import partial_volume_areas, rib_bone_mask
 from .plane import Plane
 from .presence import expected
 from .propagate import propagate_labels
+from .thin_sheet import thin_sheet_areas
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,11 @@ PSOAS_REF_LEVELS = ("L3", "L4", "L5")
 #: lumborum on the 12th rib): their border with rib bone is weighed as a muscle/bone mixture.
 #: The superficial sheets are not: against the chest wall lie the intercostal muscles, no group
 BONE_BORDER_GROUPS = ("erector_spinae", "transversospinalis", "quadratus_lumborum")
+#: superficial sheets whose area is the partial-volume HU integral across their course
+#: (``thin_sheet.course_area_mm2``): the latissimus dorsi and the pectoralis major, which thin
+#: below a pixel at their lower ends (classic.THIN_SHEET_GROUPS)
+THIN_SHEET_IDS = {anatomy.BY_NAME[anatomy.muscle_name(g, sd)].id for g in ("latissimus_dorsi", "pectoralis_major")
+                  for sd in ("left", "right")}
 
 SLICE_DEFINITION = (
     "Mid-vertebral plane of each vertebra T1-L5 present: the oblique plane through the centroid of its vertebral body "
@@ -45,7 +51,10 @@ CSA_DEFINITION = (
     "fat/muscle mixtures just outside it, count by their muscle fraction (HU - fat) / (muscle - fat), "
     "fat = median pure fat of the plane, muscle = the group's interior median; erector spinae, "
     "transversospinalis and quadratus lumborum pixels against a rib count by their muscle fraction "
-    "between the muscle reference and the rib's brightest HU within 3 mm; model backends: the "
+    "between the muscle reference and the rib's brightest HU within 3 mm; latissimus dorsi and pectoralis major "
+    "(sheets thinner than a pixel at their lower ends): their outline's border pixels and all fat/mixture pixels "
+    "within 2 mm of it count by their muscle fraction, at most 1 and not clipped at 0 (the HU integral across "
+    "the sheet's course); model backends: the "
     "model's mask as it is."
 )
 OFFSET_CONVENTION = (
@@ -153,6 +162,9 @@ def segment_muscles(ct: CTImage, vertebrae: LabelMap, backend: str = "classic",
                                  bone=rib_bone_mask(hu, vert, plane.pixel_mm),
                                  bone_groups={ids[anatomy.muscle_name(g, sd)] for g in BONE_BORDER_GROUPS
                                               for sd in ("left", "right")})
+        if model_labels is None:  # sheets thinner than a pixel: the HU integral across the course
+            areas.update(thin_sheet_areas({ids[n]: o for n, o in outlines.items()}, THIN_SHEET_IDS, hu,
+                                          plane.pixel_mm))
         for grp in anatomy.MUSCLE_GROUPS:
             for side in ("left", "right"):
                 name = anatomy.muscle_name(grp, side)
