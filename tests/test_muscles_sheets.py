@@ -118,3 +118,25 @@ def test_tissue_beneath_the_own_course_is_not_the_sheet():
     assert flagged[block].all() and not flagged[beads].any()
     thick = (r > 38.0) & (r < 46.0) & (ang > 20.0) & (ang < 140.0) & ~((r > 41.5) & (r < 42.5))
     assert not beneath_own_sheet(thick, normal, 1.0).any()
+
+
+def _wall_band(ang_deg: np.ndarray, r: np.ndarray, a0: float, a1: float, r_out: float, thick: float) -> np.ndarray:
+    return (ang_deg >= a0) & (ang_deg < a1) & (r <= r_out) & (r > r_out - thick)
+
+
+def test_rectus_ends_at_the_linea_semilunaris():
+    """A rectus belly 10 mm thick (angles 0-30 deg) continued laterally, without a fat plane, by a
+    4 mm oblique sheet (30-50 deg): the part lateral to where the wall thins to less than half the
+    belly is cut off the rectus, the belly kept. A rectus only 4 mm thick (its upper end) has no
+    belly to tell from the aponeurosis and is left whole."""
+    from spinemets.muscles.classic import _beyond_linea_semilunaris
+
+    yy, xx = (np.indices((260, 260)) + 0.5) - 130.0
+    r = np.hypot(xx, yy)
+    ang = np.degrees(np.arctan2(np.abs(xx), -yy))  # 0 anterior midline, 90 lateral
+    belly = _wall_band(ang, r, 0.0, 30.0, 110.0, 10.0)
+    tail = _wall_band(ang, r, 30.0, 50.0, 110.0, 4.0)
+    cut = _beyond_linea_semilunaris(belly | tail, ang, 1.0)
+    assert cut[tail].mean() > 0.9 and cut[belly].mean() < 0.05
+    thin = _wall_band(ang, r, 0.0, 30.0, 110.0, 4.0)
+    assert not _beyond_linea_semilunaris(thin | tail, ang, 1.0).any()
