@@ -140,3 +140,26 @@ def test_rectus_ends_at_the_linea_semilunaris():
     assert cut[tail].mean() > 0.9 and cut[belly].mean() < 0.05
     thin = _wall_band(ang, r, 0.0, 30.0, 110.0, 4.0)
     assert not _beyond_linea_semilunaris(thin | tail, ang, 1.0).any()
+
+
+@pytest.mark.slow
+def test_latissimus_aponeurotic_part_on_a_phantom(phantom_factory):
+    """Small-preset phantom (2 x 2 x 3 mm, seed 3, T11-L5): at L1-L3 the latissimus dorsi thins from
+    ~2 mm to a sub-millimetre sheet over the thoracolumbar fascia, imaged as a chain of beads in the
+    fat. Per side and level its CSA is within the issue-4 target (<= 20 % worst, <= 10 % median)
+    and its centroid within 5 mm (before the course was followed: -53 % and -79 % at L3)."""
+    from spinemets import anatomy
+    from spinemets.muscles import segment_muscles
+
+    ph = phantom_factory(3, lesions=[], fov_levels=("T11", "L5"))
+    res = segment_muscles(ph.ct, ph.vertebrae)
+    errs, cents = [], []
+    for lv in ("L1", "L2", "L3"):
+        for side in ("left", "right"):
+            name = anatomy.muscle_name("latissimus_dorsi", side)
+            tv, got = ph.truth["muscles"][lv][name], res.summary["levels"][lv][name]
+            assert got["csa_mm2"] is not None, (lv, name)
+            errs.append(abs(got["csa_mm2"] - tv["csa_mm2"]) / tv["csa_mm2"])
+            cents.append(float(np.linalg.norm(np.subtract(got["centroid_lps_mm"], tv["centroid_lps_mm"]))))
+    assert max(errs) <= 0.20 and np.median(errs) <= 0.10, errs
+    assert max(cents) <= 5.0, cents
