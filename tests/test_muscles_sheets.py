@@ -70,7 +70,8 @@ def test_sub_pixel_sheet_area_from_the_hu_integral(thickness_mm, seed):
     # the course reaches both ends of the arc and stays on it
     a = ang[course]
     assert a.min() < 30.0 and a.max() > 130.0, (a.min(), a.max())
-    assert (course & ~ndi.binary_dilation(truth, iterations=2)).sum() <= 3
+    stray = (course & ~ndi.binary_dilation(truth, iterations=2)).sum()
+    assert stray <= 0.03 * course.sum(), (stray, course.sum())
     got = course_area_mm2(course, plane, np.zeros_like(body), 1.0, FAT, MUSCLE)
     assert abs(got - area) / area <= 0.15, (got, area)
     if thickness_mm <= 0.75:

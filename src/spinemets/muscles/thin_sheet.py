@@ -9,7 +9,7 @@ than the tissue ``RIDGE_OFFSET_MM`` outwards and inwards along the local depth d
 to the skin). That excess, averaged along the sheet's course over ``COURSE_MEAN_MM`` (the sheet is
 long, the noise is not: a matched filter for a line parallel to the skin), is compared with its
 own spread over the subcutaneous fat: a pixel is on the course when it exceeds the fat's median by
-``RIDGE_NOISE_SIGMAS`` SDs. The course is followed from the pieces of the sheet the wall rays found
+``RIDGE_NOISE_SIGMAS`` SDs (``RIDGE_NOISE_SIGMAS_LOW`` along a clear stretch). The course is followed from the pieces of the sheet the wall rays found
 (connected to them, gaps of up to ``BRIDGE_MM`` along the course bridged).
 
 The course pixels are added to the sheet's mask; its area is then what the CT numbers say: each
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage as ndi
+from skimage.filters import apply_hysteresis_threshold
 
 #: distance along the depth direction at which the tissue on either side of a thin sheet is
 #: sampled (mm): beyond the spread of a sub-pixel sheet over two 2 mm CT pixels and the plane's
@@ -29,8 +30,11 @@ from scipy import ndimage as ndi
 RIDGE_OFFSET_MM = 3.0
 #: length along the course over which the excess is averaged (mm; +-3 mm)
 COURSE_MEAN_MM = 6.0
-#: a course pixel's averaged excess lies this many SDs above its median over pure fat
+#: a course pixel's averaged excess lies this many SDs above its median over pure fat ...
 RIDGE_NOISE_SIGMAS = 3.0
+#: ... or this many, in a piece of such pixels that holds one of the former (hysteresis, as in
+#: edge following: the faint stretches of a course between its clear ones)
+RIDGE_NOISE_SIGMAS_LOW = 2.0
 #: gaps along the course bridged between ridge pixels (mm), along the sheet only (across the
 #: depth direction), never across it: a sheet thinner than a CT pixel is imaged as beads, the
 #: pixels it crosses most of, one to two pixels apart (up to 4-5 mm at 2 mm pixels), and noise
@@ -75,16 +79,17 @@ def ridge_excess(h: np.ndarray, normal: tuple[np.ndarray, np.ndarray], px: float
     return mean / len(ks), lo
 
 
-def ridge_threshold(excess: np.ndarray, fat: np.ndarray) -> float | None:
-    """The course threshold (HU): median plus ``RIDGE_NOISE_SIGMAS`` robust SDs (scaled median
-    absolute deviation) of ``excess`` over pure fat (``fat`` eroded by one pixel); None with fewer
-    than 50 such pixels."""
+def ridge_threshold(excess: np.ndarray, fat: np.ndarray) -> tuple[float, float] | None:
+    """The course thresholds (HU; low, high): median plus ``RIDGE_NOISE_SIGMAS_LOW`` and
+    ``RIDGE_NOISE_SIGMAS`` robust SDs (scaled median absolute deviation) of ``excess`` over pure fat
+    (``fat`` eroded by one pixel); None with fewer than 50 such pixels."""
     core = ndi.binary_erosion(fat, structure=np.ones((3, 3), bool))
     if core.sum() < 50:
         return None
     v = excess[core]
     med = float(np.median(v))
-    return med + RIDGE_NOISE_SIGMAS * 1.4826 * float(np.median(np.abs(v - med)))
+    sd = 1.4826 * float(np.median(np.abs(v - med)))
+    return med + RIDGE_NOISE_SIGMAS_LOW * sd, med + RIDGE_NOISE_SIGMAS * sd
 
 
 def along_course(mask: np.ndarray, normal: tuple[np.ndarray, np.ndarray], half_px: float) -> np.ndarray:
@@ -113,12 +118,13 @@ def along_course_labels(lab: np.ndarray, normal: tuple[np.ndarray, np.ndarray], 
     return out
 
 
-def follow_course(sheet: np.ndarray, excess: tuple[np.ndarray, np.ndarray], threshold_hu: float,
+def follow_course(sheet: np.ndarray, excess: tuple[np.ndarray, np.ndarray], threshold_hu: tuple[float, float],
                   where: np.ndarray, normal: tuple[np.ndarray, np.ndarray], h: np.ndarray, px: float,
                   muscle_window_lo: float = -29.0) -> np.ndarray:
     """Pixels of the thin sheet's course reached from ``sheet`` (the pieces found; 8-connected,
     gaps up to ``BRIDGE_MM`` along the course bridged) through ridge pixels within ``where``:
-    ``excess`` (``ridge_excess``'s pair) above ``threshold_hu`` (``ridge_threshold``) with the
+    ``excess`` (``ridge_excess``'s pair) above ``threshold_hu`` (``ridge_threshold``'s pair, with
+    hysteresis: above the low one in a piece that holds a pixel above the high one) with the
     darker side at least fat and more than ``CHEST_WALL_MM`` from air, with their 8-neighbours in
     ``where`` at or above ``muscle_window_lo`` (HU of ``h``). Returns the course pixels not already
     in ``sheet``."""
@@ -131,7 +137,8 @@ def follow_course(sheet: np.ndarray, excess: tuple[np.ndarray, np.ndarray], thre
     # CHEST_WALL_MM from the lung, is the chest wall on the pleura, no sheet
     air = ndi.binary_fill_holes(h > FAT_HU[0]) & (h < FAT_HU[0])
     lung_near = ndi.distance_transform_edt(~air) * px <= CHEST_WALL_MM if air.any() else np.zeros_like(air)
-    ridge = where & (ex > threshold_hu) & (darker >= FAT_HU[0]) & ~lung_near
+    ok = where & (darker >= FAT_HU[0]) & ~lung_near
+    ridge = apply_hysteresis_threshold(np.where(ok, ex, -np.inf), *threshold_hu)
     if not ridge.any():
         return np.zeros_like(sheet)
     eight = np.ones((3, 3), bool)
