@@ -67,7 +67,7 @@ from .landmarks import Landmarks
 from .wall import wall_layers
 from .presence import expected
 from .shape import complete_outline
-from .thin_sheet import beneath_own_sheet, depth_normal, follow_course, ridge_excess, ridge_threshold
+from .thin_sheet import beneath_own_sheet, depth_normal, follow_course, near_lung, ridge_excess, ridge_threshold
 from .valley import fat_valleys, image_noise_hu
 
 MUSCLE_HU = (-29.0, 150.0)
@@ -522,23 +522,25 @@ def _follow_thin_sheets(out: dict[str, np.ndarray], h_sharp: np.ndarray, body: n
             any(f"{g}_{sd}" in out and out[f"{g}_{sd}"].any() for sd in ("left", "right"))]
     if not todo:
         return
-    normal = depth_normal(body, px)
-    excess = ridge_excess(h_sharp, normal, px)
-    threshold = ridge_threshold(excess[0], fat)
-    if threshold is None:
-        return
     taken = np.zeros(body.shape, bool)
     for m in out.values():
         taken |= m
-    _, cx = _trunk_angle(x, y, body)
     free = body & ~bone & ~taken & (depth < WALL_MAX_MM)
+    normal = depth_normal(body, px)
+    excess = ridge_excess(h_sharp, normal, px, where=free)
+    # the course threshold from the fat the sheets lie in (subcutaneous and superficial fat)
+    threshold = ridge_threshold(excess[0], fat & free)
+    if threshold is None:
+        return
+    lung_near = near_lung(h_sharp, px)
+    _, cx = _trunk_angle(x, y, body)
     for g in todo:
         for side, sm in (("left", x > cx), ("right", x <= cx)):
             name = f"{g}_{side}"
             if name not in out:
                 continue
             add = follow_course(out[name], excess, threshold, free & sm, normal, h_sharp, px,
-                                muscle_window_lo=MUSCLE_HU[0])
+                                muscle_window_lo=MUSCLE_HU[0], lung_near=lung_near)
             out[name] = out[name] | add
             free &= ~add
             # the tissue under the sheet's course that the rays reached between its beads

@@ -55,28 +55,48 @@ def depth_normal(body: np.ndarray, px: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 def ridge_excess(h: np.ndarray, normal: tuple[np.ndarray, np.ndarray], px: float,
-                 offset_mm: float = RIDGE_OFFSET_MM) -> tuple[np.ndarray, np.ndarray]:
+                 offset_mm: float = RIDGE_OFFSET_MM, where: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``(excess, darker)``: HU of ``h`` minus the brighter of the two samples ``offset_mm`` away
     along ``normal`` (bilinear), averaged along the course (across ``normal``) over
     ``COURSE_MEAN_MM``; and the darker of the two samples. The excess is positive on a bright
     sheet thinner than about twice the offset running across the normal, near zero inside thick
-    tissue, negative at an edge's darker side."""
-    rr, cc = np.indices(h.shape, dtype=np.float32)
-    d = offset_mm / px
-    hi = lo = None
-    for s in (1.0, -1.0):
-        v = ndi.map_coordinates(h.astype(np.float32), [rr + s * d * normal[0], cc + s * d * normal[1]],
-                                order=1, mode="nearest")
-        hi = v if hi is None else np.maximum(hi, v)
-        lo = v if lo is None else np.minimum(lo, v)
-    ex = h - hi
-    tr, tc = -normal[1], normal[0]
+    tissue, negative at an edge's darker side. With ``where``, computed only there (elsewhere
+    excess 0, darker -inf)."""
     half = 0.5 * COURSE_MEAN_MM / px
+    if where is None:
+        where = np.ones(h.shape, bool)
+    # the raw excess is needed within half the averaging length of ``where``
+    k = int(np.ceil(half)) + 1
+    yy, xx = np.mgrid[-k:k + 1, -k:k + 1]
+    near = ndi.binary_dilation(where, structure=xx ** 2 + yy ** 2 <= k * k)
+    h32 = h.astype(np.float32)
+    d = offset_mm / px
+    r, c = np.nonzero(near)
+    nr, nc = normal[0][r, c], normal[1][r, c]
+    a = ndi.map_coordinates(h32, [r + d * nr, c + d * nc], order=1, mode="nearest")
+    b = ndi.map_coordinates(h32, [r - d * nr, c - d * nc], order=1, mode="nearest")
+    raw = np.zeros(h.shape, np.float32)
+    raw[r, c] = h32[r, c] - np.maximum(a, b)
+    darker = np.full(h.shape, -np.inf, np.float32)
+    darker[r, c] = np.minimum(a, b)
+    r, c = np.nonzero(where)
+    tr, tc = -normal[1][r, c], normal[0][r, c]
     ks = np.arange(-half, half + 1e-6, 1.0)
-    mean = np.zeros_like(ex)
-    for k in ks:
-        mean += ndi.map_coordinates(ex, [rr + k * tr, cc + k * tc], order=1, mode="nearest")
-    return mean / len(ks), lo
+    acc = np.zeros(len(r), np.float32)
+    for kk in ks:
+        acc += ndi.map_coordinates(raw, [r + kk * tr, c + kk * tc], order=1, mode="nearest")
+    excess = np.zeros(h.shape, np.float32)
+    excess[r, c] = acc / len(ks)
+    return excess, darker
+
+
+def near_lung(h: np.ndarray, px: float) -> np.ndarray:
+    """Pixels within ``CHEST_WALL_MM`` of air enclosed by tissue (the lungs; HU of ``h`` below the
+    fat window)."""
+    from .classic import FAT_HU
+
+    air = ndi.binary_fill_holes(h > FAT_HU[0]) & (h < FAT_HU[0])
+    return ndi.distance_transform_edt(~air) * px <= CHEST_WALL_MM if air.any() else np.zeros_like(air)
 
 
 def ridge_threshold(excess: np.ndarray, fat: np.ndarray) -> tuple[float, float] | None:
@@ -92,40 +112,49 @@ def ridge_threshold(excess: np.ndarray, fat: np.ndarray) -> tuple[float, float] 
     return med + RIDGE_NOISE_SIGMAS_LOW * sd, med + RIDGE_NOISE_SIGMAS * sd
 
 
-def along_course(mask: np.ndarray, normal: tuple[np.ndarray, np.ndarray], half_px: float) -> np.ndarray:
-    """Pixels with a pixel of ``mask`` within ``half_px`` pixels along their own tangent (the
-    direction across ``normal``): ``mask`` dilated along the sheet's course only."""
-    rr, cc = np.indices(mask.shape, dtype=np.float32)
-    tr, tc = -normal[1], normal[0]
-    out = mask.copy()
-    m = mask.astype(np.uint8)
-    for k in np.arange(0.5, half_px + 1e-6, 0.5):
-        for s in (k, -k):
-            out |= ndi.map_coordinates(m, [rr + s * tr, cc + s * tc], order=0, mode="constant", cval=0).astype(bool)
-    return out
+def _box(mask: np.ndarray, margin: int) -> tuple[slice, slice] | None:
+    rows, cols = np.nonzero(mask)
+    if len(rows) == 0:
+        return None
+    return (slice(max(rows.min() - margin, 0), rows.max() + margin + 1),
+            slice(max(cols.min() - margin, 0), cols.max() + margin + 1))
 
 
 def along_course_labels(lab: np.ndarray, normal: tuple[np.ndarray, np.ndarray], half_px: float) -> np.ndarray:
     """Label image ``lab`` spread along the course (across ``normal``) by ``half_px`` pixels; where
-    labels meet, the larger id."""
-    rr, cc = np.indices(lab.shape, dtype=np.float32)
-    tr, tc = -normal[1], normal[0]
+    labels meet, the larger id. (A boolean ``lab`` gives the mask dilated along the course.)"""
     out = lab.copy()
+    box = _box(lab != 0, int(np.ceil(half_px)) + 1)
+    if box is None:
+        return out
+    sub = lab[box]
+    rr, cc = np.indices(sub.shape, dtype=np.float32)
+    tr, tc = -normal[1][box], normal[0][box]
+    acc = sub.copy()
+    src = sub.astype(np.int32) if sub.dtype == bool else sub
     for k in np.arange(0.5, half_px + 1e-6, 0.5):
-        for s in (k, -k):
-            np.maximum(out, ndi.map_coordinates(lab, [rr + s * tr, cc + s * tc], order=0, mode="constant", cval=0),
-                       out=out)
+        for sgn in (k, -k):
+            v = ndi.map_coordinates(src, [rr + sgn * tr, cc + sgn * tc], order=0, mode="constant", cval=0)
+            acc = (acc | (v > 0)) if sub.dtype == bool else np.maximum(acc, v)
+    out[box] = acc
     return out
+
+
+def along_course(mask: np.ndarray, normal: tuple[np.ndarray, np.ndarray], half_px: float) -> np.ndarray:
+    """Pixels with a pixel of ``mask`` within ``half_px`` pixels along their own tangent (the
+    direction across ``normal``): ``mask`` dilated along the sheet's course only."""
+    return along_course_labels(mask.astype(bool), normal, half_px)
 
 
 def follow_course(sheet: np.ndarray, excess: tuple[np.ndarray, np.ndarray], threshold_hu: tuple[float, float],
                   where: np.ndarray, normal: tuple[np.ndarray, np.ndarray], h: np.ndarray, px: float,
-                  muscle_window_lo: float = -29.0) -> np.ndarray:
+                  muscle_window_lo: float = -29.0, lung_near: np.ndarray | None = None) -> np.ndarray:
     """Pixels of the thin sheet's course reached from ``sheet`` (the pieces found; 8-connected,
     gaps up to ``BRIDGE_MM`` along the course bridged) through ridge pixels within ``where``:
     ``excess`` (``ridge_excess``'s pair) above ``threshold_hu`` (``ridge_threshold``'s pair, with
     hysteresis: above the low one in a piece that holds a pixel above the high one) with the
-    darker side at least fat and more than ``CHEST_WALL_MM`` from air, with their 8-neighbours in
+    darker side at least fat and more than ``CHEST_WALL_MM`` from air (``lung_near``, computed by
+    ``near_lung`` when not given), with their 8-neighbours in
     ``where`` at or above ``muscle_window_lo`` (HU of ``h``). Returns the course pixels not already
     in ``sheet``."""
     from .classic import FAT_HU
@@ -135,8 +164,8 @@ def follow_course(sheet: np.ndarray, excess: tuple[np.ndarray, np.ndarray], thre
     ex, darker = excess
     # a superficial sheet lies in fat or on muscle; a thin layer of tissue on air, or less than
     # CHEST_WALL_MM from the lung, is the chest wall on the pleura, no sheet
-    air = ndi.binary_fill_holes(h > FAT_HU[0]) & (h < FAT_HU[0])
-    lung_near = ndi.distance_transform_edt(~air) * px <= CHEST_WALL_MM if air.any() else np.zeros_like(air)
+    if lung_near is None:
+        lung_near = near_lung(h, px)
     ok = where & (darker >= FAT_HU[0]) & ~lung_near
     ridge = apply_hysteresis_threshold(np.where(ok, ex, -np.inf), *threshold_hu)
     if not ridge.any():
