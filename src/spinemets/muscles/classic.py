@@ -54,6 +54,13 @@ Method (all lengths in mm, scaled to the pixel size; all anchors from the segmen
    the posterior body wall (the kidney lies in front of it); where either touches an iso-dense
    organ without a fat plane, the ellipse of its outline seen against fat and bone adds back the
    part the organ's region took (``shape.complete_outline``).
+8. The rectus abdominis ends at the linea semilunaris: lateral to the first angular bin where the
+   outer run thins to less than half the rectus belly, the sheet is no rectus
+   (``_beyond_linea_semilunaris``). The latissimus dorsi and the pectoralis major, which thin below
+   a pixel at their lower ends, are followed along their course through the fat from the pieces
+   the rays found, and pieces lying under their own course (reached by the rays between the beads
+   of a sub-pixel sheet) are dropped (``thin_sheet.py``; their area is the HU integral across the
+   course, ``core.py``).
 """
 
 from __future__ import annotations
@@ -798,7 +805,6 @@ def _split_wall(runs: np.ndarray, depth: np.ndarray, x: np.ndarray, y: np.ndarra
         return {}
     ang, cx = _trunk_angle(x, y, body)
     px = float(abs(x[0, 1] - x[0, 0]))
-    i = anatomy.level_index(level)
     # the pectoralis major's lowest fibres over the upper rectus sheath (T6-T7): beneath it
     middle = expected("pectoralis_major", level) and expected("rectus_abdominis", level)
     sectors = _outer_sectors(level)

@@ -9,13 +9,16 @@ than the tissue ``RIDGE_OFFSET_MM`` outwards and inwards along the local depth d
 to the skin). That excess, averaged along the sheet's course over ``COURSE_MEAN_MM`` (the sheet is
 long, the noise is not: a matched filter for a line parallel to the skin), is compared with its
 own spread over the subcutaneous fat: a pixel is on the course when it exceeds the fat's median by
-``RIDGE_NOISE_SIGMAS`` SDs (``RIDGE_NOISE_SIGMAS_LOW`` along a clear stretch). The course is followed from the pieces of the sheet the wall rays found
-(connected to them, gaps of up to ``BRIDGE_MM`` along the course bridged).
+``RIDGE_NOISE_SIGMAS`` SDs (``RIDGE_NOISE_SIGMAS_LOW`` along a clear stretch). The course is
+followed from the pieces of the sheet the wall rays found (connected to them, gaps of up to
+``BRIDGE_MM`` along the course bridged), never closer to the lung than ``CHEST_WALL_MM``.
+Pieces of the sheet's mask lying under its own course are not the sheet (``beneath_own_sheet``).
 
-The course pixels are added to the sheet's mask; its area is then what the CT numbers say: each
-course pixel and the fat/muscle mixtures beside it count by their muscle fraction
-(``partial_volume.py``), i.e. the partial-volume HU integral across the course, not a count of
-thresholded pixels. All lengths mm; arrays are the 2-D plane ([row, col], ``px`` mm per pixel).
+The course pixels are added to the sheet's mask; its area is then what the CT numbers say
+(``course_area_mm2``, called by ``core.py``): the outline's rim and the fat/muscle mixtures beside
+it count by their muscle fraction, the fat's noise unclipped, i.e. the partial-volume HU integral
+across the course, not a count of thresholded pixels. All lengths mm; arrays are the 2-D plane
+([row, col], ``px`` mm per pixel).
 """
 
 from __future__ import annotations
