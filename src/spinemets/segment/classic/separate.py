@@ -288,15 +288,27 @@ def seeds(filled: np.ndarray, cl: Centreline, bounds: list[tuple[float, float, b
     # above the disc (spinous processes slope caudally, so that bone belongs to it)
     lo, hi, is_end = bounds[-1]
     if len(bounds) > 1 and is_end and (hi - lo) < MIN_BODY_FRACTION * typical_gap_vox and zone is not None:
-        # seed its bone above the disc plane (extended backwards), at least one voxel clear of it
+        # seed its bone above the disc plane (extended backwards), at least one voxel clear of it,
+        # where that bone is joined to the column (``_joined_to_column``)
         t = cl.tangent(np.array([lo]))[0]
         yq, xq, _ = cl.at(np.array([lo]))
         z0 = max(0, int(np.floor(lo)) - int(np.ceil(typical_gap_vox)))
         g = np.mgrid[z0:shape[0], 0:shape[1], 0:shape[2]].astype(np.float32)
         along = t[0] * (g[0] - lo) + t[1] * (g[1] - yq[0]) + t[2] * (g[2] - xq[0])
         sub = markers[z0:]
-        sub[(along >= 1.5) & filled[z0:] & zone[z0:] & (sub == 0)] = len(bounds)
+        bone_zone = filled[z0:] & zone[z0:]
+        sub[(along >= 1.5) & bone_zone & (sub == 0) & _joined_to_column(bone_zone, sub > 0)] = len(bounds)
     return markers
+
+
+def _joined_to_column(mask: np.ndarray, column_seeds: np.ndarray) -> np.ndarray:
+    """The parts of ``mask`` (bone in the spine zone) 26-connected to ``column_seeds`` (the
+    vertebrae's body and arch seeds). A vertebra's arch is joined to the column by bone or by
+    the partial volume of its joints; bone that is not (the patient table, which the posterior
+    reach of the spine zone can hold behind a thin back) is no vertebra's."""
+    lab, _ = ndi.label(mask, structure=np.ones((3, 3, 3), bool))
+    keep = np.unique(lab[column_seeds & mask])
+    return np.isin(lab, keep[keep > 0])
 
 
 def cut_discs(mask: np.ndarray, cl: Centreline, disc_z: list[float], w: float) -> np.ndarray:
@@ -550,7 +562,10 @@ def separate(bone: np.ndarray, filled: np.ndarray, cl: Centreline, disc_z: list[
             vmark = np.where(vb & np.isin(markers[box], pair), markers[box], 0)
             again = watershed(cleft_depth(hu[box]), markers=vmark, mask=vb)
             labels[box] = np.where(vb & (again > 0), again, labels[box])
-    # keep, for every vertebral segment, the component that holds its seed
+    # keep, for every vertebral segment, the component that holds its seed (for a segment cut by
+    # the end of the field of view, every component that holds one: its parts may be joined only
+    # beyond the field of view, e.g. the lower end of a body cut by the top of the field of view
+    # and the lower part of its arch, joined through the pedicles above it)
     for k in range(1, len(bounds) + 1):
         reg = labels == k
         if not reg.any():
@@ -560,9 +575,12 @@ def separate(bone: np.ndarray, filled: np.ndarray, cl: Centreline, disc_z: list[
             seeded = np.unique(lab[(markers == k) & reg])
             seeded = seeded[seeded > 0]
             if seeded.size:
-                sizes = np.bincount(lab.ravel())
-                best = seeded[np.argmax(sizes[seeded])]
-                labels[reg & (lab != best)] = 0
+                if bounds[k - 1][2] and len(bounds) > 1:
+                    labels[reg & ~np.isin(lab, seeded)] = 0
+                else:
+                    sizes = np.bincount(lab.ravel())
+                    best = seeded[np.argmax(sizes[seeded])]
+                    labels[reg & (lab != best)] = 0
     vseeds = np.where((markers > 0) & (markers < OTHER_OFFSET), markers, 0).astype(np.int32)
     return labels.astype(np.int32), zone, vseeds
 
