@@ -105,8 +105,11 @@ def test_dicom_slab_t12_label(dicom_case):
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "T12 Dice 0.772 (0.771 before the end-slice rule used the reconstructed 3 mm slice thickness instead of "
-    "the 2 mm spacing; 0.764 at the start of the sixth session): 25.5k predicted vs 23.6k reference voxels, TP "
+    "T12 Dice 0.766 (0.772 before a level cut by the field of view's top edge kept every seeded piece of "
+    "its arch: T11's spinous process is now T11, as in the reference, but T11 also keeps about 1k voxels of "
+    "T12's upper processes above the tilted T11/T12 disc plane; 0.771 before the end-slice rule used the "
+    "reconstructed 3 mm slice thickness instead of the 2 mm spacing; 0.764 at the start of the sixth session). "
+    "At 0.772: 25.5k predicted vs 23.6k reference voxels, TP "
     "18.9k; FP 6.5k, of which 3.2k are voxels the reference labels T11 inside our T12 body (patches of T12's body in "
     "13 of its 16 slices, a neighbour mix-up of the --fast model; counted as T12 they would give Dice 0.843), most "
     "of the rest within 2 mm of its blocky 3 mm-model border (our own label pushed through a 3 mm grid and back "
