@@ -22,7 +22,7 @@ from ... import anatomy
 from ...errors import InputError
 from ...image import CTImage
 from ..labelling import Labelling, SegmentFinding, label_levels
-from . import masks
+from . import lytic, masks
 from .centreline import Centreline, find_centreline
 from .discs import GAP_MAX_MM, coverage_profile, end_slice_is_disc, select_discs
 from .grid import labels_to_grid, make_workgrid
@@ -416,6 +416,9 @@ def run_classic(ct: CTImage) -> ClassicOutput:
     # bone the working grid gave to a rib or an ilium stays out of the vertebrae on the CT grid (the
     # border step above grows each vertebra into any CT bone)
     labels_ct = release_other_bone(labels_ct, labels, fine.image, ref)
+    # lytic cavities whose wall is opened: soft tissue inside a body's own axial outline (``lytic``)
+    labels_ct = lytic.fill_lytic_on_ct(labels_ct, ct.array, _body_front(cl, filled.shape, w), fine.image, ref,
+                                       ids={int(v) for v in lut if v and v != anatomy.SACRUM_ID})
     # marrow below the bone threshold held by a vertebra's shell on the CT grid (osteoporotic
     # posterior elements: dark marrow between their cortical lines). Only where a pixel is at most
     # half the cortical gap: coarser pixels cannot show marrow between two cortical lines (at 3 mm

@@ -1,0 +1,173 @@
+"""Lytic cavities whose wall is opened: soft tissue inside a vertebral body's own axial outline.
+
+A lytic metastasis replaces trabecular bone, and where it reaches the body's surface the cortex
+too, by soft tissue (tumour, ~20-60 HU unenhanced). Where it opens the wall (or the end plate) no
+plane through it is closed by bone, so the hole-filling passes (``masks.fill_enclosed``,
+``refine.fill_label_holes``) leave it out, and a pathological fracture through such a lesion does
+the same.
+
+In an axial plane a vertebral body's cross-section is convex in front of the spinal canal (its
+only concavity is the posterior wall, at the canal), so the convex hull of the vertebra's voxels
+there (``front``: the body cross-section, cut in front of the canal) bridges an opening in the
+wall along the chord between the intact ends of the wall, i.e. only across the missing arc. Inside
+that hull, voxels above fat (``LYTIC_MIN_HU``: soft tissue, tumour, or bone the working grid left
+out) that are not yet labelled join the vertebra. Two guards keep intact vertebrae as they are:
+
+* the hull is taken in axial planes only, so the concave waist of a body along z (its end plates'
+  rims overhang the mid-height wall by 1-2 mm) and the space between the body and its pedicles
+  (behind the cut) are never bridged, unlike a 3-D hull;
+* only voxels at least one pixel inside the hull count (the hull of a digital outline adds
+  staircase pixels along a straight or convex wall: partial volume outside the cortex), and a
+  cavity must run at least ``CAVITY_MIN_HEIGHT_MM`` along z: the disc that fills a concave end
+  plate's centre within its rim, in the slice that holds that rim, is thinner (1-3 mm).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import SimpleITK as sitk
+from scipy import ndimage as ndi
+from skimage.morphology import convex_hull_image
+
+from ..bodies import END_PLATE_CONCAVITY_MM
+from .grid import labels_to_grid
+from .masks import BONE_LOW_HU, MARROW_MIN_HEIGHT_MM, _plane_structure
+
+#: Soft tissue above fat (HU): half-way between fat (about -100 HU) and unenhanced tumour or muscle
+#: (about +40 HU). Fat outside the body, the lung and air stay out.
+LYTIC_MIN_HU = -30.0
+#: Shortest z extent (mm) of a cavity filled here: as ``masks.MARROW_MIN_HEIGHT_MM`` (more than a
+#: thoracic disc or the disc in a concave end plate's centre).
+CAVITY_MIN_HEIGHT_MM = MARROW_MIN_HEIGHT_MM
+MIRROR = True
+#: The mid-sagittal plane is searched this far (mm) either side of the middle of the vertebra's
+#: lateral extent (an asymmetric process or rib stub moves that middle by a few mm), on at most
+#: ``MIRROR_POINTS`` of its voxels (a regular subsample).
+MIRROR_SEARCH_MM = 10.0
+MIRROR_POINTS = 20000
+OPEN_MM = 2.0
+#: Fewest pixels of the vertebra in an axial slice of the front region for its hull to be taken.
+MIN_SLICE_PIXELS = 8
+
+
+def fill_lytic_cavities(labels: np.ndarray, hu: np.ndarray, front: np.ndarray, spacing_zyx: np.ndarray,
+                        ids: set[int] | None = None) -> np.ndarray:
+    """``labels`` ([z, y, x], axial slices along axis 0; ``spacing_zyx`` in mm) with the soft
+    tissue inside each vertebra's axial convex hull within ``front`` (bool, same grid: the body
+    cross-sections in front of the spinal canal) given to that vertebra (module doc). ``ids``:
+    the labels to process (default: all). Returns a new array; ``labels`` is not modified."""
+    out = labels.copy()
+    sp = np.asarray(spacing_zyx, float)
+    plane = _plane_structure(0)
+    for i, sl in enumerate(ndi.find_objects(labels)):
+        vid = i + 1
+        if sl is None or (ids is not None and vid not in ids):
+            continue
+        sub = out[sl]
+        m = (sub == vid) & front[sl]
+        if not m.any():
+            continue
+        xc = mirror_axis_x(sub == vid, MIRROR_SEARCH_MM / float(sp[2]))
+        hull = np.zeros(m.shape, bool)
+        for z in range(m.shape[0]):
+            if m[z].sum() >= MIN_SLICE_PIXELS:
+                hull[z] = convex_hull_image(_with_mirror(m[z], xc) if MIRROR else m[z])
+        h = hu[sl]
+        soft = (sub == 0) & front[sl] & (h >= LYTIC_MIN_HU) & (h < BONE_LOW_HU)
+        # (the hull's edge pixels, bone included: the partial volume of the broken wall's ends)
+        rim = hull & (sub == 0) & front[sl] & (h >= LYTIC_MIN_HU)
+        need = END_PLATE_CONCAVITY_MM / float(sp[0])
+        cand = beyond_end_plate_concavity(sub == vid, ndi.binary_erosion(hull, structure=plane) & soft, need)
+        if not cand.any():
+            continue
+        # the cavity's core: where a disc of OPEN_MM radius fits in-plane (a thin sliver of soft tissue
+        # between the outline and its hull is partial volume or an imperfect mirror, not a cavity)
+        it = max(1, int(round(OPEN_MM / float(max(sp[1:])))))
+        core = ndi.binary_opening(cand, structure=plane, iterations=it)
+        lab, n = ndi.label(core)
+        keep = np.zeros(n + 1, bool)
+        for k, csl in enumerate(ndi.find_objects(lab), start=1):
+            keep[k] = (csl[0].stop - csl[0].start) * sp[0] >= CAVITY_MIN_HEIGHT_MM - 1e-6
+        add = keep[lab]
+        if not add.any():
+            continue
+        # the kept cores grown back over the candidates they were opened from, and over the hull's
+        # edge pixels beside them (the rim of the cavity along the opening)
+        grow = cand | beyond_end_plate_concavity(sub == vid, rim, need)
+        add |= ndi.binary_dilation(add, structure=plane, iterations=it + 1, mask=grow)
+        sub[add] = vid
+    return out
+
+
+
+def fill_lytic_on_ct(labels_ct: np.ndarray, ct_array: np.ndarray, front_work: np.ndarray, work_img: sitk.Image,
+                     ct_img: sitk.Image, ids: set[int] | None = None) -> np.ndarray:
+    """``fill_lytic_cavities`` on the CT grid, with ``front_work`` (the body cross-sections in front
+    of the canal, on the working grid ``work_img``) brought onto the box of the CT grid that holds
+    the labels (nearest neighbour; no whole-volume copy)."""
+    nz = np.nonzero(labels_ct.any(axis=(1, 2)))[0]
+    if nz.size == 0:
+        return labels_ct
+    ny = np.nonzero(labels_ct[nz[0]:nz[-1] + 1].any(axis=(0, 2)))[0]
+    nx = np.nonzero(labels_ct[nz[0]:nz[-1] + 1].any(axis=(0, 1)))[0]
+    box = (slice(int(nz[0]), int(nz[-1]) + 1), slice(int(ny[0]), int(ny[-1]) + 1), slice(int(nx[0]), int(nx[-1]) + 1))
+    sub_img = sitk.Image([b.stop - b.start for b in box[::-1]], sitk.sitkUInt8)
+    sub_img.SetSpacing(ct_img.GetSpacing())
+    sub_img.SetDirection(ct_img.GetDirection())
+    sub_img.SetOrigin(ct_img.TransformIndexToPhysicalPoint([b.start for b in box[::-1]]))
+    front = labels_to_grid(front_work.astype(np.uint8), work_img, sub_img) > 0
+    sp = np.asarray(ct_img.GetSpacing(), float)[::-1]
+    out = labels_ct.copy()
+    out[box] = fill_lytic_cavities(labels_ct[box], ct_array[box], front, sp, ids)
+    return out
+
+
+def beyond_end_plate_concavity(bone: np.ndarray, cavity: np.ndarray, need_slices: float) -> np.ndarray:
+    """Voxels of ``cavity`` ([z, y, x]) that along z have ``bone`` beyond them on both sides, or at
+    least ``need_slices`` slices of bone or cavity between them and the open end: the disc that
+    fills the centre of a concave end plate, inside its rim, has nothing of the vertebra beyond it
+    and is at most the concavity deep (``bodies.END_PLATE_CONCAVITY_MM``), whereas a lytic cavity
+    opened through an end plate is kept but for its last concavity depth (as ``bodies``)."""
+    u = bone | cavity
+    ok = np.ones(bone.shape, bool)
+    for order in (slice(None), slice(None, None, -1)):
+        uu, bb = u[order], bone[order]
+        run = np.zeros(bone.shape[1:], np.int32)
+        seen = np.zeros(bone.shape[1:], bool)
+        side = np.zeros(bone.shape, bool)
+        for k in range(bone.shape[0]):
+            side[k] = seen | (run >= need_slices)
+            run = np.where(uu[k], run + 1, 0)
+            seen |= bb[k]
+        ok &= side[order]
+    return cavity & ok
+
+
+def mirror_axis_x(v: np.ndarray, search_px: float) -> float:
+    """The column x (array index, half-pixel steps, within ``search_px`` of the middle of its x
+    extent) about which the vertebra mask ``v`` ([z, y, x],
+    all its parts: body, pedicles, laminae, processes) best overlaps its mirror image: its
+    mid-sagittal plane, taken from the whole vertebra, so that a lesion of one side of the body
+    barely moves it."""
+    z, y, x = np.nonzero(v)
+    step = max(1, x.size // MIRROR_POINTS)
+    z, y, x = z[::step], y[::step], x[::step]
+    mid = float(x.min() + x.max())  # twice the middle of the x extent
+    best, axis = -1, 0.5 * mid
+    for c2 in range(int(np.floor(mid - 2 * search_px)), int(np.ceil(mid + 2 * search_px)) + 1):
+        xm = c2 - x
+        ok = (xm >= 0) & (xm < v.shape[2])
+        ov = int(v[z[ok], y[ok], xm[ok]].sum())
+        if ov > best:
+            best, axis = ov, 0.5 * c2
+    return axis
+
+
+def _with_mirror(m: np.ndarray, xc: float) -> np.ndarray:
+    """``m`` ([y, x]) and its mirror image about the column x = ``xc``."""
+    yy, xx = np.nonzero(m)
+    xm = np.round(2 * xc - xx).astype(int)
+    ok = (xm >= 0) & (xm < m.shape[1])
+    out = m.copy()
+    out[yy[ok], xm[ok]] = True
+    return out
