@@ -30,6 +30,7 @@ from scipy import ndimage as ndi
 from skimage.morphology import convex_hull_image
 
 from ..bodies import END_PLATE_CONCAVITY_MM
+from .centreline import Centreline
 from .grid import labels_to_grid
 from .masks import BONE_LOW_HU, MARROW_MIN_HEIGHT_MM, _plane_structure
 
@@ -170,4 +171,19 @@ def _with_mirror(m: np.ndarray, xc: float) -> np.ndarray:
     ok = (xm >= 0) & (xm < m.shape[1])
     out = m.copy()
     out[yy[ok], xm[ok]] = True
+    return out
+
+
+def front_of_canal(cl: Centreline, shape: tuple[int, int, int], w: float, posterior_factor: float) -> np.ndarray:
+    """The working-grid region ([z, y, x], spacing ``w`` mm) in front of the line
+    ``posterior_factor`` inscribed radii behind the body-column centreline, at its slices: the
+    spinal canal lies behind it. Not limited laterally or anteriorly: a vertebra's own voxels in
+    front of the canal are its body, and where a lytic lesion has taken part of the body the
+    centreline's inscribed radius is that of what is left, so an outline scaled from it would cut
+    the lesion off."""
+    out = np.zeros(shape, bool)
+    yy = np.arange(shape[1])[:, None]
+    for k, z in enumerate(cl.z.astype(int)):
+        if 0 <= z < shape[0]:
+            out[z] = np.broadcast_to(yy <= cl.y[k] + posterior_factor * cl.radius_mm[k] / w, shape[1:])
     return out

@@ -417,7 +417,8 @@ def run_classic(ct: CTImage) -> ClassicOutput:
     # border step above grows each vertebra into any CT bone)
     labels_ct = release_other_bone(labels_ct, labels, fine.image, ref)
     # lytic cavities whose wall is opened: soft tissue inside a body's own axial outline (``lytic``)
-    labels_ct = lytic.fill_lytic_on_ct(labels_ct, ct.array, _body_front(cl, filled.shape, w), fine.image, ref,
+    labels_ct = lytic.fill_lytic_on_ct(labels_ct, ct.array,
+                                       lytic.front_of_canal(cl, filled.shape, w, BODY_FRONT_POSTERIOR_FACTOR), fine.image, ref,
                                        ids={int(v) for v in lut if v and v != anatomy.SACRUM_ID})
     # marrow below the bone threshold held by a vertebra's shell on the CT grid (osteoporotic
     # posterior elements: dark marrow between their cortical lines). Only where a pixel is at most
