@@ -1,25 +1,39 @@
 """Lytic cavities whose wall is opened: soft tissue inside a vertebral body's own axial outline.
 
 A lytic metastasis replaces trabecular bone, and where it reaches the body's surface the cortex
-too, by soft tissue (tumour, ~20-60 HU unenhanced). Where it opens the wall (or the end plate) no
+too, by soft tissue (tumour, ~20-60 HU unenhanced). Where it opens the wall (or an end plate) no
 plane through it is closed by bone, so the hole-filling passes (``masks.fill_enclosed``,
-``refine.fill_label_holes``) leave it out, and a pathological fracture through such a lesion does
-the same.
+``refine.fill_label_holes``, ``masks.enclosed_marrow``) leave it out; a pathological fracture
+through such a lesion does the same.
 
-In an axial plane a vertebral body's cross-section is convex in front of the spinal canal (its
-only concavity is the posterior wall, at the canal), so the convex hull of the vertebra's voxels
-there (``front``: the body cross-section, cut in front of the canal) bridges an opening in the
-wall along the chord between the intact ends of the wall, i.e. only across the missing arc. Inside
-that hull, voxels above fat (``LYTIC_MIN_HU``: soft tissue, tumour, or bone the working grid left
-out) that are not yet labelled join the vertebra. Two guards keep intact vertebrae as they are:
+The outline the body should have, per axial slice of the CT grid: the convex hull of the
+vertebra's voxels in front of the spinal canal (``front``) together with their mirror image about
+the vertebra's mid-sagittal plane (``mirror_axis_x``, from the whole vertebra, arch included).
+In an axial plane a body's cross-section is convex in front of the canal, and left-right
+symmetric: the hull bridges an opening along the chord between the intact ends of the wall, and
+the mirror restores the side a lesion has taken (a lesion that destroys a whole anterolateral
+quadrant leaves no wall end to bridge from). Inside that outline, unlabelled soft tissue
+(``LYTIC_MIN_HU`` to ``masks.BONE_LOW_HU``: above fat, below bone) joins the vertebra. Guards that
+keep intact vertebrae as they are (on small phantom seeds 1-5, the real 3 mm CT and the 2 mm DICOM
+slab no voxel of an intact vertebra changes):
 
-* the hull is taken in axial planes only, so the concave waist of a body along z (its end plates'
-  rims overhang the mid-height wall by 1-2 mm) and the space between the body and its pedicles
-  (behind the cut) are never bridged, unlike a 3-D hull;
-* only voxels at least one pixel inside the hull count (the hull of a digital outline adds
-  staircase pixels along a straight or convex wall: partial volume outside the cortex), and a
-  cavity must run at least ``CAVITY_MIN_HEIGHT_MM`` along z: the disc that fills a concave end
-  plate's centre within its rim, in the slice that holds that rim, is thinner (1-3 mm).
+* the outline is axial only, so the concave waist of a body along z (its end plates' rims overhang
+  the mid-height wall by 1-2 mm) is never bridged, unlike a 3-D hull, and nothing behind the
+  canal cut (canal, pedicle roots) is considered;
+* only voxels at least one pixel inside the outline count (a digital hull adds staircase pixels
+  along a convex wall), and only cavities with a core where a disc of ``OPEN_MM`` radius fits
+  in-plane (a sliver between the outline and an imperfect mirror is not a cavity); the core is
+  then grown back over the candidates and the outline's edge pixels beside it;
+* along z a cavity voxel needs the vertebra beyond it on both sides, or more than the end plate's
+  concavity (``bodies.END_PLATE_CONCAVITY_MM``) of vertebra or cavity between it and the open end
+  (``beyond_end_plate_concavity``): the disc filling a concave end plate's centre inside its rim is
+  left out, and a cavity opened through an end plate loses its last 3 mm; and the cavity must run
+  at least ``CAVITY_MIN_HEIGHT_MM`` along z;
+* bright unlabelled voxels (>= ``BONE_LOW_HU``) are never a cavity: at a real end plate they are
+  plate and disc partial volume that the border steps left out on purpose.
+
+Not recovered: the part of a lesion behind the canal cut (0.6 inscribed radii behind the body
+column's centreline) and the last ``END_PLATE_CONCAVITY_MM`` of a lesion opened through an end plate.
 """
 
 from __future__ import annotations
@@ -32,7 +46,7 @@ from skimage.morphology import convex_hull_image
 from ..bodies import END_PLATE_CONCAVITY_MM
 from .centreline import Centreline
 from .grid import labels_to_grid
-from .masks import BONE_LOW_HU, MARROW_MIN_HEIGHT_MM, _plane_structure
+from .masks import BONE_LOW_HU, CORTICAL_GAP_MM, MARROW_MIN_HEIGHT_MM, _plane_structure
 
 #: Soft tissue above fat (HU): half-way between fat (about -100 HU) and unenhanced tumour or muscle
 #: (about +40 HU). Fat outside the body, the lung and air stay out.
@@ -40,13 +54,14 @@ LYTIC_MIN_HU = -30.0
 #: Shortest z extent (mm) of a cavity filled here: as ``masks.MARROW_MIN_HEIGHT_MM`` (more than a
 #: thoracic disc or the disc in a concave end plate's centre).
 CAVITY_MIN_HEIGHT_MM = MARROW_MIN_HEIGHT_MM
-MIRROR = True
 #: The mid-sagittal plane is searched this far (mm) either side of the middle of the vertebra's
 #: lateral extent (an asymmetric process or rib stub moves that middle by a few mm), on at most
 #: ``MIRROR_POINTS`` of its voxels (a regular subsample).
 MIRROR_SEARCH_MM = 10.0
 MIRROR_POINTS = 20000
-OPEN_MM = 2.0
+#: Radius (mm) of the in-plane disc a cavity's core must hold: half the widest cortical gap
+#: (``masks.CORTICAL_GAP_MM``); slivers thinner than a cortical gap are partial volume.
+OPEN_MM = CORTICAL_GAP_MM / 2
 #: Fewest pixels of the vertebra in an axial slice of the front region for its hull to be taken.
 MIN_SLICE_PIXELS = 8
 
@@ -54,9 +69,10 @@ MIN_SLICE_PIXELS = 8
 def fill_lytic_cavities(labels: np.ndarray, hu: np.ndarray, front: np.ndarray, spacing_zyx: np.ndarray,
                         ids: set[int] | None = None) -> np.ndarray:
     """``labels`` ([z, y, x], axial slices along axis 0; ``spacing_zyx`` in mm) with the soft
-    tissue inside each vertebra's axial convex hull within ``front`` (bool, same grid: the body
-    cross-sections in front of the spinal canal) given to that vertebra (module doc). ``ids``:
-    the labels to process (default: all). Returns a new array; ``labels`` is not modified."""
+    tissue inside each vertebra's axial outline (convex hull of it and its mirror image, within
+    ``front``: bool, same grid, the region in front of the spinal canal) given to that vertebra
+    (module doc). ``ids``: the labels to process (default: all). Returns a new array; ``labels``
+    is not modified."""
     out = labels.copy()
     sp = np.asarray(spacing_zyx, float)
     plane = _plane_structure(0)
@@ -72,7 +88,7 @@ def fill_lytic_cavities(labels: np.ndarray, hu: np.ndarray, front: np.ndarray, s
         hull = np.zeros(m.shape, bool)
         for z in range(m.shape[0]):
             if m[z].sum() >= MIN_SLICE_PIXELS:
-                hull[z] = convex_hull_image(_with_mirror(m[z], xc) if MIRROR else m[z])
+                hull[z] = convex_hull_image(_with_mirror(m[z], xc))
         h = hu[sl]
         soft = (sub == 0) & front[sl] & (h >= LYTIC_MIN_HU) & (h < BONE_LOW_HU)
         # (the hull's edge pixels, bone included: the partial volume of the broken wall's ends)
@@ -98,7 +114,6 @@ def fill_lytic_cavities(labels: np.ndarray, hu: np.ndarray, front: np.ndarray, s
         add |= ndi.binary_dilation(add, structure=plane, iterations=it + 1, mask=grow)
         sub[add] = vid
     return out
-
 
 
 def fill_lytic_on_ct(labels_ct: np.ndarray, ct_array: np.ndarray, front_work: np.ndarray, work_img: sitk.Image,

@@ -5,8 +5,8 @@ Steps: body + bone masks (3 mm, whole field of view) -> body-column centreline -
 interest -> masks and centreline again at the working spacing -> discs along the centreline ->
 per-vertebra watershed with disc barriers and non-vertebral competitors -> sacrum and rib
 findings per segment -> level labelling -> nearest-neighbour resampling to the CT grid and a
-full-resolution boundary refinement against the CT's own bone mask, and the dark marrow each vertebra's
-shell holds on the CT grid (``masks.enclosed_marrow``).
+full-resolution boundary refinement against the CT's own bone mask, the lytic cavities opened through a
+body's wall (``lytic``), and the dark marrow each vertebra's shell holds on the CT grid (``masks.enclosed_marrow``).
 """
 
 from __future__ import annotations
@@ -416,9 +416,10 @@ def run_classic(ct: CTImage) -> ClassicOutput:
     # bone the working grid gave to a rib or an ilium stays out of the vertebrae on the CT grid (the
     # border step above grows each vertebra into any CT bone)
     labels_ct = release_other_bone(labels_ct, labels, fine.image, ref)
-    # lytic cavities whose wall is opened: soft tissue inside a body's own axial outline (``lytic``)
-    labels_ct = lytic.fill_lytic_on_ct(labels_ct, ct.array,
-                                       lytic.front_of_canal(cl, filled.shape, w, BODY_FRONT_POSTERIOR_FACTOR), fine.image, ref,
+    # lytic cavities whose wall is opened: soft tissue inside a body's own axial outline and its
+    # mirror image, in front of the canal (``lytic``)
+    front = lytic.front_of_canal(cl, filled.shape, w, BODY_FRONT_POSTERIOR_FACTOR)
+    labels_ct = lytic.fill_lytic_on_ct(labels_ct, ct.array, front, fine.image, ref,
                                        ids={int(v) for v in lut if v and v != anatomy.SACRUM_ID})
     # marrow below the bone threshold held by a vertebra's shell on the CT grid (osteoporotic
     # posterior elements: dark marrow between their cortical lines). Only where a pixel is at most
