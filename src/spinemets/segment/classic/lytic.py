@@ -13,7 +13,9 @@ In an axial plane a body's cross-section is convex in front of the canal, and le
 symmetric: the hull bridges an opening along the chord between the intact ends of the wall, and
 the mirror restores the side a lesion has taken (a lesion that destroys a whole anterolateral
 quadrant leaves no wall end to bridge from). Inside that outline, unlabelled soft tissue
-(``LYTIC_MIN_HU`` to ``masks.BONE_LOW_HU``: above fat, below bone) joins the vertebra. Guards that
+(``LYTIC_MIN_HU`` to ``masks.BONE_LOW_HU``: above fat, below bone) joins the vertebra, and with it
+the unlabelled bone inside the outline that it touches in its slice (the broken wall's pieces
+beside the lesion, out of reach of the border steps, which grow from the labels). Guards that
 keep intact vertebrae as they are (on small phantom seeds 1-5, the real 3 mm CT and the 2 mm DICOM
 slab no voxel of an intact vertebra changes):
 
@@ -112,6 +114,11 @@ def fill_lytic_cavities(labels: np.ndarray, hu: np.ndarray, front: np.ndarray, s
         # edge pixels beside them (the rim of the cavity along the opening)
         grow = cand | beyond_end_plate_concavity(sub == vid, rim, need)
         add |= ndi.binary_dilation(add, structure=plane, iterations=it + 1, mask=grow)
+        # the unlabelled bone inside the outline that the cavities touch in their slices: the broken
+        # wall's pieces beside the lesion, which the border steps (grown from the labels, one working
+        # voxel deep) did not reach
+        shell = hull & (sub == 0) & (h >= BONE_LOW_HU)
+        add |= ndi.binary_dilation(add, structure=plane, iterations=-1, mask=add | shell)
         sub[add] = vid
     return out
 
