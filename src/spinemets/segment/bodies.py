@@ -205,6 +205,27 @@ def _closed_channels(bm: np.ndarray, labels: np.ndarray, vid: int, sl: tuple[sli
     return out
 
 
+def beyond_end_plate_concavity(bone: np.ndarray, cavity: np.ndarray, need_slices: float) -> np.ndarray:
+    """Voxels of ``cavity`` ([z, y, x]) that along z have ``bone`` beyond them on both sides, or at
+    least ``need_slices`` slices of bone or cavity between them and the open end: the disc that
+    fills the centre of a concave end plate, inside its rim, has nothing of the vertebra beyond it
+    and is at most the concavity deep (``END_PLATE_CONCAVITY_MM``), whereas a lytic cavity
+    opened through an end plate is kept but for its last concavity depth (as ``_closed_in_box`` here and ``classic.lytic``)."""
+    u = bone | cavity
+    ok = np.ones(bone.shape, bool)
+    for order in (slice(None), slice(None, None, -1)):
+        uu, bb = u[order], bone[order]
+        run = np.zeros(bone.shape[1:], np.int32)
+        seen = np.zeros(bone.shape[1:], bool)
+        side = np.zeros(bone.shape, bool)
+        for k in range(bone.shape[0]):
+            side[k] = seen | (run >= need_slices)
+            run = np.where(uu[k], run + 1, 0)
+            seen |= bb[k]
+        ok &= side[order]
+    return cavity & ok
+
+
 def _closed_in_box(bm: np.ndarray, labels: np.ndarray, vid: int, sl: tuple[slice, ...],
                    geom: Geometry, core: np.ndarray, ax: np.ndarray, ap: np.ndarray,
                    line: tuple[float, float, float]) -> np.ndarray:
@@ -223,24 +244,7 @@ def _closed_in_box(bm: np.ndarray, labels: np.ndarray, vid: int, sl: tuple[slice
             cut[axis] = i
             filled[tuple(cut)] |= ndi.binary_fill_holes(bm[tuple(cut)])
     cand = filled & front & ~bm & ((labels == 0) | (labels == vid))
-    # the disc inside the rim of a concave end plate is a hole of the end slice(s) with nothing
-    # beyond it: along the slice axis a filled voxel needs body beyond it on both sides, or at
-    # least END_PLATE_CONCAVITY_MM of body or cavity between it and the open end (a lytic cavity
-    # through an end plate is kept but for its last END_PLATE_CONCAVITY_MM)
-    u = bm | cand
-    need = END_PLATE_CONCAVITY_MM / float(geom.spacing_mm[2])
-    ok = np.ones_like(bm)
-    for order in (slice(None), slice(None, None, -1)):
-        uu, bb = u[order], bm[order]
-        run = np.zeros(bm.shape[1:], np.int32)
-        seen = np.zeros(bm.shape[1:], bool)
-        side = np.zeros_like(bm)
-        for k in range(bm.shape[0]):
-            side[k] = seen | (run >= need)
-            run = np.where(uu[k], run + 1, 0)
-            seen |= bb[k]
-        ok &= side[order]
-    return cand & ok
+    return beyond_end_plate_concavity(bm, cand, END_PLATE_CONCAVITY_MM / float(geom.spacing_mm[2]))
 
 
 def _neighbour_consistent_ap(aps: list[np.ndarray], si: list[np.ndarray], cut: list[bool]

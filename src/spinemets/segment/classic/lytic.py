@@ -45,7 +45,7 @@ import SimpleITK as sitk
 from scipy import ndimage as ndi
 from skimage.morphology import convex_hull_image
 
-from ..bodies import END_PLATE_CONCAVITY_MM
+from ..bodies import END_PLATE_CONCAVITY_MM, beyond_end_plate_concavity
 from .centreline import Centreline
 from .grid import labels_to_grid
 from .masks import BONE_LOW_HU, CORTICAL_GAP_MM, MARROW_MIN_HEIGHT_MM, _plane_structure
@@ -143,27 +143,6 @@ def fill_lytic_on_ct(labels_ct: np.ndarray, ct_array: np.ndarray, front_work: np
     out = labels_ct.copy()
     out[box] = fill_lytic_cavities(labels_ct[box], ct_array[box], front, sp, ids)
     return out
-
-
-def beyond_end_plate_concavity(bone: np.ndarray, cavity: np.ndarray, need_slices: float) -> np.ndarray:
-    """Voxels of ``cavity`` ([z, y, x]) that along z have ``bone`` beyond them on both sides, or at
-    least ``need_slices`` slices of bone or cavity between them and the open end: the disc that
-    fills the centre of a concave end plate, inside its rim, has nothing of the vertebra beyond it
-    and is at most the concavity deep (``bodies.END_PLATE_CONCAVITY_MM``), whereas a lytic cavity
-    opened through an end plate is kept but for its last concavity depth (as ``bodies``)."""
-    u = bone | cavity
-    ok = np.ones(bone.shape, bool)
-    for order in (slice(None), slice(None, None, -1)):
-        uu, bb = u[order], bone[order]
-        run = np.zeros(bone.shape[1:], np.int32)
-        seen = np.zeros(bone.shape[1:], bool)
-        side = np.zeros(bone.shape, bool)
-        for k in range(bone.shape[0]):
-            side[k] = seen | (run >= need_slices)
-            run = np.where(uu[k], run + 1, 0)
-            seen |= bb[k]
-        ok &= side[order]
-    return cavity & ok
 
 
 def mirror_axis_x(v: np.ndarray, search_px: float) -> float:
