@@ -387,3 +387,50 @@ def test_external_oblique_over_the_serratus_at_t7():
     assert sa[under].all()
     # T8 and below use the sectors of the lower thorax: the rule is T6-T7 only
     assert _split_wall(runs, depth, x, y, body, "T4").get("external_oblique_left") is None
+
+
+def _front_of_arc_wall(rib: bool = False):
+    """One side (x > 0) of the elliptical section of ``_section`` (1 mm pixels) below the costal
+    margin: the rectus (0-24 deg, 8 mm), the internal oblique's fleshy medial part alone as the
+    first layer (28-40 deg, 4 mm, fat planes on both sides), the external oblique (3 mm) over the
+    internal oblique (4 mm) with a 2 mm fat plane between from 42 to 80 deg, and a bowel loop met
+    through the gap between the sheets (30-38 deg, 25 mm below the internal oblique). ``rib``: a
+    rib (costal cartilage) in front of the arc, as above the costal margin. Returns the wall runs,
+    the depth below the skin, x, y, the body mask, the ribs, the truth masks of the rectus, the
+    internal oblique's medial part and the bowel."""
+    from spinemets.muscles.classic import _trunk_angle
+
+    x, y, body, depth, _ = _section(110.0, 80.0)
+    ang, _ = _trunk_angle(x, y, body)
+    side = body & (x > 0)
+    runs = np.zeros(body.shape, np.int8)
+    rect = side & (ang < 24.0) & (depth >= 15.0) & (depth < 23.0)
+    io_front = side & (ang >= 28.0) & (ang < 40.0) & (depth >= 15.0) & (depth < 19.0)
+    two = side & (ang >= 42.0) & (ang < 80.0)
+    bowel = side & (ang >= 30.0) & (ang < 38.0) & (depth >= 44.0) & (depth < 50.0)
+    runs[rect | io_front | bowel | (two & (depth >= 15.0) & (depth < 18.0))] = 1
+    runs[two & (depth >= 20.0) & (depth < 24.0)] = 2
+    ribs = np.zeros_like(body)
+    if rib:
+        ribs = side & (ang >= 20.0) & (ang < 30.0) & (depth >= 27.0) & (depth < 33.0)
+    return runs, depth, x, y, body, ribs, rect, io_front, bowel
+
+
+def test_internal_oblique_in_front_of_the_two_layer_arc():
+    """Below the costal margin the external oblique turns aponeurotic further laterally than the
+    internal oblique: the first layer between the rectus and the arc where both obliques are seen
+    is the internal oblique's fleshy part (it was left to no group, shifting the internal oblique's
+    centroid 7-13 mm back on the phantoms). Tissue deeper below the skin than the wall's inner
+    layer there is bowel met through the gap between the sheets (no muscle), and the rectus stays.
+    Above the costal margin (a rib in front of the arc) the rule does nothing."""
+    from spinemets.muscles.classic import _split_wall
+
+    runs, depth, x, y, body, ribs, rect, io_front, bowel = _front_of_arc_wall()
+    out = _split_wall(runs, depth, x, y, body, "L3", ribs=ribs)
+    io, eo = out["internal_oblique_left"], out["external_oblique_left"]
+    assert io[io_front].mean() > 0.95 and not eo[io_front].any()
+    assert not any(m[bowel].any() for m in out.values())
+    assert out["rectus_abdominis_left"][rect].mean() > 0.95
+    runs, depth, x, y, body, ribs, rect, io_front, bowel = _front_of_arc_wall(rib=True)
+    out = _split_wall(runs, depth, x, y, body, "L3", ribs=ribs)
+    assert out.get("internal_oblique_left", np.zeros_like(body))[io_front].mean() < 0.5

@@ -506,7 +506,7 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
                     ((regions == 0) | (regions == _OTHER) | (regions == lab + off))
                 out[f"{grp}_{side}"] = complete_outline(keep, free, (hs < MUSCLE_HU[0]) | bone, px,
                                                         markers == lab + off)
-    out.update(_split_wall(runs, depth, x, y, body, level))
+    out.update(_split_wall(runs, depth, x, y, body, level, ribs=rib_bone))
     _follow_thin_sheets(out, h_sharp, body, fat_o, bone, depth, x, y, level, px)
     return {k: v for k, v in out.items() if v.any()}
 
@@ -800,7 +800,9 @@ def _outer_sectors(level: str) -> list[tuple[str, float, float]]:
 
 
 def _split_wall(runs: np.ndarray, depth: np.ndarray, x: np.ndarray, y: np.ndarray, body: np.ndarray,
-                level: str) -> dict[str, np.ndarray]:
+                level: str, ribs: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The wall groups per side from the wall rays' layers ``runs`` (1 outer, 2 inner); ``ribs``:
+    the plane's rib bone (the costal margin: see ``_in_front_of_two_layer_arc``)."""
     if not runs.any():
         return {}
     ang, cx = _trunk_angle(x, y, body)
@@ -816,7 +818,10 @@ def _split_wall(runs: np.ndarray, depth: np.ndarray, x: np.ndarray, y: np.ndarra
     # beneath the wall), not a sheet, and no two-layer arc
     inner &= ~_across_skin(inner, body, px, INNER_SHEET_MAX_MM)
     per_side = {}
+    front_io: dict[str, np.ndarray] = {}
+    skin = ndi.distance_transform_edt(body) * px  # depth below the skin (mm)
     for side, sm in (("left", x > cx), ("right", x <= cx)):
+        beyond = None
         outer_g = _assign_components(outer & sm, ang, sectors)
         inner_g = _assign_components(inner & sm, ang, [sc for sc in (_INNER_MIDDLE if middle else _INNER)
                                                        if expected(sc[0], level)])
@@ -825,7 +830,8 @@ def _split_wall(runs: np.ndarray, depth: np.ndarray, x: np.ndarray, y: np.ndarra
             # the internal oblique's fleshy fibres reaching the sheath, and organ (bowel) touching
             # the junction. No rectus; left to no group (given to the internal oblique it added
             # the organ too: +25..+39 % on 3 of 6 phantoms)
-            outer_g["rectus_abdominis"] &= ~_beyond_linea_semilunaris(outer_g["rectus_abdominis"], ang, px)
+            beyond = _beyond_linea_semilunaris(outer_g["rectus_abdominis"], ang, px)
+            outer_g["rectus_abdominis"] &= ~beyond
         if middle:
             # the thin pectoralis missed on a few rays: the first run continues the sheet beneath
             for grp in ("rectus_abdominis", "external_oblique"):
@@ -840,6 +846,16 @@ def _split_wall(runs: np.ndarray, depth: np.ndarray, x: np.ndarray, y: np.ndarra
             crept = _creep(inner_g["internal_oblique"], outer_g["external_oblique"], SHEET_CREEP_MM / px)
             outer_g["external_oblique"] &= ~crept
             inner_g["internal_oblique"] |= crept
+            # the internal oblique's fleshy part reaches further towards the rectus sheath than the
+            # external oblique's: in front of the two-layer arc, parted from the rectus belly, it
+            # is the first layer below the fat
+            front, organ = _in_front_of_two_layer_arc(outer & sm, outer_g["external_oblique"],
+                                               inner_g["internal_oblique"], outer_g.get("rectus_abdominis"),
+                                               ang, skin, None if ribs is None else ribs & sm, beyond)
+            for grp in list(outer_g):
+                outer_g[grp] &= ~(front | organ)
+            if front.any():
+                front_io[side] = front
         if middle and expected("external_oblique", level) and "serratus_anterior" in outer_g \
                 and "serratus_anterior" in inner_g:
             # the external oblique's upper slips (from the outer surfaces of ribs 5-8) cover the
@@ -879,7 +895,73 @@ def _split_wall(runs: np.ndarray, depth: np.ndarray, x: np.ndarray, y: np.ndarra
                 out[f"{grp}_{side}"] = out.get(f"{grp}_{side}", np.zeros_like(m)) | m
         for grp, m in inner_g.items():
             out[f"{grp}_{side}"] = out.get(f"{grp}_{side}", np.zeros_like(m)) | m
+        if side in front_io:
+            name = f"internal_oblique_{side}"
+            out[name] = out.get(name, np.zeros_like(front_io[side])) | front_io[side]
     return out
+
+
+def _in_front_of_two_layer_arc(outer: np.ndarray, eo: np.ndarray, io: np.ndarray, rectus: np.ndarray | None,
+                               ang: np.ndarray, skin_mm: np.ndarray, ribs: np.ndarray | None = None,
+                               beyond: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(internal oblique, organ) among the pieces of one side's outer run ``outer`` in front of
+    the arc where both obliques are seen as two layers (``eo`` outer run over ``io`` inner run,
+    5-degree bins, at least TWO_LAYER_MIN_BINS of them).
+
+    Below the costal margin the external oblique turns aponeurotic further laterally than the
+    internal oblique, so between the rectus' lateral border and the arc's front the first muscle
+    layer below the fat is the internal oblique's fleshy medial part. A piece (8-connected; fat
+    planes part the muscles) whose median angle lies in front of the arc's first bin and of which
+    at most 1 - _WHOLE_FRACTION lies over the inner run (EO_BORDER_BIN_DEG bins) is
+    - the internal oblique when its outer surface lies no deeper below the skin (``skin_mm``) than
+      the internal oblique's outer surface under the external oblique at the arc's front (its
+      first TWO_LAYER_MIN_BINS bins);
+    - organ when its outer surface lies deeper than the internal oblique's inner surface there:
+      beneath the whole wall (bowel reached through the gap between the sheets' ends);
+    - left as it was in between.
+    The rectus belly's piece (the one holding most of ``rectus``) is no candidate; of it, the part
+    lateral to the linea semilunaris (``beyond``: the internal oblique's fleshy fibres joined to
+    the rectus sheath without a fat plane) in front of the arc is the internal oblique down to the
+    internal oblique's inner surface; deeper is organ touching the junction, left unassigned.
+    Above the costal margin (rib bone ``ribs`` of this side in front of the arc's front) the
+    external oblique is fleshy over the costal cartilages and the internal oblique ends on them:
+    nothing is decided there."""
+    none = np.zeros_like(outer)
+    if not outer.any() or not eo.any() or not io.any():
+        return none, none
+    bins = (ang // 5).astype(int)
+    both = np.intersect1d(np.unique(bins[eo]), np.unique(bins[io]))
+    if len(both) < TWO_LAYER_MIN_BINS:
+        return none, none
+    first = both.min()
+    if ribs is not None and (ribs & (bins <= first)).any():
+        return none, none
+    io_front = io & (bins >= first) & (bins < first + TWO_LAYER_MIN_BINS)
+    if not io_front.any():
+        return none, none
+    wall_mm, inner_mm = float(skin_mm[io_front].min()), float(skin_mm[io_front].max())
+    pieces, n = ndi.label(outer, structure=np.ones((3, 3), bool))
+    belly = -1  # the rectus belly's piece (the one holding most of the rectus)
+    if rectus is not None and rectus.any():
+        belly = int(np.argmax(np.bincount(pieces[rectus], minlength=n + 1)[1:])) + 1
+    out, organ = none.copy(), none.copy()
+    for c in np.unique(pieces[outer & (bins <= first)]):
+        if c == 0:
+            continue
+        m = pieces == c
+        if c == belly:
+            if beyond is not None:
+                out |= m & beyond & (ang < 5.0 * (first + 1)) & (skin_mm <= inner_mm) & \
+                    ~_over_two_layer_arc(m, io, ang)
+            continue
+        if float(np.median(ang[m])) >= 5.0 * (first + 1) or \
+                _over_two_layer_arc(m, io, ang).sum() > (1.0 - _WHOLE_FRACTION) * m.sum():
+            continue
+        if float(skin_mm[m].min()) > inner_mm:
+            organ |= m
+        elif float(skin_mm[m].min()) <= wall_mm:
+            out |= m
+    return out, organ
 
 
 #: thickest inner sheet of the wall (mm): the internal oblique with the transversus abdominis, at
