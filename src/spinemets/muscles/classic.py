@@ -46,10 +46,14 @@ Method (all lengths in mm, scaled to the pixel size; all anchors from the segmen
    (0 deg anterior, 180 deg posterior) and, for the lateral abdominal wall, by depth: where the
    obliques show as one layer (no fat plane seen between them) the external oblique is its outer
    share, the two muscles' thickness ratio measured where a fat plane does part them in the same
-   plane (this side, else both sides; 40 % where they are never seen apart). On the lateral
-   ribs the external oblique ends where the serratus anterior stops being seen beneath it (its
-   posterior free border): behind that the single sheet is the serratus, whatever the sector; at
-   T6-T7 the outer of two layers in the serratus sector is the external oblique's upper slips.
+   plane (this side, else both sides; 40 % where they are never seen apart). Below the costal
+   margin, between the rectus and the front of the arc where both obliques are seen, the first
+   layer is the internal oblique's fleshy medial part (the external oblique turns aponeurotic
+   first); tissue there deeper than the wall's inner layer is bowel
+   (``_in_front_of_two_layer_arc``). On the lateral ribs the external oblique ends where the
+   serratus anterior stops being seen beneath it (its posterior free border): behind that the
+   single sheet is the serratus, whatever the sector; at T6-T7 the outer of two layers in the
+   serratus sector is the external oblique's upper slips.
 7. Psoas and quadratus lumborum: the quadratus lumborum region ends 0.5 body radius anterior to
    the posterior body wall (the kidney lies in front of it); where either touches an iso-dense
    organ without a fat plane, the ellipse of its outline seen against fat and bone adds back the
