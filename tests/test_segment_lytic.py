@@ -77,6 +77,37 @@ def test_lesion_through_the_lateral_wall_is_filled():
     assert not (added & canal).any() and not (added & psoas).any()
 
 
+def test_lesion_at_the_back_of_the_body_behind_the_cut_is_filled():
+    """The canal cut (0.6 semi-axes behind the centre) lies in front of the posterior wall; a lesion
+    opened through the wall behind it is recovered up to the wall, the canal stays out."""
+    labels, hu, front, body, canal, psoas, _ = _vertebra()
+    labels, hu, les = _lesion(labels, hu, body, (16, YC + 10, XC), 9)
+    assert (les & ~front).sum() > 0.4 * les.sum()  # most of it behind the cut
+    out = fill_lytic_cavities(labels, hu, front, SP)
+    added = (out == VID) & (labels == 0)
+    assert (added & les).sum() >= 0.85 * les.sum()
+    assert not (added & ~body).any()
+    assert not (added & canal).any()
+
+
+def test_lesion_through_the_end_plate_filled_up_to_the_plate_not_into_the_disc():
+    """A lesion that breaks through the upper end plate: its last 3 mm (the end plate's concavity
+    depth, left out for a disc resting in an intact concave end plate) join the cavity up to the
+    end plate's level on the body's intact side; the disc above stays out."""
+    labels, hu, front, body, canal, psoas, _ = _vertebra()
+    zz = np.arange(SHAPE[0])[:, None, None]
+    disc_above = (zz >= Z1) & (zz < Z1 + 6) & body[Z1 - 1][None]
+    hu[disc_above] = 85.0
+    labels, hu, les = _lesion(labels, hu, body, (Z1 - 2, YC - 2, XC + 8), 12)
+    top = les & (zz >= Z1 - 3)
+    assert top.sum() > 1000
+    out = fill_lytic_cavities(labels, hu, front, SP)
+    added = (out == VID) & (labels == 0)
+    assert (added & top).sum() >= 0.6 * top.sum()
+    assert (added & les).sum() >= 0.85 * les.sum()
+    assert not (added & ~body).any() and not (added & disc_above).any()
+
+
 def test_intact_vertebra_with_waist_and_neighbour_soft_tissue_unchanged():
     labels, hu, front, body, canal, psoas, _ = _vertebra(waist_mm=2.0)
     hu_soft = hu.copy()

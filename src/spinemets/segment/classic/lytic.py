@@ -21,7 +21,10 @@ slab no voxel of an intact vertebra changes):
 
 * the outline is axial only, so the concave waist of a body along z (its end plates' rims overhang
   the mid-height wall by 1-2 mm) is never bridged, unlike a 3-D hull, and nothing behind the
-  canal cut (canal, pedicle roots) is considered;
+  vertebra's posterior wall (canal, pedicles) is considered: the canal cut (a fixed fraction of
+  the inscribed radius behind the body column's centreline, in front of the wall) is moved back to
+  the wall, the median end of the vertebra's own midline runs behind the cut
+  (``to_posterior_wall``; slices whose wall a lesion has taken give no sample);
 * only voxels at least one pixel inside the outline count (a digital hull adds staircase pixels
   along a convex wall), and only cavities with a core where a disc of ``OPEN_MM`` radius fits
   in-plane (a sliver between the outline and an imperfect mirror is not a cavity); the core is
@@ -29,13 +32,19 @@ slab no voxel of an intact vertebra changes):
 * along z a cavity voxel needs the vertebra beyond it on both sides, or more than the end plate's
   concavity (``bodies.END_PLATE_CONCAVITY_MM``) of vertebra or cavity between it and the open end
   (``beyond_end_plate_concavity``): the disc filling a concave end plate's centre inside its rim is
-  left out, and a cavity opened through an end plate loses its last 3 mm; and the cavity must run
-  at least ``CAVITY_MIN_HEIGHT_MM`` along z;
+  left out; within that depth a voxel still joins a cavity when its run of soft tissue along z
+  reaches the deeper cavity (no end plate between them: the disc of an intact concave end plate
+  rests on the plate) and it lies no further out than the vertebra does in its column or the
+  mirror column (``under_end_plate_surface``: the end plate's level over a lesion that broke
+  through it, from the body's intact side); and the cavity must run at least
+  ``CAVITY_MIN_HEIGHT_MM`` along z;
 * bright unlabelled voxels (>= ``BONE_LOW_HU``) are never a cavity: at a real end plate they are
   plate and disc partial volume that the border steps left out on purpose.
 
-Not recovered: the part of a lesion behind the canal cut (0.6 inscribed radii behind the body
-column's centreline) and the last ``END_PLATE_CONCAVITY_MM`` of a lesion opened through an end plate.
+Not recovered: a lesion's part behind the posterior wall (in the canal or the pedicles), and the
+last ``END_PLATE_CONCAVITY_MM`` of a lesion opened through an end plate where neither its column
+nor the mirror column holds the plate (a central lesion through both halves). Over-filled: the
+disc in the concave centre of a broken end plate up to the level of the mirror column's plate.
 """
 
 from __future__ import annotations
@@ -45,7 +54,7 @@ import SimpleITK as sitk
 from scipy import ndimage as ndi
 from skimage.morphology import convex_hull_image
 
-from ..bodies import END_PLATE_CONCAVITY_MM, beyond_end_plate_concavity
+from ..bodies import END_PLATE_CONCAVITY_MM, MIDLINE_HALF_WIDTH_MM, beyond_end_plate_concavity
 from .centreline import Centreline
 from .grid import labels_to_grid
 from .masks import BONE_LOW_HU, CORTICAL_GAP_MM, MARROW_MIN_HEIGHT_MM, _plane_structure
@@ -87,16 +96,20 @@ def fill_lytic_cavities(labels: np.ndarray, hu: np.ndarray, front: np.ndarray, s
         if not m.any():
             continue
         xc = mirror_axis_x(sub == vid, MIRROR_SEARCH_MM / float(sp[2]))
+        fr = to_posterior_wall(sub == vid, front[sl], xc, MIDLINE_HALF_WIDTH_MM / float(sp[2]))
+        m = (sub == vid) & fr
         hull = np.zeros(m.shape, bool)
         for z in range(m.shape[0]):
             if m[z].sum() >= MIN_SLICE_PIXELS:
                 hull[z] = convex_hull_image(_with_mirror(m[z], xc))
         h = hu[sl]
-        soft = (sub == 0) & front[sl] & (h >= LYTIC_MIN_HU) & (h < BONE_LOW_HU)
+        soft = (sub == 0) & fr & (h >= LYTIC_MIN_HU) & (h < BONE_LOW_HU)
         # (the hull's edge pixels, bone included: the partial volume of the broken wall's ends)
-        rim = hull & (sub == 0) & front[sl] & (h >= LYTIC_MIN_HU)
+        rim = hull & (sub == 0) & fr & (h >= LYTIC_MIN_HU)
         need = END_PLATE_CONCAVITY_MM / float(sp[0])
-        cand = beyond_end_plate_concavity(sub == vid, ndi.binary_erosion(hull, structure=plane) & soft, need)
+        inner = ndi.binary_erosion(hull, structure=plane) & soft
+        cand = beyond_end_plate_concavity(sub == vid, inner, need)
+        cand |= under_end_plate_surface(sub == vid, inner, cand, xc)
         if not cand.any():
             continue
         # the cavity's core: where a disc of OPEN_MM radius fits in-plane (a thin sliver of soft tissue
@@ -142,6 +155,59 @@ def fill_lytic_on_ct(labels_ct: np.ndarray, ct_array: np.ndarray, front_work: np
     sp = np.asarray(ct_img.GetSpacing(), float)[::-1]
     out = labels_ct.copy()
     out[box] = fill_lytic_cavities(labels_ct[box], ct_array[box], front, sp, ids)
+    return out
+
+
+def under_end_plate_surface(v: np.ndarray, inner: np.ndarray, deep: np.ndarray, xc: float) -> np.ndarray:
+    """The voxels of ``inner`` (soft tissue inside the outline; [z, y, x], axial slices along
+    axis 0) within the concavity depth of an open end that still belong to a lytic cavity: those
+    whose run of ``inner`` along z reaches the ``deep`` cavity (no end plate between them and
+    it: a disc in an intact concave end plate rests on the plate) and that lie no further out
+    than the vertebra ``v`` itself does in their column or in its mirror column about ``xc`` (the
+    end plate's surface over the lesion, taken from the body's intact side: an end plate is
+    left-right symmetric). Beyond that surface lies the disc the lesion has reached."""
+    nz = v.shape[0]
+    zz = np.arange(nz)[:, None, None]
+    top = np.where(v, zz, -1).max(axis=0)
+    bot = np.where(v, zz, nz).min(axis=0)
+    xm = np.clip(np.round(2 * xc - np.arange(v.shape[2])).astype(int), 0, v.shape[2] - 1)
+    top = np.maximum(top, top[:, xm])
+    bot = np.minimum(bot, bot[:, xm])
+    within = (zz <= top[None]) & (zz >= bot[None])
+    # the runs of ``inner`` along z that hold a deep cavity voxel
+    along_z = np.zeros((3, 3, 3), bool)
+    along_z[:, 1, 1] = True
+    runs, _ = ndi.label(inner, structure=along_z)
+    hit = np.zeros(int(runs.max()) + 1, bool)
+    hit[runs[deep & inner]] = True
+    hit[0] = False
+    return inner & hit[runs] & within & ~deep
+
+
+def to_posterior_wall(v: np.ndarray, front: np.ndarray, xc: float, half_px: float) -> np.ndarray:
+    """``front`` ([z, y, x], bool, a half-plane per axial slice, anterior rows (low y) in front of
+    a cut line) moved back (towards +y) to the vertebra's own posterior body wall in the midline.
+
+    The cut line lies a fixed fraction of the body's inscribed radius behind its centreline, which
+    is in front of the wall (by 2-8 mm on the phantoms), so that a lesion at the back of the body
+    would be cut off. In every axial slice and every column of the mid-sagittal band (``xc`` +-
+    ``half_px`` pixels) where the vertebra ``v`` holds the cut line's last row, the vertebra's run
+    is followed back to its end (the front of the spinal canal); the median of these distances
+    over the vertebra (robust to slices where a lesion has taken the wall, which give no sample,
+    or a shorter one) moves the cut line back. No sample: ``front`` unchanged."""
+    samples = []
+    ny = front.shape[1]
+    for x in range(max(0, int(np.floor(xc - half_px))), min(front.shape[2], int(np.ceil(xc + half_px)) + 1)):
+        for z in range(front.shape[0]):
+            rows = np.nonzero(front[z, :, x])[0]
+            if rows.size == 0 or rows[-1] >= ny - 1 or not v[z, rows[-1], x]:
+                continue
+            behind = v[z, rows[-1]:, x]
+            samples.append(int(np.argmin(behind)) - 1 if not behind.all() else behind.size - 1)
+    d = int(np.median(samples)) if samples else 0
+    out = front.copy()
+    for k in range(1, d + 1):
+        out[:, k:] |= front[:, :-k]
     return out
 
 
