@@ -10,7 +10,8 @@ vertebra without the lesion's voxels.
 import numpy as np
 import pytest
 
-from spinemets.segment.classic.lytic import beyond_end_plate_concavity, fill_lytic_cavities, mirror_axis_x
+from spinemets.segment.classic.lytic import (beyond_end_plate_concavity, fill_lytic_cavities, mirror_axis_x,
+                                            to_posterior_wall)
 
 SP = np.array([1.0, 0.75, 0.75])  # z, y, x (mm)
 SHAPE = (40, 90, 90)
@@ -106,6 +107,21 @@ def test_lesion_through_the_end_plate_filled_up_to_the_plate_not_into_the_disc()
     assert (added & top).sum() >= 0.6 * top.sum()
     assert (added & les).sum() >= 0.85 * les.sum()
     assert not (added & ~body).any() and not (added & disc_above).any()
+
+
+def test_posterior_wall_not_moved_across_a_filled_canal():
+    """The cut line moves back to the body's posterior wall (the end of the midline runs behind
+    it); where the vertebra map has filled the canal those runs cross it and are not used."""
+    labels, hu, front, body, canal, *_ = _vertebra()
+    v = labels == VID
+    moved = to_posterior_wall(v, front, XC, 5.0 / SP[2])
+    back = int(np.nonzero(body[Z0 + 2, :, int(XC)])[0].max())
+    assert abs(np.nonzero(moved[Z0 + 2, :, int(XC)])[0].max() - back) <= 1
+    # a vertebra map that runs on through the canal into the arch behind the body, in every slice
+    zz, yy, xx = np.mgrid[0:SHAPE[0], 0:SHAPE[1], 0:SHAPE[2]]
+    through = body.any(axis=(1, 2))[:, None, None] & (yy > back - 3) & (yy < back + 25) & (np.abs(xx - XC) < 8)
+    filled = to_posterior_wall(v | through, front, XC, 5.0 / SP[2])
+    assert np.nonzero(filled[Z0 + 2, :, int(XC)])[0].max() <= back
 
 
 def test_intact_vertebra_with_waist_and_neighbour_soft_tissue_unchanged():

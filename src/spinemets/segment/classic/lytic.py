@@ -192,9 +192,12 @@ def to_posterior_wall(v: np.ndarray, front: np.ndarray, xc: float, half_px: floa
     is in front of the wall (by 2-8 mm on the phantoms), so that a lesion at the back of the body
     would be cut off. In every axial slice and every column of the mid-sagittal band (``xc`` +-
     ``half_px`` pixels) where the vertebra ``v`` holds the cut line's last row, the vertebra's run
-    is followed back to its end (the front of the spinal canal); the median of these distances
-    over the vertebra (robust to slices where a lesion has taken the wall, which give no sample,
-    or a shorter one) moves the cut line back. No sample: ``front`` unchanged."""
+    is followed back to its end (the front of the spinal canal), a sample where that run is
+    shorter than the vertebra's run in front of the cut (the body's part behind the cut, about
+    half an inscribed radius, is far shorter than its part in front, about 1.6 radii; a longer
+    run has crossed a canal that the vertebra map filled); the median of these distances over the
+    vertebra (robust to slices where a lesion has taken the wall, which give no sample, or a
+    shorter one) moves the cut line back. No sample: ``front`` unchanged."""
     samples = []
     ny = front.shape[1]
     for x in range(max(0, int(np.floor(xc - half_px))), min(front.shape[2], int(np.ceil(xc + half_px)) + 1)):
@@ -202,8 +205,12 @@ def to_posterior_wall(v: np.ndarray, front: np.ndarray, xc: float, half_px: floa
             rows = np.nonzero(front[z, :, x])[0]
             if rows.size == 0 or rows[-1] >= ny - 1 or not v[z, rows[-1], x]:
                 continue
-            behind = v[z, rows[-1]:, x]
-            samples.append(int(np.argmin(behind)) - 1 if not behind.all() else behind.size - 1)
+            c = rows[-1]
+            behind = v[z, c:, x]
+            d = int(np.argmin(behind)) - 1 if not behind.all() else behind.size - 1
+            ahead = v[z, c::-1, x]
+            if ahead.all() or d < int(np.argmin(ahead)):
+                samples.append(d)
     d = int(np.median(samples)) if samples else 0
     out = front.copy()
     for k in range(1, d + 1):
