@@ -164,3 +164,58 @@ def test_latissimus_aponeurotic_part_on_a_phantom(phantom_factory):
             cents.append(float(np.linalg.norm(np.subtract(got["centroid_lps_mm"], tv["centroid_lps_mm"]))))
     assert max(errs) <= 0.20 and np.median(errs) <= 0.10, errs
     assert max(cents) <= 5.0, cents
+
+
+def _radial_normal(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    rr, cc = np.indices(shape, dtype=np.float32)
+    dr, dc = shape[0] / 2 - rr, shape[1] / 2 - cc
+    n = np.maximum(np.hypot(dr, dc), 1e-6)
+    return dr / n, dc / n
+
+
+def test_deep_pectoral_layer_is_the_muscle_beneath_the_pectoralis():
+    """``pectoral.beneath_cover``: on a round trunk (1 mm pixels) the pectoralis major is a band
+    over 20-70 deg at radius 80-90 mm. A band beneath it (radius 62-68 mm, the pectoralis minor)
+    is taken; one beside it at its own depth (90-130 deg, the serratus anterior looking onto the
+    subcutaneous fat), one beneath it behind a rib (bone stops the look outwards), one beneath it
+    but deeper than DEEP_MAX_MM (radius 40-46 mm) and a speck smaller than MIN_PIECE_MM2 are not."""
+    from spinemets.muscles.pectoral import DEEP_MAX_MM, beneath_cover
+
+    shape = (240, 240)
+    yy, xx = np.indices(shape) - 120.0
+    r = np.hypot(xx, yy)
+    ang = np.degrees(np.arctan2(yy, xx)) % 360.0
+    band = lambda r0, r1, a0, a1: (r >= r0) & (r < r1) & (ang >= a0) & (ang < a1)  # noqa: E731
+    cover = band(80, 90, 20, 70)
+    minor = band(62, 68, 30, 60)
+    beside = band(80, 88, 90, 130)
+    rib = band(72, 76, 140, 170)
+    behind_rib = band(62, 68, 145, 165)
+    cover2 = band(80, 90, 140, 170)
+    too_deep = band(80 - DEEP_MAX_MM - 14, 80 - DEEP_MAX_MM - 8, 200, 240)
+    cover3 = band(80, 90, 200, 240)
+    speck = band(64, 66, 75, 77)
+    pieces = minor | beside | behind_rib | too_deep | speck
+    normal = _radial_normal(shape)
+    got = beneath_cover(pieces, cover | cover2 | cover3, rib, normal, 1.0)
+    assert got[minor].all()
+    for other in (beside, behind_rib, too_deep, speck):
+        assert not got[other].any()
+
+
+def test_deep_pectoral_layer_on_the_pleura_needs_some_tissue_off_it():
+    """A band beneath the pectoralis lying mostly within the chest-wall band on the lung (``off_wall``
+    false on most of it) is the chest wall, not the pectoralis minor; with most of it off the
+    pleura it is taken."""
+    from spinemets.muscles.pectoral import beneath_cover
+
+    shape = (240, 240)
+    yy, xx = np.indices(shape) - 120.0
+    r = np.hypot(xx, yy)
+    ang = np.degrees(np.arctan2(yy, xx)) % 360.0
+    cover = (r >= 80) & (r < 90) & (ang >= 20) & (ang < 70)
+    layer = (r >= 62) & (r < 70) & (ang >= 30) & (ang < 60)
+    normal = _radial_normal(shape)
+    nothing = np.zeros(shape, bool)
+    assert not beneath_cover(layer, cover, nothing, normal, 1.0, off_wall=r >= 67).any()
+    assert beneath_cover(layer, cover, nothing, normal, 1.0, off_wall=r >= 65)[layer].all()

@@ -77,6 +77,7 @@ from .. import anatomy
 from .landmarks import Landmarks
 from .wall import wall_layers
 from .presence import expected
+from .pectoral import beneath_cover
 from .shape import complete_outline
 from .thin_sheet import beneath_own_sheet, depth_normal, follow_course, near_lung, ridge_excess, ridge_threshold
 from .valley import fat_valleys, image_noise_hu
@@ -512,13 +513,14 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
                                                         markers == lab + off)
     out.update(_split_wall(runs, depth, x, y, body, level, ribs=rib_bone))
     _follow_thin_sheets(out, h_sharp, body, fat_o, bone, depth, x, y, level, px)
+    _pectoral_deep_layer(out, h_sharp, muscle_sharp, body, bone, x, y, level, px)
     return {k: v for k, v in out.items() if v.any()}
 
 
 #: superficial sheets that thin below a pixel along their course (the latissimus dorsi's lower
 #: aponeurotic part, the pectoralis major's lowest fibres): followed through the fat
 #: (``thin_sheet.py``)
-THIN_SHEET_GROUPS = ("latissimus_dorsi", "pectoralis_major")
+THIN_SHEET_GROUPS = ("latissimus_dorsi", "pectoralis_major", "serratus_anterior")
 
 
 def _follow_thin_sheets(out: dict[str, np.ndarray], h_sharp: np.ndarray, body: np.ndarray,
@@ -554,8 +556,58 @@ def _follow_thin_sheets(out: dict[str, np.ndarray], h_sharp: np.ndarray, body: n
                                 muscle_window_lo=MUSCLE_HU[0], lung_near=lung_near)
             out[name] = out[name] | add
             free &= ~add
-            # the tissue under the sheet's course that the rays reached between its beads
-            out[name] &= ~beneath_own_sheet(out[name], normal, px)
+            # the tissue under the sheet's course that the rays reached between its beads (the
+            # serratus anterior excepted: its lower digitations lie in two layers, under the
+            # external oblique's interdigitating slips and behind their free border)
+            if g != "serratus_anterior":
+                out[name] &= ~beneath_own_sheet(out[name], normal, px)
+
+
+def _pectoral_deep_layer(out: dict[str, np.ndarray], h_sharp: np.ndarray, muscle_sharp: np.ndarray,
+                         body: np.ndarray, bone: np.ndarray, x: np.ndarray, y: np.ndarray, level: str,
+                         px: float) -> None:
+    """In place: above the rectus abdominis' origins the muscle lying beneath the pectoralis major
+    of its side, off the ribs and held by no group, is added to it: the pectoralis minor under the
+    clavipectoral fascia (``pectoral.py``). The pectoralis minor arises from ribs 3-5; from the
+    rectus' origins on costal cartilages 5-7 down (T6-T7, ``_split_wall``'s middle run) what lies
+    beneath the pectoralis' lowest fibres is the rectus sheath, the external oblique's upper slips
+    and the chest wall, never a pectoral muscle."""
+    if not expected("pectoralis_major", level):
+        return
+    taken = np.zeros(body.shape, bool)
+    for m in out.values():
+        taken |= m
+    air = h_sharp < FAT_HU[0]
+    cand = muscle_sharp & body & ~bone & ~taken
+    pleura = near_lung(h_sharp, px)
+    # outwards = away from the trunk's centre (the wall rays' direction): near the shoulder the
+    # nearest skin can lie laterally (the axilla, the base of the neck), not over the chest
+    rr, cc = np.indices(body.shape, dtype=np.float32)
+    br, bc = np.nonzero(body)
+    dr, dc = br.mean() - rr, bc.mean() - cc
+    nn = np.maximum(np.hypot(dr, dc), 1e-6)
+    normal = (dr / nn, dc / nn)
+    _, cx = _trunk_angle(x, y, body)
+    for side, sm in (("left", x > cx), ("right", x <= cx)):
+        name = f"pectoralis_major_{side}"
+        if name not in out or not out[name].any():
+            continue
+        # other groups, bone and air end the look outwards; unassigned specks of the muscle window
+        # in the fat between the layers (noise, small vessels) do not
+        stop = ((taken & ~out[name]) | bone | air)
+        if expected("rectus_abdominis", level):
+            # the lowest fibres (T6-T7) are a superficial sheet lying outside the chest wall: a
+            # piece of the mask mostly within CHEST_WALL_MM of the lung is the chest wall
+            # (intercostal muscle on the pleura) that the rays reached beyond the sheet's end, as
+            # in the thin-sheet course (``thin_sheet.follow_course``)
+            lab, n = ndi.label(out[name], structure=np.ones((3, 3), bool))
+            if n:
+                idx = np.arange(1, n + 1)
+                frac = np.asarray(ndi.mean(pleura, lab, idx))
+                out[name] &= ~np.isin(lab, idx[frac > 0.5])
+            continue
+        deep = beneath_cover(cand & sm, out[name], stop, normal, px, off_wall=~pleura)
+        out[name] = out[name] | deep
 
 
 def _thin_fat_planes(h_sharp: np.ndarray, hs: np.ndarray, fat: np.ndarray, muscle: np.ndarray, px: float,

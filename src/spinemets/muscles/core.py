@@ -12,7 +12,7 @@ from scipy import ndimage as ndi
 from .. import DISCLAIMER, __version__, anatomy
 from ..errors import InputError
 from ..image import CTImage, LabelMap
-from .classic import segment_plane
+from .classic import THIN_SHEET_GROUPS, segment_plane
 from .frames import VertebraFrame, vertebra_frames
 from .landmarks import spinal_canal, vertebra_landmarks
 from .measure import group_outline, measure_group, null_group
@@ -34,7 +34,7 @@ BONE_BORDER_GROUPS = ("erector_spinae", "transversospinalis", "quadratus_lumboru
 #: superficial sheets whose area is the partial-volume HU integral across their course
 #: (``thin_sheet.course_area_mm2``): the latissimus dorsi and the pectoralis major, which thin
 #: below a pixel at their lower ends (classic.THIN_SHEET_GROUPS)
-THIN_SHEET_IDS = {anatomy.BY_NAME[anatomy.muscle_name(g, sd)].id for g in ("latissimus_dorsi", "pectoralis_major")
+THIN_SHEET_IDS = {anatomy.BY_NAME[anatomy.muscle_name(g, sd)].id for g in THIN_SHEET_GROUPS
                   for sd in ("left", "right")}
 
 SLICE_DEFINITION = (
