@@ -219,3 +219,24 @@ def test_deep_pectoral_layer_on_the_pleura_needs_some_tissue_off_it():
     nothing = np.zeros(shape, bool)
     assert not beneath_cover(layer, cover, nothing, normal, 1.0, off_wall=r >= 67).any()
     assert beneath_cover(layer, cover, nothing, normal, 1.0, off_wall=r >= 65)[layer].all()
+
+
+@pytest.mark.slow
+def test_serratus_upper_slips_and_deep_pectoral_layer_on_a_phantom(phantom_small):
+    """Small-preset phantom (seed 11, 2 x 2 x 3 mm): at T2 the serratus anterior's upper slips on
+    the ribs are a sheet thinner than a pixel (beads), measured by the HU integral along their
+    course (was -52 % / -34 % as thresholded pixels); at T1 the pectoral group has a deep layer
+    beneath the pectoralis major (the pectoralis minor), which the wall rays do not reach (was
+    -35 % on both sides). Per side within the issue-4 worst-case target (20 %)."""
+    from spinemets import anatomy
+    from spinemets.muscles import segment_muscles
+
+    ph = phantom_small
+    res = segment_muscles(ph.ct, ph.vertebrae)
+    for lv, grp in (("T2", "serratus_anterior"), ("T1", "pectoralis_major")):
+        for side in ("left", "right"):
+            name = anatomy.muscle_name(grp, side)
+            tv, got = ph.truth["muscles"][lv][name], res.summary["levels"][lv][name]
+            assert got["csa_mm2"] is not None, (lv, name)
+            err = (got["csa_mm2"] - tv["csa_mm2"]) / tv["csa_mm2"]
+            assert abs(err) <= 0.20, (lv, name, round(err, 3))

@@ -61,10 +61,14 @@ Method (all lengths in mm, scaled to the pixel size; all anchors from the segmen
 8. The rectus abdominis ends at the linea semilunaris: lateral to the first angular bin where the
    outer run thins to less than half the rectus belly, the sheet is no rectus
    (``_beyond_linea_semilunaris``). The latissimus dorsi and the pectoralis major, which thin below
-   a pixel at their lower ends, are followed along their course through the fat from the pieces
-   the rays found, and pieces lying under their own course (reached by the rays between the beads
-   of a sub-pixel sheet) are dropped (``thin_sheet.py``; their area is the HU integral across the
-   course, ``core.py``).
+   a pixel at their lower ends, and the serratus anterior, whose upper slips on ribs 1-2 are
+   thinner than a pixel, are followed along their course through the fat from the pieces the rays
+   found, and pieces of the latissimus and pectoralis lying under their own course (reached by
+   the rays between the beads of a sub-pixel sheet) are dropped (``thin_sheet.py``; their area is
+   the HU integral across the course, ``core.py``).
+9. Pectoral group: at T1-T5 the muscle beneath the pectoralis major (the pectoralis minor behind
+   the clavipectoral fascia; the pectoral muscle area of chest-CT body composition) joins it
+   (``pectoral.py``); at T6-T7 pieces of its lowest fibres lying on the pleura are chest wall.
 """
 
 from __future__ import annotations
@@ -517,9 +521,9 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
     return {k: v for k, v in out.items() if v.any()}
 
 
-#: superficial sheets that thin below a pixel along their course (the latissimus dorsi's lower
-#: aponeurotic part, the pectoralis major's lowest fibres): followed through the fat
-#: (``thin_sheet.py``)
+#: sheets that thin below a pixel along their course (the latissimus dorsi's lower aponeurotic
+#: part, the pectoralis major's lowest fibres, the serratus anterior's upper slips on ribs 1-2 under
+#: the scapula): followed through the fat (``thin_sheet.py``)
 THIN_SHEET_GROUPS = ("latissimus_dorsi", "pectoralis_major", "serratus_anterior")
 
 

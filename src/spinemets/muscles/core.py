@@ -33,7 +33,8 @@ PSOAS_REF_LEVELS = ("L3", "L4", "L5")
 BONE_BORDER_GROUPS = ("erector_spinae", "transversospinalis", "quadratus_lumborum")
 #: superficial sheets whose area is the partial-volume HU integral across their course
 #: (``thin_sheet.course_area_mm2``): the latissimus dorsi and the pectoralis major, which thin
-#: below a pixel at their lower ends (classic.THIN_SHEET_GROUPS)
+#: below a pixel at their lower ends, and the serratus anterior, whose upper slips on ribs 1-2 are
+#: thinner than a pixel (classic.THIN_SHEET_GROUPS)
 THIN_SHEET_IDS = {anatomy.BY_NAME[anatomy.muscle_name(g, sd)].id for g in THIN_SHEET_GROUPS
                   for sd in ("left", "right")}
 
@@ -51,8 +52,9 @@ CSA_DEFINITION = (
     "fat/muscle mixtures just outside it, count by their muscle fraction (HU - fat) / (muscle - fat), "
     "fat = median pure fat of the plane, muscle = the group's interior median; erector spinae, "
     "transversospinalis and quadratus lumborum pixels against a rib count by their muscle fraction "
-    "between the muscle reference and the rib's brightest HU within 3 mm; latissimus dorsi and pectoralis major "
-    "(sheets thinner than a pixel at their lower ends): their outline's border pixels and all fat/mixture pixels "
+    "between the muscle reference and the rib's brightest HU within 3 mm; latissimus dorsi, pectoralis major "
+    "and serratus anterior (sheets thinner than a pixel at their lower ends or, for the serratus, its upper "
+    "slips): their outline's border pixels and all fat/mixture pixels "
     "within 2 mm of it count by their muscle fraction, at most 1 and not clipped at 0 (the HU integral across "
     "the sheet's course); model backends: the "
     "model's mask as it is."

@@ -1,7 +1,8 @@
 """The course of a superficial muscle sheet thinner than a pixel, followed through the fat.
 
-Where the latissimus dorsi (its lower, aponeurotic part over the thoracolumbar fascia, L1-L3) or
-the lowest fibres of the pectoralis major (T7-T8) are 0.5-2 mm thick, a CT voxel of 2 mm holds
+Where the latissimus dorsi (its lower, aponeurotic part over the thoracolumbar fascia, L1-L3),
+the lowest fibres of the pectoralis major (T7-T8) or the serratus anterior's upper slips (on ribs
+1-2 under the scapula, T1-T3) are 0.5-2 mm thick, a CT voxel of 2 mm holds
 as much fat as muscle: the sheet shows as a chain of pixels brighter than the fat around them
 but mostly below the muscle window (-29 HU), and smoothing takes it for fat. It is still seen as
 a *ridge across the depth*: a sheet runs parallel to the skin, so each of its pixels is brighter
