@@ -8,13 +8,15 @@ muscle area (e.g. at T4); spinemets' ``pectoralis_major`` group is that pectoral
 rays of ``classic.py`` find the outer layer only: the deep one lies more than ``WALL_MAX_MM`` below
 the subcutaneous fat, or beyond the outer layer, where a ray takes one sheet per layer.
 
-Rule: a piece of muscle-window tissue (8-connected) that no group holds, off the ribs and not
-mostly within ``CHEST_WALL_MM`` of the lung (the intercostals on the pleura are no pectoral muscle; the
-pectoralis minor may touch the pleura between the ribs), belongs to the pectoral group when most of its outer surface looks outwards (away from
-the trunk's centre, as the wall rays run) onto the pectoralis major of its side within ``DEEP_MAX_MM``: it
-lies beneath the pectoralis major. A piece that looks onto the subcutaneous fat instead (a muscle
-lying beside the pectoralis major, the serratus anterior on the lateral ribs) is left alone. All
-lengths mm; arrays are the 2-D plane ([row, col], ``px`` mm per pixel).
+Rule (T1-T5, above the rectus abdominis' origins; ``classic._pectoral_deep_layer``): a piece of
+muscle-window tissue (8-connected) that no group holds, off the ribs and not mostly within
+``CHEST_WALL_MM`` of the lung (the intercostals on the pleura are no pectoral muscle; the
+pectoralis minor may touch the pleura between the ribs), belongs to the pectoral group when most
+of its outer surface looks outwards (away from the trunk's centre, as the wall rays run) onto the
+pectoralis major of its side within ``DEEP_MAX_MM``: it lies beneath the pectoralis major. A
+piece that looks onto the subcutaneous fat instead (a muscle lying beside the pectoralis major,
+the serratus anterior on the lateral ribs) is left alone. All lengths mm; arrays are the 2-D
+plane ([row, col], ``px`` mm per pixel).
 """
 
 from __future__ import annotations
@@ -37,8 +39,8 @@ def beneath_cover(pieces: np.ndarray, cover: np.ndarray, stop: np.ndarray,
                   normal: tuple[np.ndarray, np.ndarray], px: float, max_mm: float = DEEP_MAX_MM,
                   fraction: float = BENEATH_FRACTION, off_wall: np.ndarray | None = None) -> np.ndarray:
     """Pieces (8-connected) of ``pieces`` of which more than ``fraction`` of the outer surface
-    pixels (those whose outward neighbour along ``-normal``, a unit field pointing inwards, lies outside
-    the piece) meet ``cover``
+    pixels (those whose outward neighbour along ``-normal``, a unit field pointing inwards, lies
+    outside the piece) meet ``cover``
     first, before any pixel of ``stop`` (other groups, bone, air), going outwards within ``max_mm``,
     at least ``MIN_PIECE_MM2`` in size and, with ``off_wall`` (the pixels farther than
     ``CHEST_WALL_MM`` from the lung), with most of its pixels off the chest wall: a piece lying
