@@ -423,8 +423,11 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
     # organ contacts cut only below)
     lung = ndi.binary_fill_holes(body) & (hs < -400) & (np.abs(x) < ps_reach) & (y > lm.body_anterior_mm)
     lung_behind = lung.sum() * px * px >= LUNG_RECESS_MIN_MM2
+    # below T10 the erector spinae ends at the paraspinal zone's lateral limit: what its region
+    # flooded beyond that limit is tissue of another structure (an organ reached through it)
     _split_organ_contact(regions, markers, hu, muscle, h3, px, wall,
-                         keep=(_PS, _PS + 1) if lung_behind else ())
+                         keep=(_PS, _PS + 1) if lung_behind else (),
+                         beyond=None if upper else {_PS: ~post_zone, _PS + 1: ~post_zone})
     for side, off in (("left", 0), ("right", 1)):
         # a psoas region with a caudal reference: tissue brighter than both the reference and its
         # own seed by more than the tolerance is organ (liver, vena cava) touching it
@@ -704,7 +707,7 @@ def _trim_wings(m: np.ndarray, px: float, other: np.ndarray) -> np.ndarray:
 
 def _split_organ_contact(regions: np.ndarray, markers: np.ndarray, hu: np.ndarray, muscle: np.ndarray,
                          h3: np.ndarray, px: float, wall: np.ndarray | None = None,
-                         keep: tuple[int, ...] = ()) -> None:
+                         keep: tuple[int, ...] = (), beyond: dict[int, np.ndarray] | None = None) -> None:
     """In place: an organ that touches a deep muscle without a fat plane (liver against the right
     erector spinae or quadratus lumborum at T11-L2) and is brighter than it is cut off along the
     HU mid-point between the two.
@@ -716,7 +719,10 @@ def _split_organ_contact(regions: np.ndarray, markers: np.ndarray, hu: np.ndarra
     mid-point towards such an organ is organ when its connected piece of such pixels is larger
     than a noise blob (3 mm radius) and reaches muscle-window tissue that is organ or unassigned
     (an organ contact; spots enclosed by the muscle or against a neighbouring muscle, ``wall``
-    sheets included, stay). Regions ``keep`` are left whole."""
+    sheets included, stay). Regions ``keep`` are left whole. ``beyond``: per region id, where that
+    region's own pixels are no part of its muscle (outside its compartment, dropped later): they
+    count as organ or unassigned tissue, so an organ the region flooded around its contact (the
+    organ reached only through the region itself) is still cut off."""
     organ_seed = markers == _OTHER
     if not organ_seed.any():
         return
@@ -750,7 +756,10 @@ def _split_organ_contact(regions: np.ndarray, markers: np.ndarray, hu: np.ndarra
         free = muscle[box] & ~own[box] & ((regions[box] == 0) | (regions[box] == _OTHER))
         if wall is not None:  # the wall sheets are muscle, not an organ touching the region
             free &= ~wall[box]
-        hit = np.unique(pieces[ndi.binary_dilation(free, structure=cross) & cand])
+        reach = ndi.binary_dilation(free, structure=cross)
+        if beyond is not None and lab_id in beyond:
+            reach |= beyond[lab_id][box]
+        hit = np.unique(pieces[reach & cand])
         hit = [k for k in hit if k > 0 and sizes[k] >= min_px]
         if hit:
             regions[box][np.isin(pieces, hit)] = _OTHER
