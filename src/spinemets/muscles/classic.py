@@ -660,8 +660,12 @@ def _compartment_floor_near(vert: np.ndarray, rib_bone: np.ndarray, x: np.ndarra
     """Pixels within ``LAMINA_CONTACT_MM`` of the bony floor of the paraspinal compartment lateral
     to the laminae: the transverse processes (vertebra lateral to the spinous process, behind the
     body) and the ribs' posterior surfaces medial to the rib angles, limited laterally to the rib
-    angle (the transverse-process tip where no rib is in the plane). All lengths mm."""
+    angle (the transverse-process tip where no rib is in the plane). Only bone in front of the
+    spinous process tip counts as rib: the rib angles lie anterior to it (the back muscles fill the
+    groove between the spinous processes and the rib angles); bone behind it is no rib (the
+    scapula, the patient table pressed into the body outline). All lengths mm."""
     out = np.zeros(vert.shape, bool)
+    rib_bone = rib_bone & (y < lm.spinous_tip_mm)
     for s in (1, -1):
         sx = s * x
         angle = _rib_angle_x(rib_bone, sx, y, 0.8 * xtp, reach_mm, lm.body_posterior_mm)
