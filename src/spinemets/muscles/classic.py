@@ -500,7 +500,7 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
             ts, es = _split_paraspinal(ps, hs, x * s, lm, abs(tp[s][0]))
             out[f"transversospinalis_{side}"] = ts
             if not lung_behind:
-                es = _trim_wings(es, px, muscle & ~wall & ~ps & ~bone, medial=s * x <= xt_s)
+                es = _trim_wings(es, px, muscle & ~wall & ~ps & ~bone, medial=(s * x <= xt_s) & (y >= yt_s))
             out[f"erector_spinae_{side}"] = es
         for grp, lab in (("psoas_major", _PSOAS), ("quadratus_lumborum", _QL)):
             if expected(grp, level):
@@ -687,11 +687,11 @@ def _trim_wings(m: np.ndarray, px: float, other: np.ndarray, medial: np.ndarray 
     inscribed radius (mm), and a 90-degree corner lies within 0.41 of that radius of the core
     (sqrt(2) - 1). Pixels farther from the core form protrusions; a protrusion is dropped only
     when it reaches ``other`` (muscle-window tissue that is neither this paraspinal region, a
-    wall sheet nor bone: the organ it belongs to), within 1.5 mm, and lies wholly lateral to the
-    transverse-process tip (outside ``medial``): the organs reach the paraspinal mass only beyond
-    the tips, in front of and lateral to the thoracolumbar fascia's middle layer; behind the
-    processes a protrusion is the muscle's own medial belly (the opening splits a waisted erector
-    spinae into two cores and keeps one)."""
+    wall sheet nor bone: the organ it belongs to), within 1.5 mm, and lies wholly outside
+    ``medial`` (medial to the transverse-process tip and behind its level): the organs reach the
+    paraspinal mass only beyond the tips, in front of and lateral to the thoracolumbar fascia's
+    middle layer; behind the processes a protrusion is the muscle's own medial belly (the opening
+    splits a waisted erector spinae into two cores and keeps one)."""
     if not m.any():
         return m
     box = _bbox(m, margin=2)
