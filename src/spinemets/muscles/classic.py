@@ -143,6 +143,10 @@ LAMINA_CONTACT_MM = 4.0
 #: a deep muscle that the subcutaneous fat reaches between the sheet's pieces
 THIN_SHEET_MM = 5.0
 SHEET_SURFACE_FRACTION = 0.3
+#: an organ reached through a deep region (``_split_organ_contact``, ``beyond``) is cut as a mass at
+#: least this radius wide (mm): the 2 mm smoothing sigma of the HU map the cut is made on; bright
+#: texture of the muscle joined to it by narrower bridges is the muscle's own
+ORGAN_CORE_RADIUS_MM = 2.0
 #: smallest HU tolerance around a deep group's seed attenuation (3 mm-smoothed HU)
 HU_CONSISTENCY_MIN = 12.0
 
@@ -766,13 +770,23 @@ def _split_organ_contact(regions: np.ndarray, markers: np.ndarray, hu: np.ndarra
         free = muscle[box] & ~own[box] & ((regions[box] == 0) | (regions[box] == _OTHER))
         if wall is not None:  # the wall sheets are muscle, not an organ touching the region
             free &= ~wall[box]
-        reach = ndi.binary_dilation(free, structure=cross)
-        if beyond is not None and lab_id in beyond:
-            reach |= beyond[lab_id][box]
-        hit = np.unique(pieces[reach & cand])
+        hit = np.unique(pieces[ndi.binary_dilation(free, structure=cross) & cand])
         hit = [k for k in hit if k > 0 and sizes[k] >= min_px]
         if hit:
             regions[box][np.isin(pieces, hit)] = _OTHER
+        if beyond is None or lab_id not in beyond:
+            continue
+        # the organ reached only through the region (beyond the compartment): its mass, wider than
+        # the 2 mm smoothing (the opening of the pieces that cross the limit), that crosses the
+        # limit; bright texture of the muscle joined to it by narrower bridges stays
+        out_zone = beyond[lab_id][box]
+        rest = np.isin(pieces, [k for k in np.unique(pieces[out_zone & cand]) if k > 0 and sizes[k] >= min_px
+                                and k not in hit])
+        if rest.any():
+            core = ndi.binary_opening(rest, structure=_disk(ORGAN_CORE_RADIUS_MM / px))
+            cores, _ = ndi.label(core)
+            crossing = np.unique(cores[out_zone & core])
+            regions[box][np.isin(cores, crossing[crossing > 0])] = _OTHER
 
 
 def _organ_hu_touching(markers: np.ndarray, region: np.ndarray, h3: np.ndarray, px: float) -> list[float]:
