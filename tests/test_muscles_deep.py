@@ -124,7 +124,11 @@ def test_quadratus_lumborum_meets_issue_target_on_lean_phantom(lean_and_other):
 
 @pytest.mark.slow
 @pytest.mark.xfail(strict=True, reason=(
-    "seed 7 quadratus lumborum worst -38 % at L5 left (median 3.4 %, centroid <= 1.5 mm; unchanged): a "
+    "seed 7 quadratus lumborum worst -38 % at L5 left (median 3.4 %, centroid <= 1.5 mm; unchanged, "
+    "re-measured 2026-11-25): the muscle-equivalent area the image holds in our L5 plane (muscle "
+    "fraction (HU - fat) / (muscle - fat) summed over the truth label and a 2-pixel ring, muscle "
+    "40-50 HU, fat -79 HU) is only 38-41 mm2 (32-34 in the label alone), our 39.5 mm2 matches it: an "
+    "imaging limit (slice thickness and taper), not a segmentation error; a "
     "64 mm2 QL at 2 x 2 x 3 mm voxels (truth hu_mean 14.6 HU); the phantom's own label sampled "
     "nearest-neighbour in our L5 plane is already 52 mm2 (-19 %: our L5 plane lies 1.5 mm posterior "
     "and 1 mm cranial of the design origin and is tilted 5 deg less than the design axis, the QL "
@@ -149,14 +153,25 @@ def test_paraspinal_meets_issue_target_on_seed_7(lean_and_other):
 
 
 @pytest.mark.slow
+def test_paraspinal_meets_issue_target_on_seed_23(lean_and_other):
+    """Erector spinae and transversospinalis at every level T1-L5 of the lean seed 23 meet the full
+    target. Measured: ES median 3.5 %, worst +19 % (T1 right), centroid <= 2.9 mm (was +26 % at L1
+    right: the liver strip lateral to the ES, reached only through the ES region beyond the
+    paraspinal zone's lateral limit, is now cut off); TS median 3.2 %, worst +9 % (T11 right)."""
+    ph, res = lean_and_other[0]
+    for group in ("erector_spinae", "transversospinalis"):
+        _check(ph, _errors(res, ph.truth, group), group)
+
+
+@pytest.mark.slow
 @pytest.mark.xfail(strict=True, reason=(
-    "erector spinae unmet on seed 23: median 4.2 %, worst +26 % at L1 right (liver against the ES "
-    "below the lung base; T5-T9 now +1..+11 %, were -13..-35 %); seed 31: median 6.3 %, worst -58 % "
-    "at T2 right (both sides -58 %), -54 % at L5 left, centroid 9.7 mm; TS worst -38 % at T1 left"))
-def test_paraspinal_meets_issue_target_on_seeds_23_and_31(lean_and_other):
-    for ph, res in (lean_and_other[0], lean_and_other[2]):
-        for group in ("erector_spinae", "transversospinalis"):
-            _check(ph, _errors(res, ph.truth, group), group)
+    "seed 31 erector spinae median 5.0 %, worst -18 % (T11 right), centroid 6.2 mm at T6 right (-16 %); "
+    "was worst -59 % at T2 (patient table taken as the rib angle) and -54 % at L5 left (waisted ES "
+    "trimmed as a wing); transversospinalis worst -38 % at T1 left (both sides -37/-38 %, unchanged)"))
+def test_paraspinal_meets_issue_target_on_seed_31(lean_and_other):
+    ph, res = lean_and_other[2]
+    for group in ("erector_spinae", "transversospinalis"):
+        _check(ph, _errors(res, ph.truth, group), group)
 
 
 @pytest.mark.slow

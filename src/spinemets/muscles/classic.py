@@ -734,9 +734,10 @@ def _split_organ_contact(regions: np.ndarray, markers: np.ndarray, hu: np.ndarra
     than a noise blob (3 mm radius) and reaches muscle-window tissue that is organ or unassigned
     (an organ contact; spots enclosed by the muscle or against a neighbouring muscle, ``wall``
     sheets included, stay). Regions ``keep`` are left whole. ``beyond``: per region id, where that
-    region's own pixels are no part of its muscle (outside its compartment, dropped later): they
-    count as organ or unassigned tissue, so an organ the region flooded around its contact (the
-    organ reached only through the region itself) is still cut off."""
+    region's own pixels are no part of its muscle (outside its compartment, dropped later): an
+    organ the region flooded around its contact (reached only through the region itself) is cut
+    off as the masses of the bright pieces crossing that limit that are wider than the 2 mm
+    smoothing (their opening with ``ORGAN_CORE_RADIUS_MM``) and cross it."""
     organ_seed = markers == _OTHER
     if not organ_seed.any():
         return
