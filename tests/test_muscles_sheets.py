@@ -240,3 +240,58 @@ def test_serratus_upper_slips_and_deep_pectoral_layer_on_a_phantom(phantom_small
             assert got["csa_mm2"] is not None, (lv, name)
             err = (got["csa_mm2"] - tv["csa_mm2"]) / tv["csa_mm2"]
             assert abs(err) <= 0.20, (lv, name, round(err, 3))
+
+
+def _round_trunk(n: int = 240):
+    """A round trunk (radius 110 mm, 1 mm pixels): x (left, mm), y (posterior, mm), body mask and
+    the normalised trunk angle (deg) as ``classic._trunk_angle`` computes it."""
+    from spinemets.muscles.classic import _trunk_angle
+
+    yy, xx = np.indices((n, n), dtype=np.float32)
+    y, x = yy - n // 2, xx - n // 2
+    body = np.hypot(x, y) <= 110.0
+    return x, y, body, _trunk_angle(x, y, body)[0]
+
+
+def test_lowest_pectoralis_reaches_no_further_lateral_than_one_level_up():
+    """``classic._cap_pectoral_reach``: below the chest cap (T7) each side's pectoralis major loses
+    what lies lateral to the reach found one level up (that side's own value); at T6 (the chest
+    cap) and without a reach from above it is left as found."""
+    from spinemets.muscles.classic import _cap_pectoral_reach
+
+    x, y, body, ang = _round_trunk()
+    shell = body & (np.hypot(x, y) >= 95.0) & (y < 0)
+    masks = {f"pectoralis_major_{sd}": shell & (ang <= 70.0) & ((x > 0) if sd == "left" else (x < 0))
+             for sd in ("left", "right")}
+    reach = {"left": 50.0, "right": 60.0}
+    for level, from_above in (("T6", reach), ("T7", None)):
+        out = {k: v.copy() for k, v in masks.items()}
+        _cap_pectoral_reach(out, x, y, body, level, from_above)
+        assert all((out[k] == masks[k]).all() for k in masks)
+    out = {k: v.copy() for k, v in masks.items()}
+    _cap_pectoral_reach(out, x, y, body, "T7", reach)
+    for sd, lim in reach.items():
+        m, m0 = out[f"pectoralis_major_{sd}"], masks[f"pectoralis_major_{sd}"]
+        assert ang[m].max() <= lim and (m0 & (ang <= lim - 1.0) & ~m).sum() == 0
+        assert (m0 & (ang > lim + 1.0)).any()
+
+
+def test_lowest_pectoralis_piece_joined_to_the_rectus_is_the_rectus():
+    """``classic._pectoral_off_rectus``: at T7 a piece of the pectoralis mask joined to the rectus
+    abdominis of its side (no fat plane between) goes to the rectus; a piece parted from it by a
+    one-pixel gap stays pectoralis; the other side and the chest cap (T6) are left alone."""
+    from spinemets.muscles.classic import _pectoral_off_rectus
+
+    x, y, body, ang = _round_trunk()
+    shell = body & (np.hypot(x, y) >= 95.0) & (y < 0) & (x < 0)
+    rectus = shell & (ang > 12.0) & (ang <= 30.0) & (np.hypot(x, y) < 100.0)
+    superficial = shell & (ang <= 12.0)  # the rectus reaching the surface medially, joined to it
+    sheet = shell & (ang > 32.0) & (ang <= 55.0)  # the pectoralis over the ribs, apart
+    for level, moved in (("T6", False), ("T7", True)):
+        out = {"rectus_abdominis_right": rectus.copy(), "pectoralis_major_right": superficial | sheet,
+               "pectoralis_major_left": np.fliplr(superficial | sheet)}
+        _pectoral_off_rectus(out, level)
+        assert out["pectoralis_major_right"][sheet].all()
+        assert out["pectoralis_major_right"][superficial].any() != moved
+        assert out["rectus_abdominis_right"][superficial].all() == moved
+        assert (out["pectoralis_major_left"] == np.fliplr(superficial | sheet)).all()

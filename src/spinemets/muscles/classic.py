@@ -200,8 +200,13 @@ def body_outline(hu: np.ndarray, px: float) -> np.ndarray:
 
 def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray, lm: Landmarks,
                   px: float, level: str, canal: np.ndarray | None = None,
-                  psoas_ref_hu: dict[str, float] | None = None) -> dict[str, np.ndarray]:
+                  psoas_ref_hu: dict[str, float] | None = None,
+                  pectoral_reach_deg: dict[str, float] | None = None) -> dict[str, np.ndarray]:
     """Masks ``{"erector_spinae_left": bool array, ...}`` of the groups found in the plane.
+
+    ``pectoral_reach_deg``: per side the pectoralis major's lateral reach (normalised trunk angle,
+    deg; ``pectoral_reach_deg()``) found one level up; below ``CHEST_CAP_LAST`` the muscle reaches no
+    further lateral (``_cap_pectoral_reach``).
 
     ``psoas_ref_hu``: per side ("left"/"right") the psoas attenuation (HU) measured where the
     muscle is thick and isolated (lower lumbar levels); a muscle's CT number changes little along
@@ -525,7 +530,78 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
     out.update(_split_wall(runs, depth, x, y, body, level, ribs=rib_bone))
     _follow_thin_sheets(out, h_sharp, body, fat_o, bone, depth, x, y, level, px)
     _pectoral_deep_layer(out, h_sharp, muscle_sharp, body, bone, x, y, level, px)
+    _cap_pectoral_reach(out, x, y, body, level, pectoral_reach_deg)
+    _pectoral_off_rectus(out, level)
     return {k: v for k, v in out.items() if v.any()}
+
+
+def _pectoral_off_rectus(out: dict[str, np.ndarray], level: str) -> None:
+    """In place: below the chest cap (after ``CHEST_CAP_LAST``, where the rectus abdominis is
+    present) a piece (8-connected) of the pectoralis major mask joined to the rectus abdominis of
+    its side is the rectus. The pectoralis' abdominal part arises from the anterior layer of the
+    rectus sheath (Gray's Anatomy, pectoral region): it lies on the sheath, superficial to it, and
+    ends medially where the rectus, lying in its sheath beside the linea alba, reaches the surface
+    below the sternum; the rays take that superficial rectus for the outer sheet. Where the
+    pectoralis lies over the rectus without a fat plane, ``_split_wall`` already gave the joined
+    part to the rectus (``_creep``); what stays joined is the rectus' own belly."""
+    if anatomy.level_index(level) <= anatomy.level_index(CHEST_CAP_LAST) or \
+            not (expected("pectoralis_major", level) and expected("rectus_abdominis", level)):
+        return
+    eight = np.ones((3, 3), bool)
+    for side in ("left", "right"):
+        pm, ra = out.get(f"pectoralis_major_{side}"), out.get(f"rectus_abdominis_{side}")
+        if pm is None or ra is None or not pm.any() or not ra.any():
+            continue
+        lab, n = ndi.label(pm, structure=eight)
+        joined = np.unique(lab[ndi.binary_dilation(ra, structure=eight) & pm])
+        moved = np.isin(lab, joined[joined > 0])
+        out[f"pectoralis_major_{side}"] = pm & ~moved
+        out[f"rectus_abdominis_{side}"] = ra | moved
+
+
+def _plane_trunk_angle(hu: np.ndarray, inside: np.ndarray, px: float) -> np.ndarray:
+    """Normalised trunk angle (deg, ``_trunk_angle``) of each pixel of a mid-vertebral plane, from
+    its body outline as ``segment_plane`` finds it."""
+    hs = ndi.gaussian_filter(hu.astype(np.float32), sigma=max(1.0 / px, 0.5))
+    yy, xx = np.indices(hu.shape, dtype=np.float32)
+    y = (yy - hu.shape[0] // 2) * px
+    x = (xx - hu.shape[1] // 2) * px
+    body = body_outline(hs, px) & inside
+    if not body.any():
+        return np.full(hu.shape, np.nan, np.float32)
+    return _trunk_angle(x, y, body)[0]
+
+
+def pectoral_reach_deg(masks: dict[str, np.ndarray], hu: np.ndarray, inside: np.ndarray,
+                       px: float) -> dict[str, float]:
+    """Per side ("left"/"right") the largest normalised trunk angle (deg; 0 anterior midline, 90
+    the trunk's lateral extreme) of the pectoralis major mask in ``masks``; sides without it left
+    out. Passed to the next level down as ``segment_plane(pectoral_reach_deg=...)``."""
+    present = {sd: masks.get(f"pectoralis_major_{sd}") for sd in ("left", "right")}
+    present = {sd: m for sd, m in present.items() if m is not None and m.any()}
+    if not present:
+        return {}
+    ang = _plane_trunk_angle(hu, inside, px)
+    return {sd: float(np.nanmax(ang[m])) for sd, m in present.items() if np.isfinite(ang[m]).any()}
+
+
+def _cap_pectoral_reach(out: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray, body: np.ndarray,
+                        level: str, reach_deg: dict[str, float] | None) -> None:
+    """In place: below the chest cap (after ``CHEST_CAP_LAST``) the pectoralis major reaches no
+    further lateral than one level up. Its sternocostal and abdominal parts arise from the sternum,
+    the costal cartilages 1-6/7 and the anterior rectus sheath, and their fibres converge upwards
+    and laterally onto the humerus (Gray's Anatomy, pectoral region): the lowest fibres run
+    obliquely upwards, so each plane's lateral end lies medial to, or at, the lateral end of the
+    plane above. The muscle lying past that angle at the lowest levels is the external oblique's
+    upper slips and the serratus anterior's digitations on the ribs, left to no group here.
+    Angles are the normalised trunk angle (deg), comparable from plane to plane."""
+    if not reach_deg or anatomy.level_index(level) <= anatomy.level_index(CHEST_CAP_LAST):
+        return
+    ang, cx = _trunk_angle(x, y, body)
+    for side, sm in (("left", x > cx), ("right", x <= cx)):
+        name = f"pectoralis_major_{side}"
+        if name in out and side in reach_deg:
+            out[name] = out[name] & ~(sm & (ang > reach_deg[side]))
 
 
 #: sheets that thin below a pixel along their course (the latissimus dorsi's lower aponeurotic

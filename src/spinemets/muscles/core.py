@@ -12,7 +12,7 @@ from scipy import ndimage as ndi
 from .. import DISCLAIMER, __version__, anatomy
 from ..errors import InputError
 from ..image import CTImage, LabelMap
-from .classic import THIN_SHEET_GROUPS, segment_plane
+from .classic import THIN_SHEET_GROUPS, pectoral_reach_deg, segment_plane
 from .frames import VertebraFrame, vertebra_frames
 from .landmarks import spinal_canal, vertebra_landmarks
 from .measure import group_outline, measure_group, null_group
@@ -109,7 +109,11 @@ def segment_muscles(ct: CTImage, vertebrae: LabelMap, backend: str = "classic",
     # caudal levels first: the psoas attenuation measured where it is thick and isolated
     # (PSOAS_REF_LEVELS) is the reference for the small psoas at T12-L2 (see segment_plane)
     psoas_hu: dict[str, list[np.ndarray]] = {"left": [], "right": []}
-    for lv in reversed(anatomy.TARGET_LEVELS):
+    # then cranial to caudal: the pectoralis major's lateral reach found one level up bounds it at
+    # its lowest levels (see segment_plane)
+    order_run = list(reversed(PSOAS_REF_LEVELS)) + [lv for lv in anatomy.TARGET_LEVELS if lv not in PSOAS_REF_LEVELS]
+    reach_above: dict[str, float] | None = None
+    for lv in order_run:
         if lv not in frames:
             if np.any(vertebrae.array == anatomy.vertebra_id(lv)):
                 levels[lv] = {"status": "outside_fov",
@@ -124,8 +128,12 @@ def segment_muscles(ct: CTImage, vertebrae: LabelMap, backend: str = "classic",
             refs = {side: float(np.median(np.concatenate(v))) for side, v in psoas_hu.items()
                     if v and sum(len(a) for a in v) >= 50} \
                 if anatomy.level_index(lv) < anatomy.level_index(PSOAS_REF_LEVELS[0]) else None
+            i_lv = anatomy.TARGET_LEVELS.index(lv)
+            above = anatomy.TARGET_LEVELS[i_lv - 1] if i_lv > 0 else None
             masks = segment_plane(hu, inside, vert, lm, plane.pixel_mm, lv, canal=spinal_canal(fr, plane),
-                                  psoas_ref_hu=refs)
+                                  psoas_ref_hu=refs,
+                                  pectoral_reach_deg=reach_above if above is not None and above in planes else None)
+            reach_above = pectoral_reach_deg(masks, hu, inside, plane.pixel_mm)
             if lv in PSOAS_REF_LEVELS:
                 for side in ("left", "right"):
                     m = masks.get(f"psoas_major_{side}")
