@@ -358,16 +358,22 @@ def detached_lateral_runs(labels: np.ndarray, k: int, cl: Centreline, w: float) 
     joined to the vertebra only through their joints in other slices. ``labels`` is on the
     isotropic working grid of spacing ``w`` (mm)."""
     m = labels == k
+    box = ndi.find_objects(m.astype(np.int8))
+    if not box or box[0] is None:
+        return 0.0, 0.0
+    box = box[0]  # the segment's bounding box: labelling inside it is labelling the volume
+    m = m[box]
+    z0, x0 = box[0].start, box[2].start
     zs = np.nonzero(m.any(axis=(1, 2)))[0]
     islands = np.zeros(m.shape, np.int8)  # -1 right, +1 left
     conn = np.ones((3, 3), bool)
-    xi = np.arange(m.shape[2])[None, :]
+    xi = np.arange(x0, x0 + m.shape[2])[None, :]
     r_med = float(np.median(cl.radius_mm))
     min_vox = RIB_MIN_SECTION_MM2 / (w * w)
     for z in zs:
-        if not cl.z[0] <= z <= cl.z[-1]:
+        if not cl.z[0] <= z + z0 <= cl.z[-1]:
             continue
-        _, xc, rc = (float(v[0]) for v in cl.at(np.array([float(z)])))
+        _, xc, rc = (float(v[0]) for v in cl.at(np.array([float(z + z0)])))
         rc = max(rc, r_med)
         lab, n = ndi.label(m[z], conn)
         if n < 2:
@@ -566,21 +572,23 @@ def separate(bone: np.ndarray, filled: np.ndarray, cl: Centreline, disc_z: list[
     # the end of the field of view, every component that holds one: its parts may be joined only
     # beyond the field of view, e.g. the lower end of a body cut by the top of the field of view
     # and the lower part of its arch, joined through the pedicles above it)
-    for k in range(1, len(bounds) + 1):
-        reg = labels == k
-        if not reg.any():
+    boxes = ndi.find_objects(np.where(labels < OTHER_OFFSET, labels, 0), max_label=len(bounds))
+    for k, box in enumerate(boxes, start=1):
+        if box is None:
             continue
+        sub = labels[box]  # a view: components inside the segment's bounding box are its components
+        reg = sub == k
         lab, n = ndi.label(reg)
         if n > 1:
-            seeded = np.unique(lab[(markers == k) & reg])
+            seeded = np.unique(lab[(markers[box] == k) & reg])
             seeded = seeded[seeded > 0]
             if seeded.size:
                 if bounds[k - 1][2] and len(bounds) > 1:
-                    labels[reg & ~np.isin(lab, seeded)] = 0
+                    sub[reg & ~np.isin(lab, seeded)] = 0
                 else:
                     sizes = np.bincount(lab.ravel())
                     best = seeded[np.argmax(sizes[seeded])]
-                    labels[reg & (lab != best)] = 0
+                    sub[reg & (lab != best)] = 0
     vseeds = np.where((markers > 0) & (markers < OTHER_OFFSET), markers, 0).astype(np.int32)
     return labels.astype(np.int32), zone, vseeds
 
