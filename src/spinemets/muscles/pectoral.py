@@ -24,6 +24,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
+from .thin_sheet import outer_surface, sample_outward
+
 #: farthest the deep layer's outer surface lies beneath the pectoralis major (mm): the
 #: clavipectoral fascia with the fat and axillary vessels around it, at most a few centimetres
 #: thick; beyond that the tissue is no muscle of the chest wall's front
@@ -50,24 +52,13 @@ def beneath_cover(pieces: np.ndarray, cover: np.ndarray, stop: np.ndarray,
     out = np.zeros_like(pieces)
     if n == 0 or not cover.any():
         return out
-    shape = pieces.shape
-
-    def at(img, rows, cols, k):
-        r = np.rint(rows - k * normal[0][rows, cols]).astype(int)
-        c = np.rint(cols - k * normal[1][rows, cols]).astype(int)
-        ok = (r >= 0) & (r < shape[0]) & (c >= 0) & (c < shape[1])
-        return np.where(ok, img[np.clip(r, 0, shape[0] - 1), np.clip(c, 0, shape[1] - 1)], 0)
-
-    rows, cols = np.nonzero(pieces)
-    own = lab[rows, cols]
-    surface = at(lab, rows, cols, 1.0) != own
-    rows, cols, own = rows[surface], cols[surface], own[surface]
+    rows, cols, own = outer_surface(lab, normal)
     # 0 nothing met yet, 1 cover met first, 2 something else met first
     met = np.zeros(len(rows), np.int8)
     code = np.where(cover, 1, np.where(stop, 2, 0)).astype(np.int8)
     for k in np.arange(1.0, max_mm / px + 1e-6, 0.5):
-        hit = at(code, rows, cols, k)
-        hit[(hit == 2) & (at(lab, rows, cols, k) == own)] = 0  # its own tissue (a concave piece)
+        hit = sample_outward(code, normal, rows, cols, k)
+        hit[(hit == 2) & (sample_outward(lab, normal, rows, cols, k) == own)] = 0  # its own tissue (a concave piece)
         new = (met == 0) & (hit > 0)
         met[new] = hit[new]
     frac = np.bincount(own, weights=(met == 1), minlength=n + 1) / \

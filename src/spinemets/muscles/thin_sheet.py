@@ -268,6 +268,27 @@ BENEATH_MIN_GAP_MM = 2.0
 BENEATH_MAX_MM = 25.0
 
 
+def sample_outward(img: np.ndarray, normal: tuple[np.ndarray, np.ndarray], rows: np.ndarray,
+                   cols: np.ndarray, k: float) -> np.ndarray:
+    """Values of ``img`` at the pixels (``rows``, ``cols``) moved ``k`` pixels outwards, i.e. along
+    ``-normal`` (a unit field pointing inwards, ``depth_normal``), nearest pixel; 0 outside the image."""
+    shape = img.shape
+    r = np.rint(rows - k * normal[0][rows, cols]).astype(int)
+    c = np.rint(cols - k * normal[1][rows, cols]).astype(int)
+    ok = (r >= 0) & (r < shape[0]) & (c >= 0) & (c < shape[1])
+    return np.where(ok, img[np.clip(r, 0, shape[0] - 1), np.clip(c, 0, shape[1] - 1)], 0)
+
+
+def outer_surface(lab: np.ndarray, normal: tuple[np.ndarray, np.ndarray]
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The outer surface pixels of the labelled pieces ``lab`` (those whose outward neighbour,
+    ``sample_outward`` by one pixel, is not in their own piece): (rows, cols, piece label)."""
+    rows, cols = np.nonzero(lab)
+    own = lab[rows, cols]
+    surface = sample_outward(lab, normal, rows, cols, 1.0) != own
+    return rows[surface], cols[surface], own[surface]
+
+
 def beneath_own_sheet(mask: np.ndarray, normal: tuple[np.ndarray, np.ndarray], px: float) -> np.ndarray:
     """Pieces (8-connected) of a sheet's ``mask`` lying beneath another piece of it: from more than
     half of the piece's outer surface pixels (those whose outward neighbour along ``-normal`` is not
@@ -280,25 +301,14 @@ def beneath_own_sheet(mask: np.ndarray, normal: tuple[np.ndarray, np.ndarray], p
     out = np.zeros_like(mask)
     if n < 2:
         return out
-    shape = mask.shape
     # the course: each piece spread along the sheet by half the bead gap (``BRIDGE_MM``), so that a
     # piece under the gap between two beads is under the course
     course = along_course_labels(lab, normal, 0.5 * BRIDGE_MM / px)
-
-    def step(img, rows, cols, k):
-        r = np.rint(rows - k * normal[0][rows, cols]).astype(int)
-        c = np.rint(cols - k * normal[1][rows, cols]).astype(int)
-        ok = (r >= 0) & (r < shape[0]) & (c >= 0) & (c < shape[1])
-        return np.where(ok, img[np.clip(r, 0, shape[0] - 1), np.clip(c, 0, shape[1] - 1)], 0)
-
-    rows, cols = np.nonzero(mask)
-    own = lab[rows, cols]
-    surface = step(lab, rows, cols, 1.0) != own
-    rows, cols, own = rows[surface], cols[surface], own[surface]
+    rows, cols, own = outer_surface(lab, normal)
     first = np.zeros(len(rows), np.int32)  # label of the first other piece met outwards
     dist = np.zeros(len(rows), np.float32)
     for k in np.arange(1.0, BENEATH_MAX_MM / px + 1e-6, 0.5):
-        hit = step(course, rows, cols, k)
+        hit = sample_outward(course, normal, rows, cols, k)
         new = (first == 0) & (hit > 0) & (hit != own)
         first[new] = hit[new]
         dist[new] = k
