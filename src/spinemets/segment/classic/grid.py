@@ -93,3 +93,14 @@ def labels_to_grid_image(labels_zyx: np.ndarray, src: sitk.Image, reference: sit
 def labels_to_grid(labels_zyx: np.ndarray, src: sitk.Image, reference: sitk.Image) -> np.ndarray:
     """Nearest-neighbour resampling of a label array on ``src``'s grid onto ``reference``'s grid."""
     return sitk.GetArrayFromImage(labels_to_grid_image(labels_zyx, src, reference))
+
+
+def sub_grid(img: sitk.Image, box: tuple[slice, ...]) -> sitk.Image:
+    """An empty image on the part ``box`` (slices of the array [z, y, x]) of ``img``'s grid."""
+    start = [int(b.start) for b in box[::-1]]
+    size = [int(b.stop - b.start) for b in box[::-1]]
+    out = sitk.Image(size, sitk.sitkUInt8)
+    out.SetSpacing(img.GetSpacing())
+    out.SetDirection(img.GetDirection())
+    out.SetOrigin(img.TransformIndexToPhysicalPoint(start))
+    return out

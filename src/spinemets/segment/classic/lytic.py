@@ -56,7 +56,7 @@ from skimage.morphology import convex_hull_image
 
 from ..bodies import END_PLATE_CONCAVITY_MM, MIDLINE_HALF_WIDTH_MM, beyond_end_plate_concavity
 from .centreline import Centreline
-from .grid import labels_to_grid
+from .grid import labels_to_grid, sub_grid
 from .masks import BONE_LOW_HU, CORTICAL_GAP_MM, MARROW_MIN_HEIGHT_MM, _plane_structure
 
 #: Soft tissue above fat (HU): half-way between fat (about -100 HU) and unenhanced tumour or muscle
@@ -92,12 +92,12 @@ def fill_lytic_cavities(labels: np.ndarray, hu: np.ndarray, front: np.ndarray, s
         if sl is None or (ids is not None and vid not in ids):
             continue
         sub = out[sl]
-        m = (sub == vid) & front[sl]
-        if not m.any():
+        v = sub == vid  # the vertebra before its cavities are added (``sub`` changes only at the end)
+        if not (v & front[sl]).any():
             continue
-        xc = mirror_axis_x(sub == vid, MIRROR_SEARCH_MM / float(sp[2]))
-        fr = to_posterior_wall(sub == vid, front[sl], xc, MIDLINE_HALF_WIDTH_MM / float(sp[2]))
-        m = (sub == vid) & fr
+        xc = mirror_axis_x(v, MIRROR_SEARCH_MM / float(sp[2]))
+        fr = to_posterior_wall(v, front[sl], xc, MIDLINE_HALF_WIDTH_MM / float(sp[2]))
+        m = v & fr
         hull = np.zeros(m.shape, bool)
         for z in range(m.shape[0]):
             if m[z].sum() >= MIN_SLICE_PIXELS:
@@ -108,8 +108,8 @@ def fill_lytic_cavities(labels: np.ndarray, hu: np.ndarray, front: np.ndarray, s
         rim = hull & (sub == 0) & fr & (h >= LYTIC_MIN_HU)
         need = END_PLATE_CONCAVITY_MM / float(sp[0])
         inner = ndi.binary_erosion(hull, structure=plane) & soft
-        cand = beyond_end_plate_concavity(sub == vid, inner, need)
-        cand |= under_end_plate_surface(sub == vid, inner, cand, xc)
+        cand = beyond_end_plate_concavity(v, inner, need)
+        cand |= under_end_plate_surface(v, inner, cand, xc)
         if not cand.any():
             continue
         # the cavity's core: where a disc of OPEN_MM radius fits in-plane (a thin sliver of soft tissue
@@ -125,7 +125,7 @@ def fill_lytic_cavities(labels: np.ndarray, hu: np.ndarray, front: np.ndarray, s
             continue
         # the kept cores grown back over the candidates they were opened from, and over the hull's
         # edge pixels beside them (the rim of the cavity along the opening)
-        grow = cand | beyond_end_plate_concavity(sub == vid, rim, need)
+        grow = cand | beyond_end_plate_concavity(v, rim, need)
         add |= ndi.binary_dilation(add, structure=plane, iterations=it + 1, mask=grow)
         # the unlabelled bone inside the outline that the cavities touch in their slices: the broken
         # wall's pieces beside the lesion, which the border steps (grown from the labels, one working
@@ -147,11 +147,7 @@ def fill_lytic_on_ct(labels_ct: np.ndarray, ct_array: np.ndarray, front_work: np
     ny = np.nonzero(labels_ct[nz[0]:nz[-1] + 1].any(axis=(0, 2)))[0]
     nx = np.nonzero(labels_ct[nz[0]:nz[-1] + 1].any(axis=(0, 1)))[0]
     box = (slice(int(nz[0]), int(nz[-1]) + 1), slice(int(ny[0]), int(ny[-1]) + 1), slice(int(nx[0]), int(nx[-1]) + 1))
-    sub_img = sitk.Image([b.stop - b.start for b in box[::-1]], sitk.sitkUInt8)
-    sub_img.SetSpacing(ct_img.GetSpacing())
-    sub_img.SetDirection(ct_img.GetDirection())
-    sub_img.SetOrigin(ct_img.TransformIndexToPhysicalPoint([b.start for b in box[::-1]]))
-    front = labels_to_grid(front_work.astype(np.uint8), work_img, sub_img) > 0
+    front = labels_to_grid(front_work.astype(np.uint8), work_img, sub_grid(ct_img, box)) > 0
     sp = np.asarray(ct_img.GetSpacing(), float)[::-1]
     out = labels_ct.copy()
     out[box] = fill_lytic_cavities(labels_ct[box], ct_array[box], front, sp, ids)

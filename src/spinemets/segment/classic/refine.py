@@ -53,7 +53,7 @@ from skimage.segmentation import watershed
 
 from . import cortex, masks
 from .edge import halfmax_border
-from .grid import labels_to_grid, labels_to_grid_image
+from .grid import labels_to_grid, labels_to_grid_image, sub_grid
 
 #: Thickness of the cortical shell / bony end plate (mm): ~0.4-1 mm in adult vertebrae.
 CORTEX_MM = 1.0
@@ -108,7 +108,7 @@ def refine_on_ct(labels_work: np.ndarray, work_img: sitk.Image, ct_img: sitk.Ima
     g = grown_up[obj]
     out[obj] = np.where(interior_up[obj] > 0, interior_up[obj], np.where(bone, g, 0))
     if seeds_work is not None and posterior_work is not None and posterior_work.any():
-        sub_img = _sub_grid(ct_img, obj)
+        sub_img = sub_grid(ct_img, obj)
         seeds_up = labels_to_grid(seeds_work, work_img, sub_img)
         post_up = labels_to_grid(posterior_work.astype(np.uint8), work_img, sub_img) > 0
         offset = tuple(s.start for s in obj)
@@ -158,17 +158,6 @@ def posterior_partition(labels: np.ndarray, bone: np.ndarray, seeds: np.ndarray,
     out = labels.copy()
     take = pm & (ws > 0)
     out[box][take] = ws[take]
-    return out
-
-
-def _sub_grid(img: sitk.Image, box: tuple[slice, ...]) -> sitk.Image:
-    """An empty image on the part ``box`` (slices of the array [z, y, x]) of ``img``'s grid."""
-    start = [int(b.start) for b in box[::-1]]
-    size = [int(b.stop - b.start) for b in box[::-1]]
-    out = sitk.Image(size, sitk.sitkUInt8)
-    out.SetSpacing(img.GetSpacing())
-    out.SetDirection(img.GetDirection())
-    out.SetOrigin(img.TransformIndexToPhysicalPoint(start))
     return out
 
 
