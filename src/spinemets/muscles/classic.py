@@ -201,12 +201,14 @@ def body_outline(hu: np.ndarray, px: float) -> np.ndarray:
 def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray, lm: Landmarks,
                   px: float, level: str, canal: np.ndarray | None = None,
                   psoas_ref_hu: dict[str, float] | None = None,
-                  pectoral_reach_deg: dict[str, float] | None = None) -> dict[str, np.ndarray]:
+                  pectoral_reach_deg: dict[str, float] | None = None,
+                  reach_out: dict[str, float] | None = None) -> dict[str, np.ndarray]:
     """Masks ``{"erector_spinae_left": bool array, ...}`` of the groups found in the plane.
 
     ``pectoral_reach_deg``: per side the pectoralis major's lateral reach (normalised trunk angle,
-    deg; ``pectoral_reach_deg()``) found one level up; below ``CHEST_CAP_LAST`` the muscle reaches no
-    further lateral (``_cap_pectoral_reach``).
+    deg; ``pectoral_lateral_reach_deg()``) found one level up; below ``CHEST_CAP_LAST`` the muscle reaches no
+    further lateral (``_cap_pectoral_reach``). ``reach_out``: if given, filled with this plane's
+    reach (``pectoral_lateral_reach_deg()``), to pass to the next level down.
 
     ``psoas_ref_hu``: per side ("left"/"right") the psoas attenuation (HU) measured where the
     muscle is thick and isolated (lower lumbar levels); a muscle's CT number changes little along
@@ -532,7 +534,10 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
     _pectoral_deep_layer(out, h_sharp, muscle_sharp, body, bone, x, y, level, px)
     _cap_pectoral_reach(out, x, y, body, level, pectoral_reach_deg)
     _pectoral_off_rectus(out, level)
-    return {k: v for k, v in out.items() if v.any()}
+    out = {k: v for k, v in out.items() if v.any()}
+    if reach_out is not None and body.any():
+        reach_out.update(pectoral_lateral_reach_deg(out, _trunk_angle(x, y, body)[0]))
+    return out
 
 
 def _pectoral_off_rectus(out: dict[str, np.ndarray], level: str) -> None:
@@ -559,30 +564,17 @@ def _pectoral_off_rectus(out: dict[str, np.ndarray], level: str) -> None:
         out[f"rectus_abdominis_{side}"] = ra | moved
 
 
-def _plane_trunk_angle(hu: np.ndarray, inside: np.ndarray, px: float) -> np.ndarray:
-    """Normalised trunk angle (deg, ``_trunk_angle``) of each pixel of a mid-vertebral plane, from
-    its body outline as ``segment_plane`` finds it."""
-    hs = ndi.gaussian_filter(hu.astype(np.float32), sigma=max(1.0 / px, 0.5))
-    yy, xx = np.indices(hu.shape, dtype=np.float32)
-    y = (yy - hu.shape[0] // 2) * px
-    x = (xx - hu.shape[1] // 2) * px
-    body = body_outline(hs, px) & inside
-    if not body.any():
-        return np.full(hu.shape, np.nan, np.float32)
-    return _trunk_angle(x, y, body)[0]
-
-
-def pectoral_reach_deg(masks: dict[str, np.ndarray], hu: np.ndarray, inside: np.ndarray,
-                       px: float) -> dict[str, float]:
+def pectoral_lateral_reach_deg(masks: dict[str, np.ndarray], ang: np.ndarray) -> dict[str, float]:
     """Per side ("left"/"right") the largest normalised trunk angle (deg; 0 anterior midline, 90
-    the trunk's lateral extreme) of the pectoralis major mask in ``masks``; sides without it left
-    out. Passed to the next level down as ``segment_plane(pectoral_reach_deg=...)``."""
-    present = {sd: masks.get(f"pectoralis_major_{sd}") for sd in ("left", "right")}
-    present = {sd: m for sd, m in present.items() if m is not None and m.any()}
-    if not present:
-        return {}
-    ang = _plane_trunk_angle(hu, inside, px)
-    return {sd: float(np.nanmax(ang[m])) for sd, m in present.items() if np.isfinite(ang[m]).any()}
+    the trunk's lateral extreme; ``ang``, the plane's ``_trunk_angle`` map) of the pectoralis major
+    mask in ``masks``; sides without it left out. Passed to the next level down as
+    ``segment_plane(pectoral_reach_deg=...)``."""
+    out = {}
+    for sd in ("left", "right"):
+        m = masks.get(f"pectoralis_major_{sd}")
+        if m is not None and m.any():
+            out[sd] = float(ang[m].max())
+    return out
 
 
 def _cap_pectoral_reach(out: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray, body: np.ndarray,

@@ -12,7 +12,7 @@ from scipy import ndimage as ndi
 from .. import DISCLAIMER, __version__, anatomy
 from ..errors import InputError
 from ..image import CTImage, LabelMap
-from .classic import THIN_SHEET_GROUPS, pectoral_reach_deg, segment_plane
+from .classic import THIN_SHEET_GROUPS, segment_plane
 from .frames import VertebraFrame, vertebra_frames
 from .landmarks import spinal_canal, vertebra_landmarks
 from .measure import group_outline, measure_group, null_group
@@ -130,10 +130,12 @@ def segment_muscles(ct: CTImage, vertebrae: LabelMap, backend: str = "classic",
                 if anatomy.level_index(lv) < anatomy.level_index(PSOAS_REF_LEVELS[0]) else None
             i_lv = anatomy.TARGET_LEVELS.index(lv)
             above = anatomy.TARGET_LEVELS[i_lv - 1] if i_lv > 0 else None
+            reach: dict[str, float] = {}
             masks = segment_plane(hu, inside, vert, lm, plane.pixel_mm, lv, canal=spinal_canal(fr, plane),
                                   psoas_ref_hu=refs,
-                                  pectoral_reach_deg=reach_above if above is not None and above in planes else None)
-            reach_above = pectoral_reach_deg(masks, hu, inside, plane.pixel_mm)
+                                  pectoral_reach_deg=reach_above if above is not None and above in planes else None,
+                                  reach_out=reach)
+            reach_above = reach
             if lv in PSOAS_REF_LEVELS:
                 for side in ("left", "right"):
                     m = masks.get(f"psoas_major_{side}")
