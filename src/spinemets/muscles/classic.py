@@ -1325,12 +1325,11 @@ def _across_skin(pieces_mask: np.ndarray, body: np.ndarray, px: float, max_depth
     pieces, n = ndi.label(pieces_mask)
     if n == 0:
         return out
-    skin = ndi.distance_transform_edt(body)
-    gr, gc = np.gradient(ndi.gaussian_filter(skin, 2.0 / px))
+    gr, gc = depth_normal(body, px)  # the local depth direction (unit vectors)
     for i, (r0, c0) in enumerate(ndi.center_of_mass(pieces_mask, pieces, np.arange(1, n + 1)), start=1):
         r, c = np.nonzero(pieces == i)
         ri, ci = int(round(r0)), int(round(c0))
-        d = np.array([gr[ri, ci], gc[ri, ci]])
+        d = np.array([gr[ri, ci], gc[ri, ci]], np.float64)
         if not np.any(d):
             continue
         d /= np.linalg.norm(d)
