@@ -82,7 +82,7 @@ from .landmarks import Landmarks
 from .wall import wall_layers
 from .presence import expected
 from .pectoral import beneath_cover
-from .shape import complete_outline
+from .shape import complete_outline, mask_box
 from .thin_sheet import beneath_own_sheet, depth_normal, follow_course, near_lung, ridge_excess, ridge_threshold
 from .valley import fat_valleys, image_noise_hu
 
@@ -766,7 +766,7 @@ def _trim_wings(m: np.ndarray, px: float, other: np.ndarray, medial: np.ndarray 
     splits a waisted erector spinae into two cores and keeps one)."""
     if not m.any():
         return m
-    box = _bbox(m, margin=2)
+    box = mask_box(m, margin=2)
     sub = m[box]
     r = WING_CORE_FRACTION * float(ndi.distance_transform_edt(sub).max()) * px
     if r < 2.0 * px:
@@ -829,7 +829,7 @@ def _split_organ_contact(regions: np.ndarray, markers: np.ndarray, hu: np.ndarra
         own = regions == lab_id
         if not brighter or not own.any():
             continue
-        box = _bbox(own, margin=2)
+        box = mask_box(own, margin=2)
         # beyond the mid-point towards the least bright such organ
         cand = own[box] & inner[box] & (h2[box] > ref + 0.5 * (min(brighter) - ref))
         if not cand.any():
@@ -870,12 +870,6 @@ def _organ_hu_touching(markers: np.ndarray, region: np.ndarray, h3: np.ndarray, 
     sizes = np.bincount(lab.ravel())
     ids = [k for k in np.unique(lab[near]) if k > 0 and sizes[k] >= np.pi * (3.0 / px) ** 2]
     return [float(np.median(h3[lab == k])) for k in ids]
-
-
-def _bbox(mask: np.ndarray, margin: int = 0) -> tuple[slice, slice]:
-    rows, cols = np.nonzero(mask)
-    return (slice(max(rows.min() - margin, 0), rows.max() + margin + 1),
-            slice(max(cols.min() - margin, 0), cols.max() + margin + 1))
 
 
 def _split_paraspinal(ps: np.ndarray, hs: np.ndarray, sx: np.ndarray, lm: Landmarks,

@@ -33,6 +33,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from .classic import BONE_HU, FAT_HU, MUSCLE_HU
+from .shape import mask_box
 
 _CROSS = ndi.generate_binary_structure(2, 1)
 #: fewest interior pixels for a group's own muscle reference
@@ -97,7 +98,7 @@ def partial_volume_areas(outlines: dict[int, np.ndarray], hu: np.ndarray, px: fl
         bone_hi = np.zeros(hu.shape, np.float32)
         if bone_mix.any():
             r = int(round(3.0 / px))
-            box = _bbox(bone_mix, r)
+            box = mask_box(bone_mix, r)
             bone_hi[box] = ndi.maximum_filter(hu[box], size=2 * r + 1)
     out: dict[int, float] = {}
     for i in outlines:
@@ -121,9 +122,3 @@ def partial_volume_areas(outlines: dict[int, np.ndarray], hu: np.ndarray, px: fl
             n += float(f_b.sum())
         out[i] = n * px * px
     return out
-
-
-def _bbox(mask: np.ndarray, margin: int) -> tuple[slice, slice]:
-    rows, cols = np.nonzero(mask)
-    return (slice(max(rows.min() - margin, 0), rows.max() + margin + 1),
-            slice(max(cols.min() - margin, 0), cols.max() + margin + 1))

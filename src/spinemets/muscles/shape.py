@@ -74,3 +74,13 @@ def complete_outline(region: np.ndarray, free: np.ndarray, fat_or_bone: np.ndarr
     ids = np.unique(lab[seed & region])
     ids = ids[ids > 0]
     return np.isin(lab, ids) | region if len(ids) else region
+
+
+def mask_box(mask: np.ndarray, margin: int = 0) -> tuple[slice, slice] | None:
+    """The bounding box (row and column slices) of a 2-D ``mask``, widened by ``margin`` pixels
+    and clipped at the image's low edges; None for an empty mask."""
+    rows, cols = np.nonzero(mask)
+    if len(rows) == 0:
+        return None
+    return (slice(max(rows.min() - margin, 0), rows.max() + margin + 1),
+            slice(max(cols.min() - margin, 0), cols.max() + margin + 1))

@@ -28,6 +28,8 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage.filters import apply_hysteresis_threshold
 
+from .shape import mask_box
+
 #: distance along the depth direction at which the tissue on either side of a thin sheet is
 #: sampled (mm): beyond the spread of a sub-pixel sheet over two 2 mm CT pixels and the plane's
 #: linear interpolation (+-2.5 mm)
@@ -116,19 +118,11 @@ def ridge_threshold(excess: np.ndarray, fat: np.ndarray) -> tuple[float, float] 
     return med + RIDGE_NOISE_SIGMAS_LOW * sd, med + RIDGE_NOISE_SIGMAS * sd
 
 
-def _box(mask: np.ndarray, margin: int) -> tuple[slice, slice] | None:
-    rows, cols = np.nonzero(mask)
-    if len(rows) == 0:
-        return None
-    return (slice(max(rows.min() - margin, 0), rows.max() + margin + 1),
-            slice(max(cols.min() - margin, 0), cols.max() + margin + 1))
-
-
 def along_course_labels(lab: np.ndarray, normal: tuple[np.ndarray, np.ndarray], half_px: float) -> np.ndarray:
     """Label image ``lab`` spread along the course (across ``normal``) by ``half_px`` pixels; where
     labels meet, the larger id. (A boolean ``lab`` gives the mask dilated along the course.)"""
     out = lab.copy()
-    box = _box(lab != 0, int(np.ceil(half_px)) + 1)
+    box = mask_box(lab != 0, int(np.ceil(half_px)) + 1)
     if box is None:
         return out
     sub = lab[box]
