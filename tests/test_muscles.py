@@ -140,17 +140,17 @@ def test_trim_wings_drops_organ_protrusion_only():
     """A compact erector-spinae-like disc (radius 18 mm) with a 10 mm-wide wing: the wing is
     dropped when it reaches other muscle-window tissue (an iso-dense organ), kept when it ends in
     fat; the disc itself loses nothing either way."""
-    from spinemets.muscles.classic import _trim_wings
+    from spinemets.muscles.paraspinal import trim_wings
 
     yy, xx = np.mgrid[0:120, 0:140].astype(float)
     disc = (xx - 50) ** 2 + (yy - 60) ** 2 <= 18 ** 2
     wing = (xx >= 60) & (xx < 95) & (yy >= 35) & (yy < 45)
     m = disc | wing
     organ = (xx >= 95) & (xx < 125) & (yy >= 25) & (yy < 55)
-    cut = _trim_wings(m, 1.0, organ)
+    cut = trim_wings(m, 1.0, organ)
     assert (cut & disc).sum() == disc.sum()
     assert (cut & wing & (xx > 75)).sum() == 0  # the far part of the wing is gone
-    kept = _trim_wings(m, 1.0, np.zeros_like(m))
+    kept = trim_wings(m, 1.0, np.zeros_like(m))
     assert (kept == m).all()
 
 

@@ -130,7 +130,7 @@ def test_rectus_ends_at_the_linea_semilunaris():
     4 mm oblique sheet (30-50 deg): the part lateral to where the wall thins to less than half the
     belly is cut off the rectus, the belly kept. A rectus only 4 mm thick (its upper end) has no
     belly to tell from the aponeurosis and is left whole."""
-    from spinemets.muscles.classic import _beyond_linea_semilunaris
+    from spinemets.muscles.wall_groups import _beyond_linea_semilunaris
 
     yy, xx = (np.indices((260, 260)) + 0.5) - 130.0
     r = np.hypot(xx, yy)
@@ -244,20 +244,20 @@ def test_serratus_upper_slips_and_deep_pectoral_layer_on_a_phantom(phantom_small
 
 def _round_trunk(n: int = 240):
     """A round trunk (radius 110 mm, 1 mm pixels): x (left, mm), y (posterior, mm), body mask and
-    the normalised trunk angle (deg) as ``classic._trunk_angle`` computes it."""
-    from spinemets.muscles.classic import _trunk_angle
+    the normalised trunk angle (deg) as ``morphology.trunk_angle`` computes it."""
+    from spinemets.muscles.morphology import trunk_angle
 
     yy, xx = np.indices((n, n), dtype=np.float32)
     y, x = yy - n // 2, xx - n // 2
     body = np.hypot(x, y) <= 110.0
-    return x, y, body, _trunk_angle(x, y, body)[0]
+    return x, y, body, trunk_angle(x, y, body)[0]
 
 
 def test_lowest_pectoralis_reaches_no_further_lateral_than_one_level_up():
-    """``classic._cap_pectoral_reach``: below the chest cap (T7) each side's pectoralis major loses
+    """``pectoral.cap_pectoral_reach``: below the chest cap (T7) each side's pectoralis major loses
     what lies lateral to the reach found one level up (that side's own value); at T6 (the chest
     cap) and without a reach from above it is left as found."""
-    from spinemets.muscles.classic import _cap_pectoral_reach
+    from spinemets.muscles.pectoral import cap_pectoral_reach
 
     x, y, body, ang = _round_trunk()
     shell = body & (np.hypot(x, y) >= 95.0) & (y < 0)
@@ -266,10 +266,10 @@ def test_lowest_pectoralis_reaches_no_further_lateral_than_one_level_up():
     reach = {"left": 50.0, "right": 60.0}
     for level, from_above in (("T6", reach), ("T7", None)):
         out = {k: v.copy() for k, v in masks.items()}
-        _cap_pectoral_reach(out, x, y, body, level, from_above)
+        cap_pectoral_reach(out, x, y, body, level, from_above)
         assert all((out[k] == masks[k]).all() for k in masks)
     out = {k: v.copy() for k, v in masks.items()}
-    _cap_pectoral_reach(out, x, y, body, "T7", reach)
+    cap_pectoral_reach(out, x, y, body, "T7", reach)
     for sd, lim in reach.items():
         m, m0 = out[f"pectoralis_major_{sd}"], masks[f"pectoralis_major_{sd}"]
         assert ang[m].max() <= lim and (m0 & (ang <= lim - 1.0) & ~m).sum() == 0
@@ -277,10 +277,10 @@ def test_lowest_pectoralis_reaches_no_further_lateral_than_one_level_up():
 
 
 def test_lowest_pectoralis_piece_joined_to_the_rectus_is_the_rectus():
-    """``classic._pectoral_off_rectus``: at T7 a piece of the pectoralis mask joined to the rectus
+    """``pectoral.pectoral_off_rectus``: at T7 a piece of the pectoralis mask joined to the rectus
     abdominis of its side (no fat plane between) goes to the rectus; a piece parted from it by a
     one-pixel gap stays pectoralis; the other side and the chest cap (T6) are left alone."""
-    from spinemets.muscles.classic import _pectoral_off_rectus
+    from spinemets.muscles.pectoral import pectoral_off_rectus
 
     x, y, body, ang = _round_trunk()
     shell = body & (np.hypot(x, y) >= 95.0) & (y < 0) & (x < 0)
@@ -290,7 +290,7 @@ def test_lowest_pectoralis_piece_joined_to_the_rectus_is_the_rectus():
     for level, moved in (("T6", False), ("T7", True)):
         out = {"rectus_abdominis_right": rectus.copy(), "pectoralis_major_right": superficial | sheet,
                "pectoralis_major_left": np.fliplr(superficial | sheet)}
-        _pectoral_off_rectus(out, level)
+        pectoral_off_rectus(out, level)
         assert out["pectoralis_major_right"][sheet].all()
         assert out["pectoralis_major_right"][superficial].any() != moved
         assert out["rectus_abdominis_right"][superficial].all() == moved

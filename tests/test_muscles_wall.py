@@ -162,10 +162,11 @@ def test_single_oblique_layer_is_told_by_thickness_and_position():
     under the subcutaneous fat, so the rays' first run), behind it the external oblique alone
     reaches the latissimus (80-110 deg). The single-layer parts go to the muscle they are, not
     40/60 to both; without an arc where both layers are seen nothing is decided."""
-    from spinemets.muscles.classic import _single_layer_muscle, _trunk_angle
+    from spinemets.muscles.wall_groups import _single_layer_muscle
+    from spinemets.muscles.morphology import trunk_angle
 
     x, y, body, depth, _ = _section(110.0, 80.0)
-    ang, _ = _trunk_angle(x, y, body)  # as the wall split uses it: 0 anterior (-y), 90 lateral
+    ang, _ = trunk_angle(x, y, body)  # as the wall split uses it: 0 anterior (-y), 90 lateral
     body &= x > 0  # one side
     eo = body & (depth >= 15.0) & (depth < 18.0) & (ang >= 40.0) & (ang < 110.0)
     io_cov = body & (depth >= 20.0) & (depth < 26.0) & (ang >= 40.0) & (ang < 80.0)
@@ -195,7 +196,7 @@ def test_creep_follows_a_sheet_but_not_across_a_fat_plane():
     thin outer sheet missed on a few rays, the inner sheet then the first run) move to it, up to
     the given number of steps along the sheet; an outer sheet separated by a one-pixel fat plane,
     even a diagonal (8-connected) one, is never reached."""
-    from spinemets.muscles.classic import _creep
+    from spinemets.muscles.wall_groups import _creep
 
     n = 40
     rr, cc = np.indices((n, n))
@@ -290,10 +291,11 @@ def test_serratus_behind_the_external_obliques_border_is_serratus():
     run up to 105 deg, joined to the oblique's sheet without a fat plane. The outer run labelled
     external oblique by its sector behind the two-layer arc is the serratus; in front of that arc
     and without a serratus beneath nothing moves."""
-    from spinemets.muscles.classic import _behind_two_layer_arc, _trunk_angle
+    from spinemets.muscles.wall_groups import _behind_two_layer_arc
+    from spinemets.muscles.morphology import trunk_angle
 
     x, y, body, depth, _ = _section(110.0, 80.0)
-    ang, _ = _trunk_angle(x, y, body)
+    ang, _ = trunk_angle(x, y, body)
     body &= x > 0
     eo = body & (depth >= 15.0) & (depth < 18.0) & (ang >= 40.0) & (ang < 85.0)
     sa_in = body & (depth >= 20.0) & (depth < 24.0) & (ang >= 60.0) & (ang < 85.0)
@@ -314,10 +316,10 @@ def _one_side_wall(eo_mm: float, io_mm: float, two_layer: tuple[float, float], f
     ``eo_mm + io_mm`` on ``fused``. Returns the wall runs (1 outer, 2 inner), the depth below the
     skin, x, y (mm), the body mask, the trunk angle and the true external-oblique part of the
     fused arc."""
-    from spinemets.muscles.classic import _trunk_angle
+    from spinemets.muscles.morphology import trunk_angle
 
     x, y, body, depth, _ = _section(110.0, 80.0)
-    ang, _ = _trunk_angle(x, y, body)
+    ang, _ = trunk_angle(x, y, body)
     side = body & (x > 0)
     on2 = side & (ang >= two_layer[0]) & (ang < two_layer[1])
     on1 = side & (ang >= fused[0]) & (ang < fused[1])
@@ -334,11 +336,11 @@ def test_fused_obliques_split_by_the_ratio_seen_where_they_part():
     their thickness ratio on the arc where a fat plane parts them in the same plane: most of the
     layer near the costal margin (a thin internal oblique under a thick external one), a third
     above the iliac crest (the reverse). A fixed share would be wrong at one of the two ends."""
-    from spinemets.muscles.classic import _split_wall
+    from spinemets.muscles.wall_groups import split_wall
 
     for eo_mm, io_mm in ((6.0, 2.0), (2.0, 5.0)):
         runs, depth, x, y, body, ang, eo_true = _one_side_wall(eo_mm, io_mm, (40.0, 70.0), (70.0, 95.0))
-        out = _split_wall(runs, depth, x, y, body, "L2")
+        out = split_wall(runs, depth, x, y, body, "L2")
         fused = (runs == 1) & (ang >= 70.0) & (ang < 95.0)
         got = out["external_oblique_left"][fused].mean()
         want = eo_mm / (eo_mm + io_mm)
@@ -352,7 +354,7 @@ def test_fused_obliques_split_by_the_ratio_seen_where_they_part():
 def test_fused_share_from_the_other_side_or_the_default():
     """A side whose two-layer arc is too short to measure takes the ratio of both sides together;
     with no two-layer arc on either side nothing is measured (the caller's default share)."""
-    from spinemets.muscles.classic import TWO_LAYER_MIN_BINS, _two_layer_share
+    from spinemets.muscles.wall_groups import TWO_LAYER_MIN_BINS, _two_layer_share
 
     runs, depth, x, y, body, ang, _ = _one_side_wall(6.0, 2.0, (40.0, 70.0), (70.0, 95.0))
     eo, io = runs == 1, runs == 2
@@ -369,24 +371,25 @@ def test_external_oblique_over_the_serratus_at_t7():
     """At T6-T7 the external oblique's upper slips cover the serratus anterior's lower digitations
     on the lateral ribs: in the serratus sector the outer of two layers is the external oblique,
     the single sheet behind the two-layer arc the serratus."""
-    from spinemets.muscles.classic import _split_wall, _trunk_angle
+    from spinemets.muscles.wall_groups import split_wall
+    from spinemets.muscles.morphology import trunk_angle
 
     x, y, body, depth, _ = _section(110.0, 80.0)
-    ang, _ = _trunk_angle(x, y, body)
+    ang, _ = trunk_angle(x, y, body)
     side = body & (x > 0)
     sheet = side & (depth >= 15.0) & (depth < 18.0) & (ang >= 66.0) & (ang < 106.0)
     under = side & (depth >= 20.0) & (depth < 24.0) & (ang >= 66.0) & (ang < 86.0)
     runs = np.zeros(body.shape, np.int8)
     runs[sheet] = 1
     runs[under] = 2
-    out = _split_wall(runs, depth, x, y, body, "T7")
+    out = split_wall(runs, depth, x, y, body, "T7")
     eo = out.get("external_oblique_left", np.zeros_like(body))
     sa = out.get("serratus_anterior_left", np.zeros_like(body))
     assert eo[sheet & (ang < 84.0)].mean() > 0.95
     assert sa[sheet & (ang >= 88.0)].mean() > 0.95 and not eo[sheet & (ang >= 88.0)].any()
     assert sa[under].all()
     # T8 and below use the sectors of the lower thorax: the rule is T6-T7 only
-    assert _split_wall(runs, depth, x, y, body, "T4").get("external_oblique_left") is None
+    assert split_wall(runs, depth, x, y, body, "T4").get("external_oblique_left") is None
 
 
 def _front_of_arc_wall(rib: bool = False):
@@ -398,10 +401,10 @@ def _front_of_arc_wall(rib: bool = False):
     rib (costal cartilage) in front of the arc, as above the costal margin. Returns the wall runs,
     the depth below the skin, x, y, the body mask, the ribs, the truth masks of the rectus, the
     internal oblique's medial part and the bowel."""
-    from spinemets.muscles.classic import _trunk_angle
+    from spinemets.muscles.morphology import trunk_angle
 
     x, y, body, depth, _ = _section(110.0, 80.0)
-    ang, _ = _trunk_angle(x, y, body)
+    ang, _ = trunk_angle(x, y, body)
     side = body & (x > 0)
     runs = np.zeros(body.shape, np.int8)
     rect = side & (ang < 24.0) & (depth >= 15.0) & (depth < 23.0)
@@ -423,14 +426,14 @@ def test_internal_oblique_in_front_of_the_two_layer_arc():
     centroid 7-13 mm back on the phantoms). Tissue deeper below the skin than the wall's inner
     layer there is bowel met through the gap between the sheets (no muscle), and the rectus stays.
     Above the costal margin (a rib in front of the arc) the rule does nothing."""
-    from spinemets.muscles.classic import _split_wall
+    from spinemets.muscles.wall_groups import split_wall
 
     runs, depth, x, y, body, ribs, rect, io_front, bowel = _front_of_arc_wall()
-    out = _split_wall(runs, depth, x, y, body, "L3", ribs=ribs)
+    out = split_wall(runs, depth, x, y, body, "L3", ribs=ribs)
     io, eo = out["internal_oblique_left"], out["external_oblique_left"]
     assert io[io_front].mean() > 0.95 and not eo[io_front].any()
     assert not any(m[bowel].any() for m in out.values())
     assert out["rectus_abdominis_left"][rect].mean() > 0.95
     runs, depth, x, y, body, ribs, rect, io_front, bowel = _front_of_arc_wall(rib=True)
-    out = _split_wall(runs, depth, x, y, body, "L3", ribs=ribs)
+    out = split_wall(runs, depth, x, y, body, "L3", ribs=ribs)
     assert out.get("internal_oblique_left", np.zeros_like(body))[io_front].mean() < 0.5

@@ -18,7 +18,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
-from .classic import FAT_HU, MUSCLE_HU, _disk
+from .morphology import disk
+from .tissue import FAT_HU, MUSCLE_HU
 from .plane import Plane
 
 
@@ -33,7 +34,7 @@ def group_outline(mask: np.ndarray, hu: np.ndarray, px: float, close_mm: float =
     m = int(np.ceil(3.0 / px)) + 1
     box = (slice(max(rows.min() - m, 0), rows.max() + m + 1), slice(max(cols.min() - m, 0), cols.max() + m + 1))
     sub = mask[box]
-    closed = ndi.binary_fill_holes(ndi.binary_closing(sub, structure=_disk(close_mm / px)) | sub) \
+    closed = ndi.binary_fill_holes(ndi.binary_closing(sub, structure=disk(close_mm / px)) | sub) \
         if close_mm > 0 else sub
     # closing must not bridge into other tissue: keep only enclosed fat, not neighbouring bone etc.
     hb = hu[box]

@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
-from .classic import BONE_HU, FAT_HU, MUSCLE_HU
+from .tissue import BONE_HU, FAT_HU, MUSCLE_HU
 from .shape import mask_box
 
 _CROSS = ndi.generate_binary_structure(2, 1)

@@ -8,7 +8,7 @@ muscle area (e.g. at T4); spinemets' ``pectoralis_major`` group is that pectoral
 rays of ``classic.py`` find the outer layer only: the deep one lies more than ``WALL_MAX_MM`` below
 the subcutaneous fat, or beyond the outer layer, where a ray takes one sheet per layer.
 
-Rule (T1-T5, above the rectus abdominis' origins; ``classic._pectoral_deep_layer``): a piece of
+Rule (T1-T5, above the rectus abdominis' origins; ``pectoral_deep_layer`` below): a piece of
 muscle-window tissue (8-connected) that no group holds, off the ribs and not mostly within
 ``CHEST_WALL_MM`` of the lung (the intercostals on the pleura are no pectoral muscle; the
 pectoralis minor may touch the pleura between the ribs), belongs to the pectoral group when most
@@ -24,7 +24,11 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
-from .thin_sheet import outer_surface, sample_outward
+from .. import anatomy
+from .morphology import trunk_angle
+from .presence import expected
+from .thin_sheet import near_lung, outer_surface, sample_outward
+from .tissue import FAT_HU
 
 #: farthest the deep layer's outer surface lies beneath the pectoralis major (mm): the
 #: clavipectoral fascia with the fat and axillary vessels around it, at most a few centimetres
@@ -70,3 +74,108 @@ def beneath_cover(pieces: np.ndarray, cover: np.ndarray, stop: np.ndarray,
     keep = np.nonzero(ok)[0]
     return np.isin(lab, keep[keep > 0])
 
+#: the thick pectoralis major (the chest cap) down to T6; at T7 only its thin lowest fibres
+CHEST_CAP_LAST = "T6"
+
+
+def pectoral_off_rectus(out: dict[str, np.ndarray], level: str) -> None:
+    """In place: below the chest cap (after ``CHEST_CAP_LAST``, where the rectus abdominis is
+    present) a piece (8-connected) of the pectoralis major mask joined to the rectus abdominis of
+    its side is the rectus. The pectoralis' abdominal part arises from the anterior layer of the
+    rectus sheath (Gray's Anatomy, pectoral region): it lies on the sheath, superficial to it, and
+    ends medially where the rectus, lying in its sheath beside the linea alba, reaches the surface
+    below the sternum; the rays take that superficial rectus for the outer sheet. Where the
+    pectoralis lies over the rectus without a fat plane, ``split_wall`` already gave the joined
+    part to the rectus (``_creep``); what stays joined is the rectus' own belly."""
+    if anatomy.level_index(level) <= anatomy.level_index(CHEST_CAP_LAST) or \
+            not (expected("pectoralis_major", level) and expected("rectus_abdominis", level)):
+        return
+    eight = np.ones((3, 3), bool)
+    for side in ("left", "right"):
+        pm, ra = out.get(f"pectoralis_major_{side}"), out.get(f"rectus_abdominis_{side}")
+        if pm is None or ra is None or not pm.any() or not ra.any():
+            continue
+        lab, n = ndi.label(pm, structure=eight)
+        joined = np.unique(lab[ndi.binary_dilation(ra, structure=eight) & pm])
+        moved = np.isin(lab, joined[joined > 0])
+        out[f"pectoralis_major_{side}"] = pm & ~moved
+        out[f"rectus_abdominis_{side}"] = ra | moved
+
+
+def pectoral_lateral_reach_deg(masks: dict[str, np.ndarray], ang: np.ndarray) -> dict[str, float]:
+    """Per side ("left"/"right") the largest normalised trunk angle (deg; 0 anterior midline, 90
+    the trunk's lateral extreme; ``ang``, the plane's ``trunk_angle`` map) of the pectoralis major
+    mask in ``masks``; sides without it left out. Passed to the next level down as
+    ``segment_plane(pectoral_reach_deg=...)``."""
+    out = {}
+    for sd in ("left", "right"):
+        m = masks.get(f"pectoralis_major_{sd}")
+        if m is not None and m.any():
+            out[sd] = float(ang[m].max())
+    return out
+
+
+def cap_pectoral_reach(out: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray, body: np.ndarray,
+                        level: str, reach_deg: dict[str, float] | None) -> None:
+    """In place: below the chest cap (after ``CHEST_CAP_LAST``) the pectoralis major reaches no
+    further lateral than one level up. Its sternocostal and abdominal parts arise from the sternum,
+    the costal cartilages 1-6/7 and the anterior rectus sheath, and their fibres converge upwards
+    and laterally onto the humerus (Gray's Anatomy, pectoral region): the lowest fibres run
+    obliquely upwards, so each plane's lateral end lies medial to, or at, the lateral end of the
+    plane above. The muscle lying past that angle at the lowest levels is the external oblique's
+    upper slips and the serratus anterior's digitations on the ribs, left to no group here.
+    Angles are the normalised trunk angle (deg), comparable from plane to plane."""
+    if not reach_deg or anatomy.level_index(level) <= anatomy.level_index(CHEST_CAP_LAST):
+        return
+    ang, cx = trunk_angle(x, y, body)
+    for side, sm in (("left", x > cx), ("right", x <= cx)):
+        name = f"pectoralis_major_{side}"
+        if name in out and side in reach_deg:
+            out[name] = out[name] & ~(sm & (ang > reach_deg[side]))
+
+
+def pectoral_deep_layer(out: dict[str, np.ndarray], h_sharp: np.ndarray, muscle_sharp: np.ndarray,
+                         body: np.ndarray, bone: np.ndarray, x: np.ndarray, y: np.ndarray, level: str,
+                         px: float) -> None:
+    """In place: above the rectus abdominis' origins the muscle lying beneath the pectoralis major
+    of its side, off the ribs and held by no group, is added to it: the pectoralis minor under the
+    clavipectoral fascia (``pectoral.py``). The pectoralis minor arises from ribs 3-5; from the
+    rectus' origins on costal cartilages 5-7 down (T6-T7, ``split_wall``'s middle run) what lies
+    beneath the pectoralis' lowest fibres is the rectus sheath, the external oblique's upper slips
+    and the chest wall, never a pectoral muscle."""
+    if not expected("pectoralis_major", level):
+        return
+    taken = np.zeros(body.shape, bool)
+    for m in out.values():
+        taken |= m
+    air = h_sharp < FAT_HU[0]
+    cand = muscle_sharp & body & ~bone & ~taken
+    pleura = near_lung(h_sharp, px)
+    # outwards = away from the trunk's centre (the wall rays' direction): near the shoulder the
+    # nearest skin can lie laterally (the axilla, the base of the neck), not over the chest
+    rr, cc = np.indices(body.shape, dtype=np.float32)
+    br, bc = np.nonzero(body)
+    dr, dc = br.mean() - rr, bc.mean() - cc
+    nn = np.maximum(np.hypot(dr, dc), 1e-6)
+    normal = (dr / nn, dc / nn)
+    _, cx = trunk_angle(x, y, body)
+    for side, sm in (("left", x > cx), ("right", x <= cx)):
+        name = f"pectoralis_major_{side}"
+        if name not in out or not out[name].any():
+            continue
+        # other groups, bone and air end the look outwards; unassigned specks of the muscle window
+        # in the fat between the layers (noise, small vessels) do not
+        stop = ((taken & ~out[name]) | bone | air)
+        if expected("rectus_abdominis", level):
+            # the lowest fibres (T6-T7) are a superficial sheet lying outside the chest wall: a
+            # piece of the mask mostly within CHEST_WALL_MM of the lung is the chest wall
+            # (intercostal muscle on the pleura) that the rays reached beyond the sheet's end, as
+            # in the thin-sheet course (``thin_sheet.follow_course``)
+            lab, n = ndi.label(out[name], structure=np.ones((3, 3), bool))
+            if n:
+                idx = np.arange(1, n + 1)
+                frac = np.asarray(ndi.mean(pleura, lab, idx))
+                out[name] &= ~np.isin(lab, idx[frac > 0.5])
+            continue
+        deep = beneath_cover(cand & sm, out[name], stop, normal, px, off_wall=~pleura)
+        out[name] = out[name] | deep

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..image import CTImage
-from .classic import MUSCLE_HU
+from .tissue import MUSCLE_HU
 from .plane import Plane
 
 

@@ -29,6 +29,7 @@ from scipy import ndimage as ndi
 from skimage.filters import apply_hysteresis_threshold
 
 from .shape import mask_box
+from .tissue import FAT_HU, MUSCLE_HU
 
 #: distance along the depth direction at which the tissue on either side of a thin sheet is
 #: sampled (mm): beyond the spread of a sub-pixel sheet over two 2 mm CT pixels and the plane's
@@ -99,7 +100,6 @@ def ridge_excess(h: np.ndarray, normal: tuple[np.ndarray, np.ndarray], px: float
 def near_lung(h: np.ndarray, px: float) -> np.ndarray:
     """Pixels within ``CHEST_WALL_MM`` of air enclosed by tissue (the lungs; HU of ``h`` below the
     fat window)."""
-    from .classic import FAT_HU
 
     air = ndi.binary_fill_holes(h > FAT_HU[0]) & (h < FAT_HU[0])
     return ndi.distance_transform_edt(~air) * px <= CHEST_WALL_MM if air.any() else np.zeros_like(air)
@@ -155,7 +155,6 @@ def follow_course(sheet: np.ndarray, excess: tuple[np.ndarray, np.ndarray], thre
     ``near_lung`` when not given), with their 8-neighbours in
     ``where`` at or above ``muscle_window_lo`` (HU of ``h``). Returns the course pixels not already
     in ``sheet``."""
-    from .classic import FAT_HU
 
     if not sheet.any():
         return np.zeros_like(sheet)
@@ -199,7 +198,6 @@ def course_area_mm2(outline: np.ndarray, hu: np.ndarray, other: np.ndarray, px: 
     0: over pure fat the noise then sums to nothing, while a fraction clipped at 0 adds a positive
     bias of a few percent of a pixel per band pixel, as much as a sub-millimetre sheet's own area
     over a band several pixels wide."""
-    from .classic import FAT_HU, MUSCLE_HU  # the tissue windows of the classic backend
 
     if not outline.any():
         return 0.0
@@ -226,7 +224,6 @@ def thin_sheet_areas(outlines: dict[int, np.ndarray], sheet_ids: set[int], hu: n
     as in ``partial_volume``): pure fat from ``partial_volume.pure_fat_hu``, muscle the
     median of all groups' interior muscle-window pixels (a thin sheet has no interior of its own).
     Empty when the plane has no pure fat or too little muscle interior for references."""
-    from .classic import MUSCLE_HU
     from .partial_volume import pure_fat_hu
 
     todo = [i for i in outlines if i in sheet_ids]

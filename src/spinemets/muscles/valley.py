@@ -20,7 +20,6 @@ All lengths mm; arrays are the 2-D plane image ``[row, col]``.
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage as ndi
 
 #: half-width of the profile on each side of a valley pixel where the flanking tissue is sought
 #: (mm): half of a thin plane (up to ~3 mm) plus the ~1.5 mm partial-volume blur of its borders
