@@ -1,0 +1,116 @@
+"""Faintly enhanced (venous-phase) vessels: ``segment.classic.vessels.find_faint_vessels`` on
+synthetic volumes (2 mm isotropic grid, arrays [z, y, x], HU with Gaussian noise)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from spinemets.segment.classic.vessels import find_faint_vessels
+
+W_MM = 2.0
+NOISE_HU = 10.0
+
+
+def _volume(nz: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Soft tissue (40 HU) with a fat layer (-100 HU) in the front half, 120 x 120 mm in-plane,
+    ``nz`` slices; returns (tissue HU without noise, y and x coordinates in mm from the centre)."""
+    ny = nx = 60
+    yy, xx = np.mgrid[0:ny, 0:nx].astype(float)
+    y_mm, x_mm = (yy - ny / 2) * W_MM, (xx - nx / 2) * W_MM
+    plane = np.full((ny, nx), 40.0)
+    plane[y_mm < -30] = -100.0
+    return np.repeat(plane[None], nz, axis=0), y_mm, x_mm
+
+
+def _noisy(hu: np.ndarray, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return (hu + rng.normal(0.0, NOISE_HU, hu.shape)).astype(np.float32)
+
+
+def _vertebra(hu: np.ndarray, y_mm: np.ndarray, x_mm: np.ndarray, marrow_hu: float, z: slice,
+              cy: float = 10.0, r_mm: float = 16.0) -> np.ndarray:
+    """A vertebral body: a cylinder of homogeneous marrow inside a 2 mm cortical shell (500 HU),
+    over slices ``z``; returns the marrow mask (2-D)."""
+    d = np.hypot(y_mm - cy, x_mm)
+    shell = (d > r_mm - 2.0) & (d <= r_mm)
+    marrow = d <= r_mm - 2.0
+    hu[z, shell] = 500.0
+    hu[z, marrow] = marrow_hu
+    return marrow
+
+
+def _tube(hu: np.ndarray, y_mm: np.ndarray, x_mm: np.ndarray, hu_blood: float, z: slice,
+          cy: float = -16.0, cx: float = 14.0, r_mm: float = 10.0, aspect: float = 1.0) -> np.ndarray:
+    """A vessel lumen (ellipse, semi-axes ``r_mm`` and ``aspect * r_mm`` along x) over slices ``z``."""
+    lumen = ((y_mm - cy) / r_mm) ** 2 + ((x_mm - cx) / (aspect * r_mm)) ** 2 <= 1.0
+    hu[z, lumen] = hu_blood
+    return lumen
+
+
+def test_venous_aorta_touching_a_vertebra_is_found_and_its_marrow_is_not():
+    # 60 mm of spine: a body of 200 HU marrow (z 0-40 mm) and a disc (80 HU) above it, and a
+    # 150 HU aorta of 10 mm radius in front and to the left, touching the body's cortex
+    hu, y, x = _volume(30)
+    marrow = _vertebra(hu, y, x, 200.0, slice(0, 20))
+    hu[20:24, np.hypot(y - 10.0, x) <= 16.0] = 80.0
+    _vertebra(hu, y, x, 200.0, slice(24, 30))
+    lumen = _tube(hu, y, x, 150.0, slice(0, 30))
+    found = find_faint_vessels(_noisy(hu, 1), W_MM)
+    lumen3 = np.repeat(lumen[None], 30, axis=0)
+    marrow3 = np.zeros_like(found)
+    marrow3[:20, marrow] = True
+    assert found[lumen3].mean() > 0.9
+    assert found[marrow3].sum() == 0
+    # the cortex the vessel touches stays bone
+    assert not (found & (hu >= 250.0)).any()
+
+
+@pytest.mark.parametrize("marrow_hu", [130.0, 180.0, 240.0])
+def test_homogeneous_marrow_through_the_whole_field_of_view_is_not_a_vessel(marrow_hu):
+    # a body cut by both z ends of the field of view, with marrow as homogeneous as blood: its
+    # cross-sections are round and run through the volume, but a cortical shell surrounds them
+    hu, y, x = _volume(16)
+    _vertebra(hu, y, x, marrow_hu, slice(0, 16), cy=0.0, r_mm=12.0)
+    assert not find_faint_vessels(_noisy(hu, 2), W_MM).any()
+
+
+def test_the_same_round_pool_outside_bone_is_a_vessel():
+    # the control of the test above: the same disc and HU without the cortical shell
+    hu, y, x = _volume(16)
+    lumen = _tube(hu, y, x, 180.0, slice(0, 16), cy=0.0, cx=0.0, r_mm=10.0)
+    found = find_faint_vessels(_noisy(hu, 3), W_MM)
+    assert found[:, lumen].mean() > 0.9
+
+
+def test_a_short_pool_inside_the_field_of_view_is_not_a_vessel():
+    # 20 mm long, ending inside the volume at both ends: not a vessel (shorter than a lumbar body)
+    hu, y, x = _volume(30)
+    _tube(hu, y, x, 180.0, slice(10, 20), cy=0.0, cx=0.0)
+    assert not find_faint_vessels(_noisy(hu, 4), W_MM).any()
+
+
+def test_a_vessel_cut_by_one_edge_must_be_long():
+    hu, y, x = _volume(40)
+    short = _tube(hu, y, x, 180.0, slice(0, 12), cy=0.0, cx=16.0)    # 24 mm from the bottom edge
+    long_ = _tube(hu, y, x, 180.0, slice(15, 40), cy=0.0, cx=-16.0)  # 50 mm to the top edge
+    found = find_faint_vessels(_noisy(hu, 5), W_MM)
+    assert not found[:, short].any()
+    assert found[15:, long_].mean() > 0.9
+
+
+@pytest.mark.parametrize("r_mm, aspect", [(26.0, 1.0), (8.0, 3.5)])
+def test_too_wide_or_elongated_pools_are_not_vessels(r_mm, aspect):
+    # a pool wider than the aorta (a heart chamber, the liver) or a band (a body's marrow seen
+    # along its width, a muscle of the same HU) is not taken by this rule
+    hu, y, x = _volume(16)
+    _tube(hu, y, x, 180.0, slice(0, 16), cy=0.0, cx=0.0, r_mm=r_mm, aspect=aspect)
+    assert not find_faint_vessels(_noisy(hu, 6), W_MM).any()
+
+
+@pytest.mark.parametrize("hu_blood", [60.0, 400.0])
+def test_outside_the_faint_range_nothing_is_found(hu_blood):
+    # unenhanced blood never joins bone; arterial blood is ``masks.contrast_blood``'s own rule
+    hu, y, x = _volume(16)
+    _tube(hu, y, x, hu_blood, slice(0, 16), cy=0.0, cx=0.0)
+    assert not find_faint_vessels(_noisy(hu, 7), W_MM).any()
