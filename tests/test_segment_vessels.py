@@ -119,7 +119,7 @@ def test_outside_the_faint_range_nothing_is_found(hu_blood):
 # --- real CTs (TotalSegmentator example data; references are TotalSegmentator outputs, ids: 52 aorta,
 # 25-50 sacrum..C1)
 
-def _on_workgrid(totalseg_dir, ct_name: str, ref_name: str, w_mm: float):
+def _on_workgrid(totalseg_dir, ct_name: str, ref_name: str, w_mm: float, shift_xy: tuple[int, int] = (0, 0)):
     import SimpleITK as sitk
 
     from spinemets.io import read_ct, read_label_map
@@ -128,22 +128,30 @@ def _on_workgrid(totalseg_dir, ct_name: str, ref_name: str, w_mm: float):
 
     ct = read_ct(totalseg_dir / ct_name)
     ref = read_label_map(totalseg_dir / ref_name, labels={})
-    grid = make_workgrid(sitk.Cast(ct.to_sitk(), sitk.sitkFloat32), w_mm)
+    # (cropping the CT's first rows/columns moves the working grid's lattice against the image)
+    dx, dy = shift_xy
+    grid = make_workgrid(sitk.Cast(ct.to_sitk()[dx:, dy:, :], sitk.sitkFloat32), w_mm)
     found = find_faint_vessels(grid.array, w_mm, masks.body_mask(grid.array))
     r = sitk.GetArrayFromImage(sitk.Resample(ref.to_sitk(), grid.image, sitk.Transform(),
                                              sitk.sitkNearestNeighbor, 0))
     return found, r == 52, (r >= 25) & (r <= 50)
 
 
-def test_venous_phase_aorta_of_the_dicom_slab_is_found(totalseg_dir):
+@pytest.mark.parametrize("shift_xy", [(0, 0), (1, 0), (0, 1), (1, 1)])
+def test_venous_phase_aorta_of_the_dicom_slab_is_found(totalseg_dir, shift_xy):
     """The 40 mm DICOM slab (venous phase: aortic lumen ~150 HU, calcified wall touching T12) on
-    the classic backend's 2 mm working grid: the lumen is found through the whole slab (measured:
-    82 % of TotalSegmentator's blocky aorta mask, 6 % of the found voxels outside it), and not one
-    vertebra voxel (T11/T12 marrow is 100-250 HU too)."""
-    found, aorta, vert = _on_workgrid(totalseg_dir, "example_ct_dicom", "example_seg_dicom.nii.gz", 2.0)
+    the classic backend's 2 mm working grid, at four lattice phases (the CT cropped by 0/1 pixel):
+    the lumen is found through the whole slab (measured: 82 % of TotalSegmentator's blocky aorta
+    mask, 6 % of the found voxels outside it), and nothing inside the vertebrae (T11/T12 marrow is
+    100-250 HU too); the reference is a 3 mm model's output, so its one-voxel border is not judged
+    (measured: 0-1 found voxels on it, where its blocks overlap the aorta)."""
+    found, aorta, vert = _on_workgrid(totalseg_dir, "example_ct_dicom", "example_seg_dicom.nii.gz", 2.0, shift_xy)
     assert found[aorta].mean() >= 0.75
     assert (found & ~aorta).sum() <= 0.15 * found.sum()
-    assert vert.sum() > 5000 and not (found & vert).any()
+    from scipy import ndimage as ndi
+
+    inner = ndi.binary_erosion(vert)
+    assert inner.sum() > 2000 and not (found & inner).any()
 
 
 def test_native_ct_has_no_faint_vessel(totalseg_dir):
