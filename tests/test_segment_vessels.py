@@ -160,3 +160,54 @@ def test_native_ct_has_no_faint_vessel(totalseg_dir):
     found, _, vert = _on_workgrid(totalseg_dir, "example_ct.nii.gz", "example_seg_fast_force_split.nii.gz", 3.0)
     assert vert.sum() > 10000
     assert not found.any()
+
+
+# --- the pipeline's use of the detector: blood and its wall are never vertebra
+
+def test_vessel_wall_is_the_layer_around_the_lumen():
+    from spinemets.segment.classic import masks
+
+    lumen = np.zeros((5, 21, 21), bool)
+    lumen[:, 8:13, 8:13] = True
+    wall = masks.vessel_wall(lumen, 2.0)  # 2 mm wall on a 2 mm grid: one voxel
+    assert not (wall & lumen).any()
+    assert wall[2, 7, 10] and wall[2, 10, 13] and not wall[2, 5, 10]
+    wall1 = masks.vessel_wall(lumen, 1.0)  # two voxels of 1 mm
+    assert wall1[2, 6, 10] and not wall1[2, 5, 10]
+    assert not masks.vessel_wall(np.zeros_like(lumen), 2.0).any()
+
+
+def _calcified_wall_beside_a_body():
+    """CT grid 1 x 1 x 2 mm: a body (300 HU) whose right side a calcified vessel wall (700 HU, 2 mm)
+    touches, in 40 HU tissue; the body's label on a 2 mm working grid (one voxel inside its CT
+    outline) and the wall's working voxels."""
+    import SimpleITK as sitk
+
+    ct = np.full((12, 40, 40), 40.0, np.float32)
+    ct[2:10, 10:30, 10:24] = 300.0
+    ct[2:10, 10:30, 24:26] = 700.0
+    ct_img = sitk.GetImageFromArray(ct)
+    ct_img.SetSpacing((1.0, 1.0, 2.0))
+    work_img = sitk.Image([20, 20, 12], sitk.sitkUInt8)
+    work_img.SetSpacing((2.0, 2.0, 2.0))
+    lab = np.zeros((12, 20, 20), np.uint16)
+    lab[2:10, 5:15, 5:12] = 20
+    barrier = np.zeros(lab.shape, bool)
+    barrier[:, :, 12:14] = True
+    return ct, ct_img, work_img, lab, barrier
+
+
+def test_the_full_resolution_border_does_not_grow_into_a_vessel_wall():
+    from spinemets.segment.classic.refine import refine_on_ct
+
+    ct, ct_img, work_img, lab, barrier = _calcified_wall_beside_a_body()
+    wall = np.zeros(ct.shape, bool)
+    wall[2:10, 10:30, 24:26] = True
+    free = refine_on_ct(lab, work_img, ct_img, ct)
+    # (the premise: without the barrier the border band takes the wall, bone touching the label)
+    assert (free[wall] == 20).sum() > 50
+    out = refine_on_ct(lab, work_img, ct_img, ct, barrier_work=barrier)
+    assert not (out[wall] > 0).any()
+    body = np.zeros(ct.shape, bool)
+    body[3:9, 12:28, 12:22] = True
+    assert (out[body] == 20).all()

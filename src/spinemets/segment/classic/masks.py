@@ -127,6 +127,20 @@ def contrast_blood(hu: np.ndarray, spacing_mm: float, body: np.ndarray | None = 
     return out
 
 
+#: Thickness (mm) of a large vessel's wall beyond its lumen (aortic wall ~1.5-2.5 mm: intima, media,
+#: adventitia), where atherosclerotic calcification lies: bright as bone, but never vertebra.
+VESSEL_WALL_MM = 2.0
+
+
+def vessel_wall(blood: np.ndarray, spacing_mm: float) -> np.ndarray:
+    """The layer ``VESSEL_WALL_MM`` thick around ``blood`` (lumens on an isotropic grid of
+    ``spacing_mm``; at least one voxel): the vessel wall, calcified or not."""
+    if not blood.any():
+        return np.zeros_like(blood)
+    it = max(1, int(round(VESSEL_WALL_MM / spacing_mm)))
+    return ndi.binary_dilation(blood, iterations=it) & ~blood
+
+
 def bone_mask(hu: np.ndarray, body: np.ndarray | None = None, exclude: np.ndarray | None = None) -> np.ndarray:
     """Hysteresis bone mask (no cavity filling); voxels in ``exclude`` (e.g. ``contrast_blood``)
     neither seed nor carry bone."""

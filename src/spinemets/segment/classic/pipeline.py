@@ -22,7 +22,7 @@ from ... import anatomy
 from ...errors import InputError
 from ...image import CTImage
 from ..labelling import Labelling, SegmentFinding, label_levels
-from . import lytic, masks
+from . import lytic, masks, vessels
 from .centreline import Centreline, find_centreline
 from .discs import GAP_MAX_MM, coverage_profile, end_slice_is_disc, select_discs
 from .grid import labels_to_grid, make_workgrid
@@ -244,8 +244,12 @@ def run_classic(ct: CTImage) -> ClassicOutput:
     w = float(np.clip(max(ct.geometry.spacing_mm), FINE_MIN_MM, coarse_w))
     fine = make_workgrid(img, w, np.stack([lo, hi]))
     body_f = _body_on_grid(body_c, coarse.image, fine.image)
-    blood = masks.contrast_blood(fine.array, w, body_f)
-    bone = masks.bone_mask(fine.array, body_f, exclude=blood)
+    # blood (arterial-phase pools, and the faint venous-phase lumens whose shape and surroundings
+    # tell them from marrow) and the vessel wall around it: never bone, neither for separation nor
+    # for the full-resolution border (a barrier there too)
+    blood = masks.contrast_blood(fine.array, w, body_f) | vessels.find_faint_vessels(fine.array, w, body_f)
+    wall = masks.vessel_wall(blood, w)
+    bone = masks.bone_mask(fine.array, body_f, exclude=blood) & ~wall
     # (the body mask without blood: cavities are never filled with it)
     body_f &= ~blood
     prior = _remap_centreline(cl_c, coarse.image, fine.image, w)
@@ -285,6 +289,13 @@ def run_classic(ct: CTImage) -> ClassicOutput:
     if len(bounds) > 1 and (bounds[0][1] - bounds[0][0]) < MIN_END_FRACTION * typical_gap \
             and end_slice_is_disc(fine.array, cl, int(np.ceil(bounds[0][0]))):
         bounds = bounds[1:]
+        # nor is that disc cut: no vertebra lies beyond it. Its position there (``discs``: where
+        # the coverage has fallen half-way towards the disc) is the bony end plate's surface, and a
+        # cut plane at it took the end plate's own slice and detached the ring apophysis and rim,
+        # which reach caudally around the disc's bulge, from the body that holds them
+        sep_discs = disc_z[1:]
+    else:
+        sep_discs = disc_z
     if not bounds:
         raise InputError("no vertebra found along the spinal column")
     span_mm = (cl.z[-1] - cl.z[0]) * w
@@ -322,7 +333,7 @@ def run_classic(ct: CTImage) -> ClassicOutput:
                                        at_fov_edge=bool(bounds[k][2]), height_mm=float((hi_ - lo_) * w),
                                        width_mm=float(width)))
     sacrum_top = max((k for k, f in enumerate(findings) if f.sacral), default=None)
-    labels, zone, vseeds = separate(bone, filled, cl, disc_z, bounds, w, typical_gap, hu=fine.array,
+    labels, zone, vseeds = separate(bone, filled, cl, sep_discs, bounds, w, typical_gap, hu=fine.array,
                                     sacrum_top=sacrum_top)
     # other-bone regions touching a sacral segment are pelvis, not ribs
     thick = ndi.distance_transform_edt(bone | filled, sampling=w)
@@ -376,7 +387,7 @@ def run_classic(ct: CTImage) -> ClassicOutput:
             lo_, hi_, _ = bounds[k]
             rib_slices[max(0, int(np.floor(lo_))):int(np.ceil(hi_)) + 1] = True
     if rib_slices.any():
-        labels, zone, vseeds = separate(bone, filled, cl, disc_z, bounds, w, typical_gap, rib_slices=rib_slices,
+        labels, zone, vseeds = separate(bone, filled, cl, sep_discs, bounds, w, typical_gap, rib_slices=rib_slices,
                                 hu=fine.array, fixed={k + 1 for k, f in enumerate(findings) if f.sacral or f.partial},
                                 sacrum_top=sacrum_top)
     # lung fraction at each segment's level (coarse grid covers the whole body)
@@ -412,7 +423,8 @@ def run_classic(ct: CTImage) -> ClassicOutput:
     # overlapping slices, e.g. 3 mm every 2 mm, average beyond their own voxel)
     labels_ct = refine_on_ct(lab_small, fine.image, ref, ct.array, seeds_work=lut[vseeds],
                              posterior_work=posterior_region(labels.shape, cl, w, rib_slices),
-                             slice_thickness_mm=ct.metadata.get("slice_thickness_mm"))
+                             slice_thickness_mm=ct.metadata.get("slice_thickness_mm"),
+                             barrier_work=blood | wall)
     # bone the working grid gave to a rib or an ilium stays out of the vertebrae on the CT grid (the
     # border step above grows each vertebra into any CT bone)
     labels_ct = release_other_bone(labels_ct, labels, fine.image, ref)

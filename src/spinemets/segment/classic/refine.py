@@ -77,12 +77,15 @@ BEYOND_PLATE_PASSES = 2
 def refine_on_ct(labels_work: np.ndarray, work_img: sitk.Image, ct_img: sitk.Image,
                  ct_array: np.ndarray, seeds_work: np.ndarray | None = None,
                  posterior_work: np.ndarray | None = None,
-                 slice_thickness_mm: float | None = None) -> np.ndarray:
+                 slice_thickness_mm: float | None = None,
+                 barrier_work: np.ndarray | None = None) -> np.ndarray:
     """Working-grid labels -> CT grid (module doc). With ``seeds_work`` (each level's body and
     arch seeds, labelled like ``labels_work``) and ``posterior_work`` (the posterior-element region
     to partition again), the posterior elements there are re-partitioned on the CT grid
     (``posterior_partition``). ``slice_thickness_mm``: the reconstructed slice thickness when
-    known (DICOM SliceThickness; None: equal to the slice spacing), for ``majority_z_border``."""
+    known (DICOM SliceThickness; None: equal to the slice spacing), for ``majority_z_border``.
+    ``barrier_work``: working-grid voxels that are never vertebra (blood and vessel walls): the border
+    band does not grow into them on the CT grid."""
     # (the CT-grid resamplings are read through views of their SimpleITK images, kept alive here:
     # no whole-volume copies)
     up_img = labels_to_grid_image(labels_work, work_img, ct_img)
@@ -106,6 +109,9 @@ def refine_on_ct(labels_work: np.ndarray, work_img: sitk.Image, ct_img: sitk.Ima
     hu = ct_array[obj]
     bone = masks.bone_mask(hu.astype(np.float32))
     g = grown_up[obj]
+    if barrier_work is not None and barrier_work.any():
+        barrier_img = labels_to_grid_image(barrier_work.astype(np.uint8), work_img, ct_img)
+        g = np.where(sitk.GetArrayViewFromImage(barrier_img)[obj] > 0, 0, g)
     out[obj] = np.where(interior_up[obj] > 0, interior_up[obj], np.where(bone, g, 0))
     if seeds_work is not None and posterior_work is not None and posterior_work.any():
         sub_img = sub_grid(ct_img, obj)
