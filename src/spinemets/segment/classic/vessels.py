@@ -22,6 +22,10 @@ fails:
 A pool passing both tests is widened by the half homogeneity window (the partial-volume rim of the
 lumen that the local-SD window erodes) into voxels not brighter than ``masks.BLOOD_MIN_HU``, so that
 a calcified wall and the cortex it touches stay bone.
+
+The pipeline (``pipeline.run_classic``) takes these lumens, with ``masks.contrast_blood``'s pools,
+out of the working grid's bone mask together with their wall (``masks.vessel_wall``), and keeps the
+full-resolution border out of both (``refine.refine_on_ct``, ``barrier_work``).
 """
 
 from __future__ import annotations
