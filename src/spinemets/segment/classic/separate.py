@@ -144,10 +144,8 @@ def front_extents(mask: np.ndarray, cl: Centreline, w: float) -> np.ndarray:
     necks run backwards to the transverse processes), so these runs are the body's own bone in
     every slice, including the end-plate rims and the marginal osteophytes that grow from them,
     which flare beyond the waist measured at mid-height (``body_half_widths``) and beyond one
-    radius in front. Each slice takes the largest extent within ``BODY_WIDTH_MARGIN_MM`` above or
-    below it (the rim is continuous over the end plate's height; dark marrow outside the mask can
-    break a slice's own run). Shape (nz, 3): right, left, front; NaN where the centreline voxel is
-    not bone."""
+    radius in front. Shape (nz, 3): right, left, front; NaN where the centreline voxel is not
+    bone."""
     out = np.full((mask.shape[0], 3), np.nan)
     for z in range(mask.shape[0]):
         if not (cl.z[0] <= z <= cl.z[-1]):
@@ -159,14 +157,6 @@ def front_extents(mask: np.ndarray, cl: Centreline, w: float) -> np.ndarray:
         col = _run_through(mask[z, :, max(0, xi - h):xi + h + 1].any(1), yi)
         if lat is not None and col is not None:
             out[z] = ((x - lat[0]) * w, (lat[1] - x) * w, (y - col[0]) * w)
-    # the rim is a ring continuous over the end plate's height: a slice whose run is broken by
-    # dark marrow (not in the mask) takes the extent of the slices within the margin above/below
-    k = int(BODY_WIDTH_MARGIN_MM // w)
-    if k:
-        padded = np.pad(out, ((k, k), (0, 0)), constant_values=np.nan)
-        stack = np.stack([padded[i:i + out.shape[0]] for i in range(2 * k + 1)])
-        known = np.isfinite(out).all(1)
-        out[known] = np.nanmax(stack[:, known], axis=0)
     return out
 
 
