@@ -121,45 +121,6 @@ def body_half_widths(mask: np.ndarray, cl: Centreline, bounds: list[tuple[float,
     return out
 
 
-def _run_through(line: np.ndarray, i: int) -> tuple[int, int] | None:
-    """First and last index of the continuous True run of ``line`` through index ``i``."""
-    if not (0 <= i < line.size) or not line[i]:
-        return None
-    lo = i
-    while lo - 1 >= 0 and line[lo - 1]:
-        lo -= 1
-    hi = i
-    while hi + 1 < line.size and line[hi + 1]:
-        hi += 1
-    return lo, hi
-
-
-def front_extents(mask: np.ndarray, cl: Centreline, w: float) -> np.ndarray:
-    """Per axial slice, the extent (mm) of the body's anterior half from the centreline: to the
-    right (-x) and left (+x), the continuous bone run through the centreline of the anterior half
-    of the body (projected over y from one inscribed radius in front of the centre to the
-    centre); forwards (-y), the continuous run through the centreline of the body's central
-    column (projected over x within half a radius of the centre). No rib reaches the front half
-    of a body (rib heads articulate at its posterolateral corners, behind the centre, and the
-    necks run backwards to the transverse processes), so these runs are the body's own bone in
-    every slice, including the end-plate rims and the marginal osteophytes that grow from them,
-    which flare beyond the waist measured at mid-height (``body_half_widths``) and beyond one
-    radius in front. Shape (nz, 3): right, left, front; NaN where the centreline voxel is not
-    bone."""
-    out = np.full((mask.shape[0], 3), np.nan)
-    for z in range(mask.shape[0]):
-        if not (cl.z[0] <= z <= cl.z[-1]):
-            continue
-        y, x, r = (float(v[0]) for v in cl.at(np.array([z])))
-        yi, xi, b = int(round(y)), int(round(x)), max(1, int(round(r / w)))
-        lat = _run_through(mask[z, max(0, yi - b):yi + 1, :].any(0), xi)
-        h = max(1, int(round(0.5 * r / w)))
-        col = _run_through(mask[z, :, max(0, xi - h):xi + h + 1].any(1), yi)
-        if lat is not None and col is not None:
-            out[z] = ((x - lat[0]) * w, (lat[1] - x) * w, (y - col[0]) * w)
-    return out
-
-
 #: Central fraction of each segment's height where the body width is measured; margin (mm) added
 #: to the measured half width: the end-plate rims flare 1-3 mm beyond the waist of the body; and
 #: the narrowest thoracic bodies (T8-T9) are still ~1.2 times as wide as deep, so the limit never
@@ -170,15 +131,12 @@ BODY_MIN_HALF_WIDTH_FACTOR = 1.2
 
 
 def spine_zone(shape: tuple[int, int, int], cl: Centreline, w: float,
-               rib_slices: np.ndarray | None = None, half_widths: np.ndarray | None = None,
-               front_widths: np.ndarray | None = None) -> np.ndarray:
+               rib_slices: np.ndarray | None = None, half_widths: np.ndarray | None = None) -> np.ndarray:
     """Anatomical zone of the vertebrae around the centreline (working grid). In ``rib_slices``,
     bone lateral to the body (beyond ``BODY_HALF_WIDTH_FACTOR`` radii, or beyond the body's own
     measured extent ``half_widths`` (``body_half_widths``) plus ``BODY_WIDTH_MARGIN_MM``) and in
     front of the transverse processes is rib head or neck, and bone beyond ``ZONE_RIB_LATERAL_MM``
-    is rib. In front of the body centre the limit is the larger of that and the slice's own
-    anterior-half extent ``front_widths`` (``front_extents``) plus the same margin: no rib
-    touches the front half of a body, whose end-plate rims and osteophytes flare beyond its waist."""
+    is rib."""
     nz, ny, nx = shape
     zone = np.zeros(shape, bool)
     yi = np.arange(ny)[:, None]
@@ -189,12 +147,8 @@ def spine_zone(shape: tuple[int, int, int], cl: Centreline, w: float,
         dx = (xi - cl.x[k]) * w
         dy = (yi - cl.y[k]) * w
         r = cl.radius_mm[k]
-        front = r + ZONE_ANTERIOR_MARGIN_MM
-        if front_widths is not None and np.isfinite(front_widths[z, 2]):
-            # an anterior osteophyte grows from the body's rim: bone continuous with the body's
-            # front is the body's (``front_extents``), however far it reaches
-            front = max(front, front_widths[z, 2] + BODY_WIDTH_MARGIN_MM)
-        zone[z] = (np.abs(dx) <= ZONE_LATERAL_MM) & (dy >= -front) & (dy <= ZONE_POSTERIOR_MM)
+        zone[z] = (np.abs(dx) <= ZONE_LATERAL_MM) & (dy >= -(r + ZONE_ANTERIOR_MARGIN_MM)) \
+            & (dy <= ZONE_POSTERIOR_MM)
         # at rib-bearing levels, lateral to the body and in front of the pedicles there is no
         # vertebral bone, only rib heads and necks: that bone seeds the rib side
         if rib_slices is not None and rib_slices[z]:
@@ -204,14 +158,6 @@ def spine_zone(shape: tuple[int, int, int], cl: Centreline, w: float,
                 hw = np.clip(half_widths[z] + BODY_WIDTH_MARGIN_MM, BODY_MIN_HALF_WIDTH_FACTOR * r,
                              BODY_HALF_WIDTH_FACTOR * r)
                 lim = np.where(dx < 0, hw[0], hw[1])
-                if front_widths is not None and np.all(np.isfinite(front_widths[z])):
-                    # (not capped at ``BODY_HALF_WIDTH_FACTOR`` radii: that cap keeps rib heads out
-                    # of a run that reaches them, and none lies in the front half; marginal
-                    # osteophytes make a degenerate body wider than any normal ratio, and the
-                    # transverse-process limit ``ZONE_RIB_LATERAL_MM`` still applies)
-                    fw = np.maximum(np.maximum(half_widths[z], front_widths[z, :2]) + BODY_WIDTH_MARGIN_MM,
-                                    BODY_MIN_HALF_WIDTH_FACTOR * r)
-                    lim = np.where(dy < 0, np.where(dx < 0, fw[0], fw[1]), lim)
             zone[z] &= ~((np.abs(dx) > lim) & (dy < r + RIB_ZONE_BEHIND_MM))
             zone[z] &= np.abs(dx) <= ZONE_RIB_LATERAL_MM
     return zone
@@ -572,8 +518,7 @@ def separate(bone: np.ndarray, filled: np.ndarray, cl: Centreline, disc_z: list[
     """
     mask = bone | filled
     hw = body_half_widths(mask, cl, bounds, w) if rib_slices is not None else None
-    fw = front_extents(mask, cl, w) if rib_slices is not None else None
-    zone = spine_zone(mask.shape, cl, w, rib_slices, hw, fw)
+    zone = spine_zone(mask.shape, cl, w, rib_slices, hw)
     upper = {sacrum_top} if sacrum_top is not None else set()
     markers = seeds(filled, cl, bounds, w, typical_gap_vox, zone, no_arch, upper, rib_slices)
     outside = mask & ~zone
