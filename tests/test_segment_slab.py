@@ -47,3 +47,49 @@ def test_plain_resampling_misses_an_end_slice_here():
 def ndi_dilate(m: np.ndarray) -> np.ndarray:
     from scipy import ndimage as ndi
     return ndi.binary_dilation(m, iterations=3)
+
+
+# --- spine zone in front of the body centre (``separate.front_reach``, ``spine_zone``) ----------
+
+def _degenerate_body():
+    """2 mm grid, 9 slices, a body 16 mm deep and 18 mm half wide around (row 40, col 40), the
+    centreline there with an inscribed radius of 16 mm; slices 0-2 are the caudal end-plate rim,
+    flared to 24 mm on the left (+x) in front of the centre; slice 1 carries an anterior
+    osteophyte reaching 40 mm in front of the centre (row 20); slice 4 a rib head and neck behind
+    the centre beyond the waist; slice 6 a calcified plaque joined to the front and reaching far
+    forward (rows 8-23: 64 mm)."""
+    from spinemets.segment.classic.centreline import Centreline
+    w, r = 2.0, 16.0
+    nz, ny, nx = 9, 80, 80
+    yy, xx = np.mgrid[0:ny, 0:nx]
+    mask = np.zeros((nz, ny, nx), bool)
+    for z in range(nz):
+        mask[z] = np.hypot((yy - 40) / 8.0, (xx - 40) / 9.0) <= 1.0
+        if z <= 2:
+            mask[z] |= (yy >= 34) & (yy <= 40) & (xx >= 40) & (xx <= 52)
+    mask[1, 20:33, 38:41] = True
+    mask[4, 41:46, 48:60] = True
+    mask[6, 8:33, 39:42] = True
+    zc = np.arange(nz, dtype=float)
+    cl = Centreline(zc, np.full(nz, 40.0), np.full(nz, 40.0), np.full(nz, r), np.ones(nz, bool), w)
+    return mask, cl, w
+
+
+def test_osteophyte_and_flared_rim_are_in_the_spine_zone():
+    from spinemets.segment.classic.separate import body_half_widths, front_reach, segment_bounds, spine_zone
+    mask, cl, w = _degenerate_body()
+    ribs = np.ones(mask.shape[0], bool)
+    hw = body_half_widths(mask, cl, segment_bounds([], cl), w)
+    front = front_reach(mask, cl, w)
+    assert front[1] == 40.0 and front[0] == 16.0 and front[6] == 64.0
+    zone = spine_zone(mask.shape, cl, w, ribs, hw, front)
+    # the spur's tip (40 mm in front: beyond one radius + 15 mm) and the rim flared beyond the
+    # waist in front of the centre are the body's own bone
+    assert zone[1, 20, 39] and zone[0, 36, 52]
+    # the rib head behind the centre beyond the waist stays out (it seeds the rib side)
+    assert not zone[4, 43, 58]
+    # the plaque is followed only to the body's largest anterior extent (1.6 radii + 15 mm)
+    assert zone[6, 21, 40] and not zone[6, 19, 40]
+    # with one inscribed radius + 15 mm in front only, the spur fell outside
+    old = spine_zone(mask.shape, cl, w, ribs, hw)
+    assert not old[1, 20, 39]

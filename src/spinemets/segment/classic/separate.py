@@ -128,15 +128,51 @@ def body_half_widths(mask: np.ndarray, cl: Centreline, bounds: list[tuple[float,
 BODY_WIDTH_CENTRAL_FRACTION = 0.3
 BODY_WIDTH_MARGIN_MM = 3.0
 BODY_MIN_HALF_WIDTH_FACTOR = 1.2
+#: The zone's front never lies further than this many inscribed radii (plus
+#: ``ZONE_ANTERIOR_MARGIN_MM``) in front of the centreline: the body outline's anterior semi-axis
+#: (``pipeline.BODY_ANTERIOR_FACTOR``: a poorly filled body's inscribed radius underestimates its
+#: depth), so a bright structure joined to the body's front (a calcified aortic wall on a scan
+#: without contrast) cannot carry the zone forward.
+ZONE_ANTERIOR_MAX_FACTOR = 1.6
+
+
+def front_reach(mask: np.ndarray, cl: Centreline, w: float) -> np.ndarray:
+    """Per axial slice, how far (mm) the body's own bone reaches in front of the centreline: the
+    continuous run of ``mask`` forwards (-y) from the centreline voxel through the body's central
+    column (projected over x within half an inscribed radius of the centre). NaN where the
+    centreline voxel is not in the mask or the slice is off the centreline. The prevertebral space
+    holds no bone (anterior longitudinal ligament, fat, the aorta and azygos vein, the crura), so
+    bone continuous with the body's front is the body's: its anterior rim and the marginal
+    osteophytes that grow from it. A contrast-filled vessel lying against the body stops the run:
+    its lumen and wall are not in the bone mask (``vessels``, ``masks.vessel_wall``)."""
+    out = np.full(mask.shape[0], np.nan)
+    for z in range(mask.shape[0]):
+        if not (cl.z[0] <= z <= cl.z[-1]):
+            continue
+        y, x, r = (float(v[0]) for v in cl.at(np.array([z])))
+        yi, xi = int(round(y)), int(round(x))
+        h = max(1, int(round(0.5 * r / w)))
+        col = mask[z, :, max(0, xi - h):xi + h + 1].any(1)
+        if not (0 <= yi < col.size) or not col[yi]:
+            continue
+        front = yi
+        while front - 1 >= 0 and col[front - 1]:
+            front -= 1
+        out[z] = (y - front) * w
+    return out
 
 
 def spine_zone(shape: tuple[int, int, int], cl: Centreline, w: float,
-               rib_slices: np.ndarray | None = None, half_widths: np.ndarray | None = None) -> np.ndarray:
+               rib_slices: np.ndarray | None = None, half_widths: np.ndarray | None = None,
+               front_mm: np.ndarray | None = None) -> np.ndarray:
     """Anatomical zone of the vertebrae around the centreline (working grid). In ``rib_slices``,
     bone lateral to the body (beyond ``BODY_HALF_WIDTH_FACTOR`` radii, or beyond the body's own
     measured extent ``half_widths`` (``body_half_widths``) plus ``BODY_WIDTH_MARGIN_MM``) and in
-    front of the transverse processes is rib head or neck, and bone beyond ``ZONE_RIB_LATERAL_MM``
-    is rib."""
+    front of the transverse processes and behind the body centre is rib head or neck, and bone
+    beyond ``ZONE_RIB_LATERAL_MM`` is rib. In front, the zone ends ``ZONE_ANTERIOR_MARGIN_MM``
+    beyond one inscribed radius, or ``BODY_WIDTH_MARGIN_MM`` beyond the body's own front
+    (``front_mm``, ``front_reach``) where that is further, but never beyond
+    ``ZONE_ANTERIOR_MAX_FACTOR`` radii plus ``ZONE_ANTERIOR_MARGIN_MM``."""
     nz, ny, nx = shape
     zone = np.zeros(shape, bool)
     yi = np.arange(ny)[:, None]
@@ -147,10 +183,20 @@ def spine_zone(shape: tuple[int, int, int], cl: Centreline, w: float,
         dx = (xi - cl.x[k]) * w
         dy = (yi - cl.y[k]) * w
         r = cl.radius_mm[k]
-        zone[z] = (np.abs(dx) <= ZONE_LATERAL_MM) & (dy >= -(r + ZONE_ANTERIOR_MARGIN_MM)) \
-            & (dy <= ZONE_POSTERIOR_MM)
-        # at rib-bearing levels, lateral to the body and in front of the pedicles there is no
-        # vertebral bone, only rib heads and necks: that bone seeds the rib side
+        front = r + ZONE_ANTERIOR_MARGIN_MM
+        if front_mm is not None and np.isfinite(front_mm[z]):
+            # the body's own front (``front_reach``) plus the margin its rim flares beyond the
+            # central column: one inscribed radius places the front too near where the centreline
+            # lies behind mid-depth (a dark marrow cavity the fill left open moves the deepest
+            # point of the filled body back); within the body's largest anterior extent
+            front = max(front, min(front_mm[z] + BODY_WIDTH_MARGIN_MM,
+                                   ZONE_ANTERIOR_MAX_FACTOR * r + ZONE_ANTERIOR_MARGIN_MM))
+        zone[z] = (np.abs(dx) <= ZONE_LATERAL_MM) & (dy >= -front) & (dy <= ZONE_POSTERIOR_MM)
+        # at rib-bearing levels, lateral to the body, behind its centre and in front of the
+        # pedicles there is no vertebral bone, only rib heads and necks: that bone seeds the rib
+        # side. (In front of the centre no rib touches the body, whose end-plate rims and marginal
+        # osteophytes may flare beyond the waist measured at mid-height; the rib-head limit there
+        # seeded the rib side inside the body's own rim)
         if rib_slices is not None and rib_slices[z]:
             lim = np.full(dx.shape, BODY_HALF_WIDTH_FACTOR * r)
             if half_widths is not None and np.all(np.isfinite(half_widths[z])):
@@ -158,7 +204,7 @@ def spine_zone(shape: tuple[int, int, int], cl: Centreline, w: float,
                 hw = np.clip(half_widths[z] + BODY_WIDTH_MARGIN_MM, BODY_MIN_HALF_WIDTH_FACTOR * r,
                              BODY_HALF_WIDTH_FACTOR * r)
                 lim = np.where(dx < 0, hw[0], hw[1])
-            zone[z] &= ~((np.abs(dx) > lim) & (dy < r + RIB_ZONE_BEHIND_MM))
+            zone[z] &= ~((np.abs(dx) > lim) & (dy >= 0) & (dy < r + RIB_ZONE_BEHIND_MM))
             zone[z] &= np.abs(dx) <= ZONE_RIB_LATERAL_MM
     return zone
 
@@ -518,7 +564,7 @@ def separate(bone: np.ndarray, filled: np.ndarray, cl: Centreline, disc_z: list[
     """
     mask = bone | filled
     hw = body_half_widths(mask, cl, bounds, w) if rib_slices is not None else None
-    zone = spine_zone(mask.shape, cl, w, rib_slices, hw)
+    zone = spine_zone(mask.shape, cl, w, rib_slices, hw, front_reach(mask, cl, w))
     upper = {sacrum_top} if sacrum_top is not None else set()
     markers = seeds(filled, cl, bounds, w, typical_gap_vox, zone, no_arch, upper, rib_slices)
     outside = mask & ~zone
