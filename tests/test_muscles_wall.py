@@ -437,3 +437,32 @@ def test_internal_oblique_in_front_of_the_two_layer_arc():
     runs, depth, x, y, body, ribs, rect, io_front, bowel = _front_of_arc_wall(rib=True)
     out = split_wall(runs, depth, x, y, body, "L3", ribs=ribs)
     assert out.get("internal_oblique_left", np.zeros_like(body))[io_front].mean() < 0.5
+
+
+def test_organ_between_the_lower_ribs_is_no_internal_oblique():
+    """Between the lower ribs the liver lies against the wall beneath the external oblique, where
+    the internal oblique is thin: a piece of the inner run brighter than the external oblique's
+    interior by more than the muscle tolerance (plus noise) is organ, not internal oblique
+    (on the phantoms it moved the T12 internal oblique's centroid 20-30 mm back). Muscle-bright
+    pieces stay; without rib bone on that side of the plane the rule does nothing."""
+    from spinemets.muscles.wall_groups import split_wall
+
+    runs, depth, x, y, body, ang, _ = _one_side_wall(6.0, 3.0, (40.0, 70.0), (95.0, 96.0))
+    io_true = runs == 2
+    side = body & (x > 0)
+    liver = side & (ang >= 74.0) & (ang < 90.0) & (depth >= 25.0) & (depth < 33.0)
+    runs[liver] = 2
+    ribs = side & (ang >= 92.0) & (ang < 96.0) & (depth >= 30.0) & (depth < 36.0)
+    rng = np.random.default_rng(4)
+    hu = np.full(body.shape, -100.0) + rng.normal(0.0, 5.0, body.shape)  # fat; smoothed-image noise
+    hu[runs > 0] += 145.0  # muscle, 45 HU
+    for organ_hu, dropped in ((62.0, True), (50.0, False)):
+        h = hu.copy()
+        h[liver] += organ_hu - 45.0
+        out = split_wall(runs, depth, x, y, body, "T12", ribs=ribs, hu=h)
+        io = out["internal_oblique_left"]
+        assert io[io_true].mean() > 0.95
+        assert (not io[liver].any()) if dropped else io[liver].all(), organ_hu
+        h[liver] += 62.0 - organ_hu
+        no_rib = split_wall(runs, depth, x, y, body, "T12", ribs=np.zeros_like(ribs), hu=h)
+        assert no_rib["internal_oblique_left"][liver].all()

@@ -50,7 +50,9 @@ Method (all lengths in mm, scaled to the pixel size; all anchors from the segmen
    margin, between the rectus and the front of the arc where both obliques are seen, the first
    layer is the internal oblique's fleshy medial part (the external oblique turns aponeurotic
    first); tissue there deeper than the wall's inner layer is bowel
-   (``wall_groups._in_front_of_two_layer_arc``). On the lateral ribs the external oblique ends where the
+   (``wall_groups._in_front_of_two_layer_arc``). Between the lower ribs, pieces of the internal
+   oblique brighter than the external oblique's interior are organ (liver, spleen;
+   ``wall_groups._brighter_than_wall``). On the lateral ribs the external oblique ends where the
    serratus anterior stops being seen beneath it (its posterior free border): behind that the
    single sheet is the serratus, whatever the sector; at T6-T7 the outer of two layers in the
    serratus sector is the external oblique's upper slips.
@@ -463,7 +465,7 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
                     ((regions == 0) | (regions == _OTHER) | (regions == lab + off))
                 out[f"{grp}_{side}"] = complete_outline(keep, free, (hs < MUSCLE_HU[0]) | bone, px,
                                                         markers == lab + off)
-    out.update(split_wall(runs, depth, x, y, body, level, ribs=rib_bone))
+    out.update(split_wall(runs, depth, x, y, body, level, ribs=rib_bone, hu=hs))
     _follow_thin_sheets(out, h_sharp, body, fat_o, bone, depth, x, y, level, px)
     pectoral_deep_layer(out, h_sharp, muscle_sharp, body, bone, x, y, level, px)
     cap_pectoral_reach(out, x, y, body, level, pectoral_reach_deg)

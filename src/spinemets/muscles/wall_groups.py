@@ -14,6 +14,7 @@ from scipy import ndimage as ndi
 
 from .. import anatomy
 from .morphology import trunk_angle
+from .organ_contact import HU_CONSISTENCY_MIN
 from .presence import expected
 from .thin_sheet import depth_normal
 
@@ -55,9 +56,10 @@ def _outer_sectors(level: str) -> list[tuple[str, float, float]]:
 
 
 def split_wall(runs: np.ndarray, depth: np.ndarray, x: np.ndarray, y: np.ndarray, body: np.ndarray,
-                level: str, ribs: np.ndarray | None = None) -> dict[str, np.ndarray]:
+                level: str, ribs: np.ndarray | None = None, hu: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """The wall groups per side from the wall rays' layers ``runs`` (1 outer, 2 inner); ``ribs``:
-    the plane's rib bone (the costal margin: see ``_in_front_of_two_layer_arc``)."""
+    the plane's rib bone (the costal margin: see ``_in_front_of_two_layer_arc``); ``hu``: the
+    plane's smoothed HU image (organ pieces of the internal oblique: ``_brighter_than_wall``)."""
     if not runs.any():
         return {}
     ang, cx = trunk_angle(x, y, body)
@@ -151,7 +153,51 @@ def split_wall(runs: np.ndarray, depth: np.ndarray, x: np.ndarray, y: np.ndarray
         if side in front_io:
             name = f"internal_oblique_{side}"
             out[name] = out.get(name, np.zeros_like(front_io[side])) | front_io[side]
+        io_name, eo_name = f"internal_oblique_{side}", f"external_oblique_{side}"
+        if hu is not None and ribs is not None and (ribs & sm).any() and io_name in out and eo_name in out:
+            # between the lower ribs (rib bone on this side of the plane): liver or spleen
+            out[io_name] &= ~_brighter_than_wall(out[io_name], out[eo_name], hu, px)
     return out
+
+
+#: the external oblique's interior, from which the wall muscle's attenuation is taken, lies this
+#: far inside its outline (mm): beyond the 1 mm smoothing of the HU image and a pixel of partial
+#: volume with the fat around it
+WALL_CORE_DEPTH_MM = 2.0
+
+
+def _median_se(v: np.ndarray) -> tuple[float, float]:
+    """Median of ``v`` and its standard error (normal data: 1.2533 sd / sqrt(n), the sd from the
+    median absolute deviation)."""
+    med = float(np.median(v))
+    return med, 1.2533 * 1.4826 * float(np.median(np.abs(v - med))) / np.sqrt(len(v))
+
+
+def _brighter_than_wall(io: np.ndarray, eo: np.ndarray, hu: np.ndarray, px: float) -> np.ndarray:
+    """Pieces (8-connected) of one side's internal oblique ``io`` whose median smoothed HU
+    (``hu``) exceeds the external oblique's interior median (WALL_CORE_DEPTH_MM inside its
+    outline) by at least HU_CONSISTENCY_MIN plus twice the difference's standard error: an organ
+    the inner rays reached beneath the external oblique, not the internal oblique. Between the
+    lower ribs the liver (right) and the spleen (left) lie against the wall under the external
+    oblique, where the internal oblique is a sheet thinner than a pixel near its insertion on
+    ribs 10-12; both organs are brighter than skeletal muscle (liver about 55-65 HU against
+    40-50 HU unenhanced, and more after contrast), while the two obliques, the same tissue, have
+    the same attenuation (fat infiltration only lowers it; the same tolerance as the psoas' organ
+    contact, ``organ_contact.HU_CONSISTENCY_MIN``). A piece of a few pixels, or an external
+    oblique with almost no interior, is brighter by noise alone as often as not: the standard
+    errors keep both out."""
+    none = np.zeros_like(io)
+    core = ndi.binary_erosion(eo, iterations=max(int(np.ceil(WALL_CORE_DEPTH_MM / px)), 1))
+    if not io.any() or core.sum() < 3:
+        return none
+    ref, se_ref = _median_se(hu[core])
+    pieces, n = ndi.label(io, structure=np.ones((3, 3), bool))
+    bright = []
+    for k in range(1, n + 1):
+        med, se = _median_se(hu[pieces == k])
+        if med - ref - 2.0 * np.hypot(se, se_ref) >= HU_CONSISTENCY_MIN:
+            bright.append(k)
+    return np.isin(pieces, bright) if bright else none
 
 
 def _in_front_of_two_layer_arc(outer: np.ndarray, eo: np.ndarray, io: np.ndarray, rectus: np.ndarray | None,
