@@ -465,7 +465,7 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
                     ((regions == 0) | (regions == _OTHER) | (regions == lab + off))
                 out[f"{grp}_{side}"] = complete_outline(keep, free, (hs < MUSCLE_HU[0]) | bone, px,
                                                         markers == lab + off)
-    out.update(split_wall(runs, depth, x, y, body, level, ribs=rib_bone, hu=hs))
+    out.update(split_wall(runs, depth, x, y, body, level, ribs=rib_bone, hu=hu))
     _follow_thin_sheets(out, h_sharp, body, fat_o, bone, depth, x, y, level, px)
     pectoral_deep_layer(out, h_sharp, muscle_sharp, body, bone, x, y, level, px)
     cap_pectoral_reach(out, x, y, body, level, pectoral_reach_deg)

@@ -59,7 +59,7 @@ def split_wall(runs: np.ndarray, depth: np.ndarray, x: np.ndarray, y: np.ndarray
                 level: str, ribs: np.ndarray | None = None, hu: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """The wall groups per side from the wall rays' layers ``runs`` (1 outer, 2 inner); ``ribs``:
     the plane's rib bone (the costal margin: see ``_in_front_of_two_layer_arc``); ``hu``: the
-    plane's smoothed HU image (organ pieces of the internal oblique: ``_brighter_than_wall``)."""
+    plane's HU image, unsmoothed (organ pieces of the internal oblique: ``_brighter_than_wall``)."""
     if not runs.any():
         return {}
     ang, cx = trunk_angle(x, y, body)
@@ -161,9 +161,9 @@ def split_wall(runs: np.ndarray, depth: np.ndarray, x: np.ndarray, y: np.ndarray
 
 
 #: the external oblique's interior, from which the wall muscle's attenuation is taken, lies this
-#: far inside its outline (mm): beyond the 1 mm smoothing of the HU image and a pixel of partial
-#: volume with the fat around it
-WALL_CORE_DEPTH_MM = 2.0
+#: far inside its outline (mm): beyond the pixel of partial volume with the fat around it (on the
+#: unsmoothed HU image)
+WALL_CORE_DEPTH_MM = 1.0
 
 
 def _median_se(v: np.ndarray) -> tuple[float, float]:
@@ -174,10 +174,11 @@ def _median_se(v: np.ndarray) -> tuple[float, float]:
 
 
 def _brighter_than_wall(io: np.ndarray, eo: np.ndarray, hu: np.ndarray, px: float) -> np.ndarray:
-    """Pieces (8-connected) of one side's internal oblique ``io`` whose median smoothed HU
-    (``hu``) exceeds the external oblique's interior median (WALL_CORE_DEPTH_MM inside its
-    outline) by at least HU_CONSISTENCY_MIN plus twice the difference's standard error: an organ
-    the inner rays reached beneath the external oblique, not the internal oblique. Between the
+    """Pieces (8-connected) of one side's internal oblique ``io`` whose median HU (``hu``, the
+    plane's unsmoothed image: smoothing mixes a sheet a few pixels thick with the fat) exceeds
+    the external oblique's interior median (WALL_CORE_DEPTH_MM inside its outline) by at least
+    HU_CONSISTENCY_MIN plus twice the difference's standard error: an organ the inner rays
+    reached beneath the external oblique, not the internal oblique. Between the
     lower ribs the liver (right) and the spleen (left) lie against the wall under the external
     oblique, where the internal oblique is a sheet thinner than a pixel near its insertion on
     ribs 10-12; both organs are brighter than skeletal muscle (liver about 55-65 HU against
