@@ -77,6 +77,7 @@ def split_wall(runs: np.ndarray, depth: np.ndarray, x: np.ndarray, y: np.ndarray
     per_side = {}
     front_io: dict[str, np.ndarray] = {}
     skin = ndi.distance_transform_edt(body) * px  # depth below the skin (mm)
+    none_side = np.zeros_like(runs, dtype=bool)
     for side, sm in (("left", x > cx), ("right", x <= cx)):
         outer_g = _assign_components(outer & sm, ang, sectors)
         inner_g = _assign_components(inner & sm, ang, [sc for sc in (_INNER_MIDDLE if middle else _INNER)
@@ -94,6 +95,15 @@ def split_wall(runs: np.ndarray, depth: np.ndarray, x: np.ndarray, y: np.ndarray
                     crept = _creep(inner_g[grp], outer_g["pectoralis_major"], SHEET_CREEP_MM / px)
                     outer_g["pectoralis_major"] &= ~crept
                     inner_g[grp] |= crept
+        if "rectus_abdominis" in outer_g or "rectus_abdominis" in inner_g:
+            # the rectus is the first muscle layer of the anterior wall, in its sheath: a piece
+            # lying beneath its belly is the chest wall it rests on above the costal margin (the
+            # costal cartilages 5-7 with the intercostals on the pleura) or an organ below it
+            under = beneath_rectus(outer_g.get("rectus_abdominis", none_side) |
+                                   inner_g.get("rectus_abdominis", none_side), skin)
+            for g_ in (outer_g, inner_g):
+                if "rectus_abdominis" in g_:
+                    g_["rectus_abdominis"] &= ~under
         if "external_oblique" in outer_g and "internal_oblique" in inner_g:
             # the thin external oblique missed on a few rays (sub-pixel, noise): there the first
             # run is the internal oblique, continuous with its inner run without a fat plane
@@ -312,8 +322,12 @@ def _beyond_linea_semilunaris(rect: np.ndarray, ang: np.ndarray, px: float) -> n
     border, where the rectus sheath continues into the obliques' aponeuroses and the wall thins.
     The thickness per ``RECTUS_BIN_DEG`` bin is twice the largest inscribed radius there; its
     reference is the median over the medial half of the rectus' bins (its belly); going laterally
-    from there, the first bin thinner than half the belly starts the obliques. Nothing when the
-    belly is thinner than ``RECTUS_BELLY_MIN_MM``."""
+    from there, the first bin thinner than half the belly starts the obliques - unless the next
+    bin is as thick as the belly again: the border is where the sheath's edge turns into the
+    obliques' aponeuroses, a lasting thinning, whereas a single thin bin between belly-thick ones
+    is the belly narrowed by noise on a few rays (a neck of one 2-degree bin, ~3 mm of wall, cut
+    the lateral 40 % off a rectus on small seed 7 at T11). Nothing when the belly is thinner than
+    ``RECTUS_BELLY_MIN_MM``."""
     none = np.zeros_like(rect)
     if not rect.any():
         return none
@@ -328,10 +342,35 @@ def _beyond_linea_semilunaris(rect: np.ndarray, ang: np.ndarray, px: float) -> n
     ref = float(np.median(thick[:half]))
     if ref < RECTUS_BELLY_MIN_MM:
         return none
-    thin = np.nonzero(thick[half:] < 0.5 * ref)[0]
-    if len(thin) == 0:
+    lateral = thick[half:] < 0.5 * ref
+    # a thin bin starts the border when the next bin is thin too or the sheet ends there
+    border = lateral & np.append(lateral[1:], True)
+    if not border.any():
         return none
-    return rect & (bins >= present[half + thin[0]])
+    return rect & (bins >= present[half + int(np.argmax(border))])
+
+
+def beneath_rectus(rect: np.ndarray, skin_mm: np.ndarray) -> np.ndarray:
+    """Pieces of one side's rectus abdominis mask ``rect`` lying beneath the rectus belly.
+
+    The rectus lies in its sheath beside the linea alba, the first muscle layer under the
+    subcutaneous fat from the pubic crest to the xiphoid; above the costal margin it rests on the
+    costal cartilages 5-7 (Gray's Anatomy, anterior abdominal wall), below it on the transversalis
+    fascia. A piece (8-connected; a fat plane parts it from the belly) of which more than half
+    lies deeper below the skin (``skin_mm``, mm) than the belly's inner surface (the deepest pixel
+    of the largest piece) is what lies beneath the muscle - the chest wall on the cartilages where
+    the rectus sheet ends laterally (intercostal tissue on the pleura), or an organ - not the
+    rectus. Pieces at the belly's depth (the thin upper end of the muscle seen as beads under the
+    pectoralis) stay."""
+    none = np.zeros_like(rect)
+    lab, n = ndi.label(rect, structure=np.ones((3, 3), bool))
+    if n < 2:
+        return none
+    idx = np.arange(1, n + 1)
+    belly = int(np.argmax(np.bincount(lab[rect], minlength=n + 1)[1:])) + 1
+    inner_mm = float(skin_mm[lab == belly].max())
+    med = np.asarray(ndi.median(skin_mm, lab, index=idx))
+    return np.isin(lab, idx[(med > inner_mm) & (idx != belly)])
 
 
 def _assign_components(sheet: np.ndarray, ang: np.ndarray,

@@ -1,0 +1,59 @@
+"""Rectus abdominis rules of the wall-sheet split (``muscles/wall_groups.py``) on small synthetic
+planes: the piece beneath the rectus belly (chest wall on the costal cartilages, organ) is no
+rectus, and the rectus' lateral border (linea semilunaris) is a lasting thinning of the sheet,
+not a one-bin neck."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from spinemets.muscles.wall_groups import _beyond_linea_semilunaris, beneath_rectus
+
+
+def _anterior_wall(n: int = 201, r_skin: float = 90.0):
+    """A round trunk of radius ``r_skin`` px (1 mm pixels): x (left), y (posterior) in mm, the body
+    mask, the skin depth (mm) and the normalised trunk angle (deg, 0 = anterior midline, with
+    the anterior direction = -y)."""
+    yy, xx = np.indices((n, n), dtype=float)
+    x, y = xx - n // 2, yy - n // 2
+    body = np.hypot(x, y) <= r_skin
+    skin = ndi.distance_transform_edt(body)
+    ang = np.degrees(np.arctan2(np.abs(x), -y))
+    return x, y, body, skin, ang
+
+
+def _band(skin, ang, d0, d1, a0, a1):
+    return (skin >= d0) & (skin < d1) & (ang >= a0) & (ang < a1)
+
+
+def test_piece_beneath_the_belly_is_no_rectus():
+    x, y, body, skin, ang = _anterior_wall()
+    left = x > 0
+    belly = _band(skin, ang, 15, 23, 2, 26) & left  # 8 mm rectus, 15 mm of fat over it
+    chest_wall = _band(skin, ang, 26, 31, 27, 32) & left  # lateral and deeper, a fat plane between
+    bead = _band(skin, ang, 16, 19, 28, 31) & left  # a thin bead at the belly's depth (upper end)
+    under = beneath_rectus(belly | chest_wall | bead, skin)
+    assert (under & chest_wall).sum() == chest_wall.sum()
+    assert not (under & (belly | bead)).any()
+    # a lone piece, or the belly alone: nothing is beneath it
+    assert not beneath_rectus(belly, skin).any()
+    assert not beneath_rectus(chest_wall, skin).any()
+
+
+def test_one_bin_neck_is_no_linea_semilunaris():
+    x, y, body, skin, ang = _anterior_wall()
+    left = x > 0
+    rect = _band(skin, ang, 15, 23, 2, 28) & left
+    # noise on a few rays: 2 px of the belly left over one 2-degree bin (18-20 deg)
+    rect_neck = rect & ~(_band(skin, ang, 17, 23, 18, 20))
+    assert not _beyond_linea_semilunaris(rect_neck, ang, 1.0).any()
+    # the real border: the sheet thins laterally and stays thin (the obliques' aponeuroses)
+    apo = _band(skin, ang, 15, 17, 28, 34) & left
+    cut = _beyond_linea_semilunaris(rect | apo, ang, 1.0)
+    assert (cut & apo).sum() == apo.sum()
+    assert not (cut & rect).any()
+    # a neck followed by a lasting thin stretch is the border at the neck
+    thin_end = rect & ~_band(skin, ang, 17, 23, 20, 28)
+    cut = _beyond_linea_semilunaris(thin_end, ang, 1.0)
+    assert cut.any() and float(ang[cut].min()) >= 19.9
