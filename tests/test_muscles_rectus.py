@@ -1,14 +1,15 @@
 """Rectus abdominis rules of the wall-sheet split (``muscles/wall_groups.py``) on small synthetic
 planes: the piece beneath the rectus belly (chest wall on the costal cartilages, organ) is no
-rectus, and the rectus' lateral border (linea semilunaris) is a lasting thinning of the sheet,
-not a one-bin neck."""
+rectus; the rectus' lateral border (linea semilunaris) is a lasting thinning of the sheet, not a
+one-bin neck; under the pectoralis' lowest fibres (T6-T7) the rectus continues medially from the
+part the wall rays found."""
 
 from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage as ndi
 
-from spinemets.muscles.wall_groups import _beyond_linea_semilunaris, beneath_rectus
+from spinemets.muscles.wall_groups import _beyond_linea_semilunaris, beneath_rectus, rectus_under_pectoralis
 
 
 def _anterior_wall(n: int = 201, r_skin: float = 90.0):
@@ -57,3 +58,26 @@ def test_one_bin_neck_is_no_linea_semilunaris():
     thin_end = rect & ~_band(skin, ang, 17, 23, 20, 28)
     cut = _beyond_linea_semilunaris(thin_end, ang, 1.0)
     assert cut.any() and float(ang[cut].min()) >= 19.9
+
+
+def test_rectus_under_the_pectoralis_continues_medially():
+    x, y, body, skin, ang = _anterior_wall()
+    left = x > 0
+    strap = _band(skin, ang, 18, 21, 3, 28) & left  # the thin upper rectus on the cartilages
+    found = strap & (ang >= 20)  # the lateral part the rays reached
+    pect = _band(skin, ang, 14, 16, 5, 40) & left  # the pectoralis' lowest fibres over it
+    heart = _band(skin, ang, 24, 40, 0, 20) & left  # tissue under the cartilages
+    bridge = _band(skin, ang, 16, 18, 10, 11) & left  # muscle joining the pectoralis to the strap
+    rim = _band(skin, ang, 21, 24, 2, 4) & left  # joined to the strap, deeper than the belly
+    muscle = strap | pect | heart | bridge | rim
+    out = {"rectus_abdominis_left": found.copy(), "pectoralis_major_left": pect.copy()}
+    rectus_under_pectoralis(out, muscle, x, y, body, "T7", 1.0)
+    got = out["rectus_abdominis_left"]
+    assert (got & strap).sum() == strap.sum()
+    assert not (got & (pect | heart | rim)).any()
+    assert (got & bridge).sum() == bridge.sum()  # joined without a fat plane and at the rectus' depth
+    assert out["pectoralis_major_left"].sum() == pect.sum()
+    # below the pectoral region (no pectoralis) the rays see the whole rectus: nothing grows
+    out = {"rectus_abdominis_left": found.copy()}
+    rectus_under_pectoralis(out, muscle, x, y, body, "L3", 1.0)
+    assert (out["rectus_abdominis_left"] == found).all()

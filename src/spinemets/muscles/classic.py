@@ -61,8 +61,11 @@ Method (all lengths in mm, scaled to the pixel size; all anchors from the segmen
    organ without a fat plane, the ellipse of its outline seen against fat and bone adds back the
    part the organ's region took (``shape.complete_outline``).
 8. The rectus abdominis ends at the linea semilunaris: lateral to the first angular bin where the
-   outer run thins to less than half the rectus belly, the sheet is no rectus
-   (``wall_groups._beyond_linea_semilunaris``). The latissimus dorsi and the pectoralis major, which thin below
+   outer run thins to less than half the rectus belly and stays thin, the sheet is no rectus
+   (``wall_groups._beyond_linea_semilunaris``); a piece beneath the belly (the chest wall on the
+   costal cartilages, an organ) is no rectus (``wall_groups.beneath_rectus``); under the
+   pectoralis' lowest fibres (T6-T7) the rectus is followed medially from the part the rays found
+   (``wall_groups.rectus_under_pectoralis``). The latissimus dorsi and the pectoralis major, which thin below
    a pixel at their lower ends, and the serratus anterior, whose upper slips on ribs 1-2 are
    thinner than a pixel, are followed along their course through the fat from the pieces the rays
    found, and pieces of the latissimus and pectoralis lying under their own course (reached by
@@ -90,7 +93,7 @@ from .presence import expected
 from .shape import complete_outline
 from .tissue import BONE_HU, FAT_HU, FAT_PLANE_HU, MUSCLE_HU, body_outline, thin_fat_planes
 from .wall import wall_layers
-from .wall_groups import SECTORS_THORAX_LOWER, across_skin, sheet_course, split_wall
+from .wall_groups import SECTORS_THORAX_LOWER, across_skin, rectus_under_pectoralis, sheet_course, split_wall
 from .thin_sheet import beneath_own_sheet, depth_normal, follow_course, near_lung, ridge_excess, ridge_threshold
 #: deepest extent of the superficial muscle sheet below the subcutaneous fat (mm)
 WALL_MAX_MM = 25.0
@@ -466,6 +469,7 @@ def segment_plane(hu: np.ndarray, inside: np.ndarray, vert_in_plane: np.ndarray,
                 out[f"{grp}_{side}"] = complete_outline(keep, free, (hs < MUSCLE_HU[0]) | bone, px,
                                                         markers == lab + off)
     out.update(split_wall(runs, depth, x, y, body, level, ribs=rib_bone, hu=hu))
+    rectus_under_pectoralis(out, muscle_sharp, x, y, body, level, px)
     _follow_thin_sheets(out, h_sharp, body, fat_o, bone, depth, x, y, level, px)
     pectoral_deep_layer(out, h_sharp, muscle_sharp, body, bone, x, y, level, px)
     cap_pectoral_reach(out, x, y, body, level, pectoral_reach_deg)

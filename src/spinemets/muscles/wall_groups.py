@@ -373,6 +373,41 @@ def beneath_rectus(rect: np.ndarray, skin_mm: np.ndarray) -> np.ndarray:
     return np.isin(lab, idx[(med > inner_mm) & (idx != belly)])
 
 
+def rectus_under_pectoralis(out: dict[str, np.ndarray], muscle: np.ndarray, x: np.ndarray, y: np.ndarray,
+                            body: np.ndarray, level: str, px: float) -> None:
+    """In place: where the pectoralis major's lowest fibres cover the upper rectus sheath (T6-T7,
+    ``split_wall``'s middle run), each side's rectus abdominis mask grown (8-connected) through the
+    muscle-window pixels ``muscle`` that no group holds, in the rectus' sector and no deeper below
+    the skin than the belly's inner surface (the deepest pixel of its largest piece).
+
+    The rectus runs from the pubic crest to the xiphoid and the costal cartilages 5-7, in its
+    sheath beside the linea alba; above the costal margin it lies on the cartilages beneath the
+    pectoralis' lowest fibres. There the wall rays, which end where no rib crosses them at the
+    cage surface interpolated between the ribs (``wall.py``), stop short of the muscle lying on
+    the cartilages under the pectoralis, and find only the part of it lateral to that estimate:
+    the muscle continuous with that part, medially towards the linea alba, is the same strap."""
+    if not (expected("pectoralis_major", level) and expected("rectus_abdominis", level)):
+        return
+    ang, cx = trunk_angle(x, y, body)
+    skin = ndi.distance_transform_edt(body) * px
+    taken = np.zeros(body.shape, bool)
+    for m in out.values():
+        taken |= m
+    sector_end = _INNER_MIDDLE[0][2]
+    eight = np.ones((3, 3), bool)
+    for side, sm in (("left", x > cx), ("right", x <= cx)):
+        name = f"rectus_abdominis_{side}"
+        rect = out.get(name)
+        if rect is None or not rect.any():
+            continue
+        lab, n = ndi.label(rect, structure=eight)
+        belly = lab == int(np.argmax(np.bincount(lab[rect], minlength=n + 1)[1:])) + 1
+        free = muscle & body & ~taken & sm & (ang < sector_end) & (skin <= float(skin[belly].max()))
+        grown = ndi.binary_propagation(rect, structure=eight, mask=rect | free)
+        out[name] = grown
+        taken |= grown
+
+
 def _assign_components(sheet: np.ndarray, ang: np.ndarray,
                        sectors: list[tuple[str, float, float]]) -> dict[str, np.ndarray]:
     """Groups of the pieces of a wall sheet: a piece (8-connected; fat planes separate the
