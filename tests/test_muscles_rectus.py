@@ -1,7 +1,7 @@
 """Rectus abdominis rules of the wall-sheet split (``muscles/wall_groups.py``) on small synthetic
 planes: the piece beneath the rectus belly (chest wall on the costal cartilages, organ) is no
 rectus; the rectus' lateral border (linea semilunaris) is a lasting thinning of the sheet, not a
-one-bin neck; under the pectoralis' lowest fibres (T6-T7) the rectus continues medially from the
+one-bin neck, and lies as far from the linea alba on both sides; under the pectoralis' lowest fibres (T6-T7) the rectus continues medially from the
 part the wall rays found."""
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
-from spinemets.muscles.wall_groups import _beyond_linea_semilunaris, beneath_rectus, rectus_under_pectoralis
+from spinemets.muscles.wall_groups import (_beyond_linea_semilunaris, beneath_rectus, rectus_under_pectoralis,
+                                          split_wall)
 
 
 def _anterior_wall(n: int = 201, r_skin: float = 90.0):
@@ -81,3 +82,27 @@ def test_rectus_under_the_pectoralis_continues_medially():
     out = {"rectus_abdominis_left": found.copy()}
     rectus_under_pectoralis(out, muscle, x, y, body, "L3", 1.0)
     assert (out["rectus_abdominis_left"] == found).all()
+
+
+def test_linea_semilunaris_is_as_lateral_on_both_sides():
+    """The recti are mirror images about the linea alba: where one side's rectus thins well medial
+    of the other side's border (an organ on its deep part without a fat plane, the rays stopping
+    short of it), its border is the other side's."""
+    x, y, body, skin, ang = _anterior_wall()
+    rect = _band(skin, ang, 15, 27, 2, 28)  # a 12 mm rectus on both sides
+    apo = _band(skin, ang, 15, 18, 28, 34)  # the aponeuroses lateral to it
+    shallow = _band(skin, ang, 15, 19, 20, 28) & (x > 0)  # the left's lateral part seen 4 mm deep
+    runs = ((rect & ~((x > 0) & (ang >= 20))) | shallow | apo).astype(np.int8)
+    depth = np.clip(skin - 15.0, 0.0, None)
+    out = split_wall(runs, depth, x, y, body, "L3")
+    left, right = out["rectus_abdominis_left"], out["rectus_abdominis_right"]
+    # kept out to the right side's border (the last 2-degree bin of the band is thinned by the
+    # inscribed-disc thickness where the band ends)
+    reach = float(ang[right].max())
+    assert 25.0 < reach < 28.0
+    assert (left & shallow & (ang <= reach)).sum() == (shallow & (ang <= reach)).sum()
+    assert abs(float(ang[left].max()) - reach) < 1.0
+    assert not (left & (ang >= 20) & (skin >= 19)).any()  # the missing deep part is not invented
+    # on its own the left side's thinning is taken for its border
+    alone = _beyond_linea_semilunaris(runs.astype(bool) & (x > 0) & (ang < 34), ang, 1.0)
+    assert (alone & shallow).any()

@@ -78,7 +78,14 @@ def split_wall(runs: np.ndarray, depth: np.ndarray, x: np.ndarray, y: np.ndarray
     front_io: dict[str, np.ndarray] = {}
     skin = ndi.distance_transform_edt(body) * px  # depth below the skin (mm)
     none_side = np.zeros_like(runs, dtype=bool)
-    for side, sm in (("left", x > cx), ("right", x <= cx)):
+    sides = (("left", x > cx), ("right", x <= cx))
+    # the two recti are mirror images about the linea alba, their lateral borders (the lineae
+    # semilunares) as far from it on both sides: each side's border is the more lateral of the two
+    # sides' - a thinning well medial of the other side's border is the belly narrowed where an
+    # organ lies on it without a fat plane (the rays stop short of its deep part) or by noise
+    border = {side: linea_semilunaris_deg(_assign_components(outer & sm, ang, sectors).get(
+        "rectus_abdominis", none_side), ang, px) for side, sm in sides}
+    for side, sm in sides:
         outer_g = _assign_components(outer & sm, ang, sectors)
         inner_g = _assign_components(inner & sm, ang, [sc for sc in (_INNER_MIDDLE if middle else _INNER)
                                                        if expected(sc[0], level)])
@@ -87,7 +94,9 @@ def split_wall(runs: np.ndarray, depth: np.ndarray, x: np.ndarray, y: np.ndarray
             # the internal oblique's fleshy fibres reaching the sheath, and organ (bowel) touching
             # the junction. No rectus; left to no group (given to the internal oblique it added
             # the organ too: +25..+39 % on 3 of 6 phantoms)
-            outer_g["rectus_abdominis"] &= ~_beyond_linea_semilunaris(outer_g["rectus_abdominis"], ang, px)
+            own, other = border[side], border["right" if side == "left" else "left"]
+            if own is not None:
+                outer_g["rectus_abdominis"] &= ang < (own if other is None else max(own, other))
         if middle:
             # the thin pectoralis missed on a few rays: the first run continues the sheet beneath
             for grp in ("rectus_abdominis", "external_oblique"):
@@ -317,37 +326,45 @@ RECTUS_BIN_DEG = 2.0
 
 
 def _beyond_linea_semilunaris(rect: np.ndarray, ang: np.ndarray, px: float) -> np.ndarray:
-    """Pixels of one side's outer-run rectus ``rect`` lateral to its lateral border, the linea
-    semilunaris: the rectus is a strap muscle of even thickness from the linea alba to its lateral
-    border, where the rectus sheath continues into the obliques' aponeuroses and the wall thins.
-    The thickness per ``RECTUS_BIN_DEG`` bin is twice the largest inscribed radius there; its
-    reference is the median over the medial half of the rectus' bins (its belly); going laterally
+    """Pixels of one side's outer-run rectus ``rect`` lateral to its lateral border
+    (``linea_semilunaris_deg``) on that side alone."""
+    deg = linea_semilunaris_deg(rect, ang, px)
+    return rect & (ang >= deg) if deg is not None else np.zeros_like(rect)
+
+
+def linea_semilunaris_deg(rect: np.ndarray, ang: np.ndarray, px: float) -> float | None:
+    """The normalised trunk angle (deg) where one side's outer-run rectus ``rect`` reaches its
+    lateral border, the linea semilunaris (None: no border seen).
+
+    The rectus is a strap muscle of even thickness from the linea alba to its lateral border,
+    where the rectus sheath continues into the obliques' aponeuroses and the wall thins. The
+    thickness per ``RECTUS_BIN_DEG`` bin is twice the largest inscribed radius there; its
+    reference is the median over the medial half of the rectus' bins (its belly). Going laterally
     from there, the first bin thinner than half the belly starts the obliques - unless the next
-    bin is as thick as the belly again: the border is where the sheath's edge turns into the
-    obliques' aponeuroses, a lasting thinning, whereas a single thin bin between belly-thick ones
-    is the belly narrowed by noise on a few rays (a neck of one 2-degree bin, ~3 mm of wall, cut
-    the lateral 40 % off a rectus on small seed 7 at T11). Nothing when the belly is thinner than
+    bin is as thick as the belly again: the border is a lasting thinning, where the sheath's edge
+    turns into the aponeuroses, whereas a single thin bin between belly-thick ones is the belly
+    narrowed by noise on a few rays (a neck of one 2-degree bin, ~3 mm of wall, cut the lateral
+    40 % off a rectus on small seed 7 at T11). None when the belly is thinner than
     ``RECTUS_BELLY_MIN_MM``."""
-    none = np.zeros_like(rect)
     if not rect.any():
-        return none
+        return None
     edt = ndi.distance_transform_edt(rect) * px
     bins = (ang // RECTUS_BIN_DEG).astype(int)
     rb = bins[rect]
     present = np.unique(rb)
     if len(present) < 4:
-        return none
+        return None
     thick = 2.0 * np.asarray(ndi.maximum(edt, bins, index=present))
     half = len(present) // 2
     ref = float(np.median(thick[:half]))
     if ref < RECTUS_BELLY_MIN_MM:
-        return none
+        return None
     lateral = thick[half:] < 0.5 * ref
     # a thin bin starts the border when the next bin is thin too or the sheet ends there
     border = lateral & np.append(lateral[1:], True)
     if not border.any():
-        return none
-    return rect & (bins >= present[half + int(np.argmax(border))])
+        return None
+    return float(present[half + int(np.argmax(border))]) * RECTUS_BIN_DEG
 
 
 def beneath_rectus(rect: np.ndarray, skin_mm: np.ndarray) -> np.ndarray:
