@@ -74,20 +74,37 @@ def _snap_to_lattice(img: sitk.Image, origin: np.ndarray, spacing_mm: float) -> 
     return out
 
 
+#: Pixel types whose every value float32 holds exactly: the linear interpolator reads them as
+#: doubles either way, so resampling them directly equals resampling their float32 cast.
+EXACT_IN_FLOAT32 = (sitk.sitkInt8, sitk.sitkUInt8, sitk.sitkInt16, sitk.sitkUInt16, sitk.sitkFloat32)
+
+
+def resample_input(img: sitk.Image) -> sitk.Image:
+    """``img`` itself when its pixel type converts exactly to float32 (8/16-bit integers, float32),
+    else its float32 cast: a whole-volume float32 copy of a 16-bit CT (540 MB at 512 x 512 x 517)
+    changes no resampled value."""
+    return img if img.GetPixelID() in EXACT_IN_FLOAT32 else sitk.Cast(img, sitk.sitkFloat32)
+
+
 def make_workgrid(img: sitk.Image, spacing_mm: float, bounds_lps: np.ndarray | None = None) -> WorkGrid:
-    if img.GetPixelID() != sitk.sitkFloat32:  # (a cast to the same type would copy the CT)
-        img = sitk.Cast(img, sitk.sitkFloat32)
+    img = resample_input(img)
     out = canonical_resample(img, spacing_mm, bounds_lps)
     return WorkGrid(sitk.GetArrayFromImage(out), out, spacing_mm)
 
 
-def labels_to_grid_image(labels_zyx: np.ndarray, src: sitk.Image, reference: sitk.Image) -> sitk.Image:
+_SITK_UINT = {np.dtype(np.uint8): sitk.sitkUInt8, np.dtype(np.uint16): sitk.sitkUInt16,
+              np.dtype(np.uint32): sitk.sitkUInt32, np.dtype(np.uint64): sitk.sitkUInt64}
+
+
+def labels_to_grid_image(labels_zyx: np.ndarray, src: sitk.Image, reference: sitk.Image,
+                         dtype: type = np.uint16) -> sitk.Image:
     """Nearest-neighbour resampling of a label array on ``src``'s grid onto ``reference``'s grid,
-    as a uint16 SimpleITK image (read it through ``sitk.GetArrayViewFromImage`` while it is kept
-    alive, to save a copy of a large grid)."""
-    li = sitk.GetImageFromArray(labels_zyx.astype(np.uint16))
+    as a SimpleITK image of the unsigned integer ``dtype`` (default uint16; read it through
+    ``sitk.GetArrayViewFromImage`` while it is kept alive, to save a copy of a large grid)."""
+    dt = np.dtype(dtype)
+    li = sitk.GetImageFromArray(labels_zyx.astype(dt))
     li.CopyInformation(src)
-    return sitk.Resample(li, reference, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt16)
+    return sitk.Resample(li, reference, sitk.Transform(), sitk.sitkNearestNeighbor, 0, _SITK_UINT[dt])
 
 
 def labels_to_grid(labels_zyx: np.ndarray, src: sitk.Image, reference: sitk.Image) -> np.ndarray:

@@ -25,7 +25,7 @@ from ..labelling import Labelling, SegmentFinding, label_levels
 from . import lytic, masks, vessels
 from .centreline import Centreline, find_centreline
 from .discs import GAP_MAX_MM, coverage_profile, end_slice_is_disc, select_discs
-from .grid import labels_to_grid, make_workgrid
+from .grid import labels_to_grid, make_workgrid, resample_input
 from .refine import refine_on_ct
 from .separate import (OTHER_OFFSET, RIB_RUN_MIN_MM, ZONE_RIB_LATERAL_MM, body_row_run, detached_lateral_runs,
                        posterior_region, release_other_bone, segment_bounds, separate)
@@ -220,8 +220,7 @@ def _body_on_grid(body: np.ndarray, src: sitk.Image, dst: sitk.Image) -> np.ndar
 
 
 def run_classic(ct: CTImage) -> ClassicOutput:
-    img = ct.to_sitk()
-    img = sitk.Cast(img, sitk.sitkFloat32)
+    img = resample_input(ct.to_sitk())  # (a 16-bit CT is resampled as it is: no float32 copy)
     warnings: list[str] = []
     coarse_w = max(COARSE_MM, max(ct.geometry.spacing_mm))
     coarse = make_workgrid(img, coarse_w)

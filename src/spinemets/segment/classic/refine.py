@@ -86,33 +86,41 @@ def refine_on_ct(labels_work: np.ndarray, work_img: sitk.Image, ct_img: sitk.Ima
     known (DICOM SliceThickness; None: equal to the slice spacing), for ``majority_z_border``.
     ``barrier_work``: working-grid voxels that are never vertebra (blood and vessel walls): the border
     band does not grow into them on the CT grid."""
-    # (the CT-grid resamplings are read through views of their SimpleITK images, kept alive here:
-    # no whole-volume copies)
-    up_img = labels_to_grid_image(labels_work, work_img, ct_img)
-    up = sitk.GetArrayViewFromImage(up_img)
     w = float(work_img.GetSpacing()[0])
     sp = np.asarray(ct_img.GetSpacing())[::-1]  # (z, y, x) spacing of the CT array
-    if not up.any():
-        return np.array(up)
-    psf = cortex.psf_sigma_mm(ct_array, sp) if _thick_slices(sp) else None
-    if np.all(sp >= 0.8 * w):
-        return majority_z_border(np.array(up), ct_array, sp, psf, slice_thickness_mm)
+    if np.all(sp >= 0.8 * w):  # the CT no finer than the working grid: its z border only
+        up = labels_to_grid(labels_work, work_img, ct_img)
+        if not up.any():
+            return up
+        psf = cortex.psf_sigma_mm(ct_array, sp) if _thick_slices(sp) else None
+        return majority_z_border(up, ct_array, sp, psf, slice_thickness_mm)
     lab = labels_work.astype(np.uint16)
     interior = np.where(ndi.grey_erosion(lab, size=3) == lab, lab, 0).astype(np.uint16)
     grown = np.where(lab > 0, lab, ndi.grey_dilation(lab, size=3)).astype(np.uint16)
-    interior_img = labels_to_grid_image(interior, work_img, ct_img)
-    interior_up = sitk.GetArrayViewFromImage(interior_img)
-    grown_img = labels_to_grid_image(grown, work_img, ct_img)
-    grown_up = sitk.GetArrayViewFromImage(grown_img)
-    obj = ndi.find_objects((grown_up > 0).view(np.uint8))[0]
-    out = np.zeros_like(up)
+    # one nearest-neighbour resampling carries all working-grid maps to the CT grid (every map
+    # samples the same working-grid voxel at a CT voxel): the interior, the grown labels, whether
+    # the voxel is labelled and the barrier, packed in the bits of one integer; read through a
+    # view of its SimpleITK image, kept alive here (no whole-volume copies)
+    packed, unpack = _pack_maps(interior, grown, lab > 0,
+                                barrier_work if barrier_work is not None and barrier_work.any() else None)
+    packed_img = labels_to_grid_image(packed, work_img, ct_img, packed.dtype)
+    del packed
+    packed_up = sitk.GetArrayViewFromImage(packed_img)
+    obj = _grown_box(packed_up, unpack["grown_mask"])
+    out = np.zeros(packed_up.shape, np.uint16)
+    if obj is None:
+        return out
+    maps = {k: f(packed_up[obj]) for k, f in unpack.items() if k != "grown_mask"}
+    if not maps["labelled"].any():  # every label vanished between the CT voxels
+        return out
+    psf = cortex.psf_sigma_mm(ct_array, sp) if _thick_slices(sp) else None
     hu = ct_array[obj]
     bone = masks.bone_mask(hu.astype(np.float32))
-    g = grown_up[obj]
-    if barrier_work is not None and barrier_work.any():
-        barrier_img = labels_to_grid_image(barrier_work.astype(np.uint8), work_img, ct_img)
-        g = np.where(sitk.GetArrayViewFromImage(barrier_img)[obj] > 0, 0, g)
-    out[obj] = np.where(interior_up[obj] > 0, interior_up[obj], np.where(bone, g, 0))
+    g = maps["grown"]
+    if "barrier" in maps:
+        g = np.where(maps["barrier"], 0, g)
+    interior_o = maps["interior"]
+    out[obj] = np.where(interior_o > 0, interior_o, np.where(bone, g, 0))
     if seeds_work is not None and posterior_work is not None and posterior_work.any():
         sub_img = sub_grid(ct_img, obj)
         seeds_up = labels_to_grid(seeds_work, work_img, sub_img)
@@ -129,6 +137,45 @@ def refine_on_ct(labels_work: np.ndarray, work_img: sitk.Image, ct_img: sitk.Ima
     sub = halfmax_border(sub, ct_array[big], sp)  # partial-volume halo of the cortex (edge.py)
     out[big] = majority_z_border(sub, ct_array[big], sp, psf, slice_thickness_mm)
     return out
+
+
+def _pack_maps(interior: np.ndarray, grown: np.ndarray, labelled: np.ndarray,
+               barrier: np.ndarray | None) -> tuple[np.ndarray, dict]:
+    """The label maps ``interior`` and ``grown`` (same ids) and the masks ``labelled`` and
+    ``barrier`` (or None) packed into the bits of one unsigned integer array, and per map a
+    function that reads it back from (part of) the packed array (``grown_mask``: grown > 0)."""
+    bits = max(int(grown.max()).bit_length(), int(interior.max()).bit_length(), 1)
+    dt = next(t for t in (np.uint16, np.uint32, np.uint64) if 2 * bits + 2 <= 8 * np.dtype(t).itemsize)
+    field = dt((1 << bits) - 1)
+    b1, b2, b3 = dt(bits), dt(2 * bits), dt(2 * bits + 1)
+    packed = interior.astype(dt) | (grown.astype(dt) << b1) | (labelled.astype(dt) << b2)
+    unpack = {"interior": lambda a: (a & field).astype(np.uint16),
+              "grown": lambda a: ((a >> b1) & field).astype(np.uint16),
+              "grown_mask": lambda a: (a & dt(int(field) << bits)) != 0,
+              "labelled": lambda a: ((a >> b2) & dt(1)) != 0}
+    if barrier is not None:
+        packed |= (barrier != 0).astype(dt) << b3
+        unpack["barrier"] = lambda a: ((a >> b3) & dt(1)) != 0
+    return packed, unpack
+
+
+def _grown_box(packed: np.ndarray, grown_mask, chunk: int = 64) -> tuple[slice, ...] | None:
+    """Bounding box (slices) of the voxels where ``grown_mask`` of the packed array is set, read
+    in chunks of ``chunk`` slices (no whole-volume temporaries); None when there is none."""
+    zs, ys, xs = [], [], []
+    for z0 in range(0, packed.shape[0], chunk):
+        m = grown_mask(packed[z0:z0 + chunk])
+        if not m.any():
+            continue
+        iz = np.nonzero(m.any(axis=(1, 2)))[0]
+        zs += [z0 + iz[0], z0 + iz[-1]]
+        iy = np.nonzero(m.any(axis=(0, 2)))[0]
+        ix = np.nonzero(m.any(axis=(0, 1)))[0]
+        ys += [iy[0], iy[-1]]
+        xs += [ix[0], ix[-1]]
+    if not zs:
+        return None
+    return tuple(slice(int(min(v)), int(max(v)) + 1) for v in (zs, ys, xs))
 
 
 def _thick_slices(spacing_zyx: np.ndarray) -> bool:

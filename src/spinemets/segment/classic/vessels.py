@@ -84,11 +84,19 @@ def faint_vessels(hu: np.ndarray, mean: np.ndarray, homogeneous: np.ndarray, spa
     erosion_mm = 0.5 * (window_voxels - 1) * w
     plane = _plane_structure()
     lab, n = ndi.label(cand, structure=plane)
-    # in-plane distance to the pool's edge: a z step far longer than any in-plane distance
-    edt = ndi.distance_transform_edt(cand, sampling=(1e6, w, w))
+    # in-plane distance to the pool's edge: a z step far longer than any in-plane distance. Taken
+    # within the pools' bounding box grown by one voxel (where the grid allows): the nearest voxel
+    # outside the pools is the same (one in the grown box's outer layer is nearer than any beyond it)
+    box = tuple(slice(max(s.start - 1, 0), min(s.stop + 1, k))
+                for s, k in zip(ndi.find_objects(cand.view(np.uint8))[0], shape))
+    in_pool = cand[box]
+    edt = ndi.distance_transform_edt(in_pool, sampling=(1e6, w, w))
+    pool_lab = lab[box][in_pool]
+    # per pool: its deepest voxel (the inscribed radius) and its area
     r_mm = np.zeros(n + 1)
-    r_mm[1:] = ndi.maximum(edt, lab, index=np.arange(1, n + 1)) + erosion_mm
-    area_mm2 = np.bincount(lab.ravel(), minlength=n + 1) * w * w
+    np.maximum.at(r_mm, pool_lab, edt[in_pool])
+    r_mm[1:] += erosion_mm
+    area_mm2 = np.bincount(pool_lab, minlength=n + 1) * w * w
     disc = np.zeros(n + 1, bool)
     pad = int(np.ceil(RING_OUTER_MM / w)) + 1
     for i, sl in enumerate(ndi.find_objects(lab), start=1):
