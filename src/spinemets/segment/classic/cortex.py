@@ -168,12 +168,31 @@ def wall_cortical_hu(h: np.ndarray, zin: np.ndarray, tb: float, sigma_px: float,
     a, b, g, gg = 1 - p1[use], p2[use], g[use], gg[use]
     # per wall w and candidate k, the residual r0 = y - left*a - right*b; the least-squares slab HU
     # c = <r0, g> / <g, g> and the residual sum of squares <r0, r0> - c^2 <g, g>, by inner products
-    r0g = y @ g.T - left[:, None] * (a * g).sum(1)[None, :] - right[:, None] * (b * g).sum(1)[None, :]
-    cs_a = (r0g / gg[None, :]).T
-    r0r0 = ((y * y).sum(1)[:, None] - 2 * left[:, None] * (y @ a.T) - 2 * right[:, None] * (y @ b.T)
-            + left[:, None] ** 2 * (a * a).sum(1)[None, :] + 2 * (left * right)[:, None] * (a * b).sum(1)[None, :]
-            + right[:, None] ** 2 * (b * b).sum(1)[None, :])
-    rss_a = np.maximum(r0r0 - r0g ** 2 / gg[None, :], 0.0).T
-    ok = rss_a <= rss_a.min(0)[None, :] + FIT_TOLERANCE_VAR * noise_hu ** 2
-    c_min = np.where(ok, cs_a, np.inf).min(0)
+    # ([wall, candidate] arrays, updated in place: the same operations in the same order as the
+    # expressions in the comments, without a temporary per term)
+    buf = np.empty((len(p), len(gg)))
+    # r0g = y g^T - left (a.g) - right (b.g)
+    r0g = y @ g.T
+    r0g -= np.multiply(left[:, None], (a * g).sum(1)[None, :], out=buf)
+    r0g -= np.multiply(right[:, None], (b * g).sum(1)[None, :], out=buf)
+    cs = r0g / gg[None, :]
+    # r0r0 = |y|^2 - 2 left (y.a) - 2 right (y.b) + left^2 |a|^2 + 2 left right (a.b) + right^2 |b|^2
+    ya = y @ a.T
+    ya *= 2 * left[:, None]
+    r0r0 = np.subtract((y * y).sum(1)[:, None], ya, out=ya)
+    yb = y @ b.T
+    yb *= 2 * right[:, None]
+    r0r0 -= yb
+    del yb
+    r0r0 += np.multiply(left[:, None] ** 2, (a * a).sum(1)[None, :], out=buf)
+    r0r0 += np.multiply(2 * (left * right)[:, None], (a * b).sum(1)[None, :], out=buf)
+    r0r0 += np.multiply(right[:, None] ** 2, (b * b).sum(1)[None, :], out=buf)
+    # rss = max(r0r0 - r0g^2 / gg, 0)
+    np.multiply(r0g, r0g, out=buf)
+    buf /= gg[None, :]
+    rss = np.subtract(r0r0, buf, out=r0r0)
+    np.maximum(rss, 0.0, out=rss)
+    ok = rss <= (rss.min(1) + FIT_TOLERANCE_VAR * noise_hu ** 2)[:, None]
+    np.copyto(cs, np.inf, where=~ok)
+    c_min = cs.min(1)
     return float(np.median(c_min))

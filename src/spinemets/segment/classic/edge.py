@@ -108,21 +108,46 @@ def halfmax_border(labels: np.ndarray, hu: np.ndarray, spacing_zyx: np.ndarray) 
     # outside (unlabelled non-bone tissue, or already peeled); depth counted in mm per step
     outside = ~m & (h < masks.BONE_LOW_HU)
     half_step = 0.5 * float(sp[list(axes)].min())  # a voxel's centre lies half a voxel inside
-    peeled = np.zeros_like(m)
     dist = np.where(outside, -half_step, np.inf).astype(np.float32)  # mm below the surface
-    for _ in range(int(np.ceil(MAX_DEPTH_MM / half_step))):
-        best = np.full(labels.shape, np.inf, np.float32)
+    peeled = _peel(cand, dist, sp, axes, int(np.ceil(MAX_DEPTH_MM / half_step)))
+    out = labels.copy()
+    out.reshape(-1)[peeled] = 0
+    return out
+
+
+def _peel(cand: np.ndarray, dist: np.ndarray, sp: np.ndarray, axes: tuple[int, ...],
+          steps: int) -> np.ndarray:
+    """Flat indices of the ``cand`` voxels peeled from the outside inwards (``halfmax_border``):
+    at each of at most ``steps`` steps, every candidate not yet peeled whose depth (the least over
+    its neighbours along ``axes`` of their depth plus the spacing ``sp`` of that axis, mm; an edge
+    of the array counts as infinitely deep) is at most ``MAX_DEPTH_MM`` is peeled at that depth,
+    all at once from the depths of the step before. ``dist`` ([z, y, x] float32, updated in
+    place): the depth of every voxel, -half a voxel outside the labels, inf inside. Only the
+    candidates are visited (the same operations as on whole arrays, voxel by voxel)."""
+    shape = cand.shape
+    flat = dist.reshape(-1)
+    idx = np.flatnonzero(cand)
+    coords = np.unravel_index(idx, shape)
+    strides = [int(np.prod(shape[a + 1:])) for a in range(3)]
+    peeled = []
+    for _ in range(steps):
+        best = np.full(idx.size, np.inf, np.float32)
         for a in axes:
             for d in (1, -1):
-                np.minimum(best, _shift(dist, d, a, np.inf) + float(sp[a]), out=best)
-        new = cand & ~peeled & (best <= MAX_DEPTH_MM)
+                # the neighbour at index - d along axis a (as ``_shift(dist, d, a, inf)``)
+                ok = (coords[a] - d >= 0) & (coords[a] - d < shape[a])
+                v = np.full(idx.size, np.inf, np.float32)
+                v[ok] = flat[idx[ok] - d * strides[a]]
+                np.minimum(best, v + float(sp[a]), out=best)
+        new = best <= MAX_DEPTH_MM
         if not new.any():
             break
-        peeled |= new
-        dist[new] = best[new]
-    out = labels.copy()
-    out[peeled] = 0
-    return out
+        flat[idx[new]] = best[new]
+        peeled.append(idx[new])
+        keep = ~new
+        idx, best = idx[keep], best[keep]
+        coords = tuple(c[keep] for c in coords)
+    return np.concatenate(peeled) if peeled else np.zeros(0, np.intp)
 
 
 def _smoothed_noise_hu(h: np.ndarray, soft: np.ndarray, axes: tuple[int, ...],
@@ -142,19 +167,3 @@ def _smoothed_noise_hu(h: np.ndarray, soft: np.ndarray, axes: tuple[int, ...],
     delta[0, 6, 6] = 1.0
     gain = float(np.sqrt((ndi.gaussian_filter(delta, sigma_vox, truncate=3.0) ** 2).sum()))
     return sd * gain
-
-
-def _shift(a: np.ndarray, d: int, axis: int, fill: float) -> np.ndarray:
-    """``a`` shifted by ``d`` voxels along ``axis`` (out[i] = a[i - d]), ``fill`` where it
-    entered."""
-    out = np.empty_like(a)
-    src = [slice(None)] * a.ndim
-    dst = [slice(None)] * a.ndim
-    edge = [slice(None)] * a.ndim
-    if d > 0:
-        dst[axis], src[axis], edge[axis] = slice(d, None), slice(None, -d), slice(0, d)
-    else:
-        dst[axis], src[axis], edge[axis] = slice(None, d), slice(-d, None), slice(d, None)
-    out[tuple(dst)] = a[tuple(src)]
-    out[tuple(edge)] = fill
-    return out

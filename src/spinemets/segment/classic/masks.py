@@ -62,7 +62,26 @@ def body_mask(hu: np.ndarray) -> np.ndarray:
     sizes = np.bincount(lab.ravel())
     sizes[0] = 0
     m = lab == int(np.argmax(sizes))
-    return ndi.binary_fill_holes(m, structure=_plane_structure(0))
+    return fill_holes_in_planes(m, 0)
+
+
+def fill_holes_in_planes(mask: np.ndarray, normal_axis: int) -> np.ndarray:
+    """``ndi.binary_fill_holes(mask, structure=_plane_structure(normal_axis))`` of a [z, y, x]
+    mask: in every plane orthogonal to ``normal_axis``, the background 4-connected regions that do
+    not reach the plane's edge are filled. One labelling of the background instead of the
+    border-seeded dilation run to convergence (same sets, far fewer passes over the volume)."""
+    m = np.asarray(mask, bool)
+    lab, n = ndi.label(~m, structure=_plane_structure(normal_axis))
+    if n == 0:
+        return m.copy()
+    open_ = np.zeros(n + 1, bool)  # background regions reaching a plane's edge
+    for ax in range(3):
+        if ax == normal_axis:
+            continue
+        for end in (0, m.shape[ax] - 1):
+            open_[np.take(lab, end, axis=ax)] = True
+    open_[0] = False  # (label 0: the mask itself)
+    return ~open_[lab]
 
 
 def _plane_structure(normal_axis: int) -> np.ndarray:
@@ -178,8 +197,8 @@ def fill_enclosed(bone: np.ndarray, lid: tuple[np.ndarray, np.ndarray] | None = 
         st = _plane_structure(0)
         padded = np.pad(pad, ((0, 0), (it, it), (it, it)), mode="edge")
         closed = pad | ndi.binary_closing(padded, structure=st, iterations=it)[:, it:-it, it:-it]
-    sag = ndi.binary_fill_holes(closed, structure=_plane_structure(2))
-    cor = ndi.binary_fill_holes(closed, structure=_plane_structure(1))
+    sag = fill_holes_in_planes(closed, 2)
+    cor = fill_holes_in_planes(closed, 1)
     out = sag | cor
     if spacing_mm is not None and axial is not False:
         region = None if axial is True else np.asarray(axial, bool)

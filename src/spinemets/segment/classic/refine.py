@@ -299,8 +299,7 @@ def fill_label_holes(labels: np.ndarray) -> np.ndarray:
         sl = tuple(slice(max(s.start - 1, 0), s.stop + 1) for s in sl)
         sub = out[sl]
         m = sub == i + 1
-        filled = ndi.binary_fill_holes(m, structure=masks._plane_structure(2)) | \
-            ndi.binary_fill_holes(m, structure=masks._plane_structure(1))
+        filled = masks.fill_holes_in_planes(m, 2) | masks.fill_holes_in_planes(m, 1)
         sub[filled & ~m & (sub == 0)] = i + 1
     return out
 
