@@ -203,22 +203,32 @@ def test_deep_pectoral_layer_is_the_muscle_beneath_the_pectoralis():
         assert not got[other].any()
 
 
-def test_deep_pectoral_layer_on_the_pleura_needs_some_tissue_off_it():
-    """A band beneath the pectoralis lying mostly within the chest-wall band on the lung (``off_wall``
-    false on most of it) is the chest wall, not the pectoralis minor; with most of it off the
-    pleura it is taken."""
+def test_deep_pectoral_layer_on_the_pleura_is_kept_where_thicker_than_the_chest_wall():
+    """``pectoral.off_chest_wall`` via ``beneath_cover``: beneath the pectoralis, a band lying on
+    the lung (air inside radius 62) no thicker than the chest wall (4 mm, all of it within
+    CHEST_WALL_MM of the lung) is intercostal muscle and is not taken; an 8 mm layer on the lung
+    (the pectoralis minor touching the pleura between the ribs) is taken whole, its deep pixels
+    within the wall band included; a 4 mm band with an 8 mm belly at one end keeps the belly and
+    its own column only, not the thin band beside it."""
     from spinemets.muscles.pectoral import beneath_cover
+    from spinemets.muscles.thin_sheet import CHEST_WALL_MM
 
     shape = (240, 240)
     yy, xx = np.indices(shape) - 120.0
     r = np.hypot(xx, yy)
     ang = np.degrees(np.arctan2(yy, xx)) % 360.0
     cover = (r >= 80) & (r < 90) & (ang >= 20) & (ang < 70)
-    layer = (r >= 62) & (r < 70) & (ang >= 30) & (ang < 60)
+    off_wall = r >= 62 + CHEST_WALL_MM
     normal = _radial_normal(shape)
     nothing = np.zeros(shape, bool)
-    assert not beneath_cover(layer, cover, nothing, normal, 1.0, off_wall=r >= 67).any()
-    assert beneath_cover(layer, cover, nothing, normal, 1.0, off_wall=r >= 65)[layer].all()
+    thin = (r >= 62) & (r < 66) & (ang >= 30) & (ang < 60)
+    assert not beneath_cover(thin, cover, nothing, normal, 1.0, off_wall=off_wall).any()
+    layer = (r >= 62) & (r < 70) & (ang >= 30) & (ang < 60)
+    assert beneath_cover(layer, cover, nothing, normal, 1.0, off_wall=off_wall)[layer].all()
+    belly = (r >= 62) & (r < 70) & (ang >= 45) & (ang < 60)
+    got = beneath_cover(thin | belly, cover, nothing, normal, 1.0, off_wall=off_wall)
+    assert got[belly & (ang >= 46) & (ang < 59)].all()
+    assert not got[thin & (ang < 40)].any()
 
 
 @pytest.mark.slow

@@ -25,9 +25,9 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from .. import anatomy
-from .morphology import trunk_angle
+from .morphology import disk, trunk_angle
 from .presence import expected
-from .thin_sheet import near_lung, outer_surface, sample_outward
+from .thin_sheet import CHEST_WALL_MM, near_lung, outer_surface, pieces_on_pleura, sample_outward
 from .tissue import FAT_HU
 
 #: farthest the deep layer's outer surface lies beneath the pectoralis major (mm): the
@@ -41,6 +41,37 @@ BENEATH_FRACTION = 0.5
 MIN_PIECE_MM2 = 20.0
 
 
+def off_chest_wall(pieces: np.ndarray, off_wall: np.ndarray, normal: tuple[np.ndarray, np.ndarray],
+                   px: float) -> np.ndarray:
+    """``pieces`` less the chest wall. The intercostal muscles lie between the ribs on the pleura,
+    a layer at most ``CHEST_WALL_MM`` thick; the pectoralis minor lies on ribs 3-5 and, between
+    them, on the intercostals, and may touch the pleura there with no fat plane seen between.
+    A piece (8-connected) in which no disc thicker than the chest wall fits (``CHEST_WALL_MM``
+    plus a pixel of partial volume on each side) keeps only its pixels off the wall
+    (``off_wall``: farther than ``CHEST_WALL_MM`` from the lung); a thicker piece is a muscle lying
+    on the chest wall and also keeps its pixels within the wall band under it: those from which
+    the piece continues outwards (along ``-normal``, a unit field pointing inwards) without a gap
+    to beyond the band."""
+    eight = np.ones((3, 3), bool)
+    lab, n = ndi.label(pieces, structure=eight)
+    if n == 0:
+        return pieces
+    thick = ndi.binary_opening(pieces, structure=disk(0.5 * CHEST_WALL_MM / px + 1.0))
+    has_thick = np.zeros(n + 1, bool)
+    has_thick[np.unique(lab[thick])] = True
+    has_thick[0] = False
+    rows, cols = np.nonzero(pieces & ~off_wall & has_thick[lab])
+    own = lab[rows, cols]
+    alive = np.ones(len(rows), bool)
+    reach = np.zeros(len(rows), bool)
+    for k in np.arange(0.5, 2.0 * CHEST_WALL_MM / px + 1e-6, 0.5):
+        alive &= sample_outward(lab, normal, rows, cols, k) == own
+        reach |= alive & (sample_outward(off_wall, normal, rows, cols, k) > 0)
+    out = pieces & off_wall
+    out[rows[reach], cols[reach]] = True
+    return out
+
+
 def beneath_cover(pieces: np.ndarray, cover: np.ndarray, stop: np.ndarray,
                   normal: tuple[np.ndarray, np.ndarray], px: float, max_mm: float = DEEP_MAX_MM,
                   fraction: float = BENEATH_FRACTION, off_wall: np.ndarray | None = None) -> np.ndarray:
@@ -48,10 +79,12 @@ def beneath_cover(pieces: np.ndarray, cover: np.ndarray, stop: np.ndarray,
     pixels (those whose outward neighbour along ``-normal``, a unit field pointing inwards, lies
     outside the piece) meet ``cover``
     first, before any pixel of ``stop`` (other groups, bone, air), going outwards within ``max_mm``,
-    at least ``MIN_PIECE_MM2`` in size and, with ``off_wall`` (the pixels farther than
-    ``CHEST_WALL_MM`` from the lung), with most of its pixels off the chest wall: a piece lying
-    mostly within that band is the chest wall on the pleura (intercostal muscle), even where the
-    pectoralis minor touches it."""
+    at least ``MIN_PIECE_MM2`` in size. With ``off_wall`` (the pixels farther than
+    ``CHEST_WALL_MM`` from the lung) the pieces are first cleared of the chest wall
+    (``off_chest_wall``): a layer on the pleura no thicker than the chest wall is intercostal
+    muscle, a thicker one holds the pectoralis minor lying on it."""
+    if off_wall is not None:
+        pieces = off_chest_wall(pieces, off_wall, normal, px)
     lab, n = ndi.label(pieces, structure=np.ones((3, 3), bool))
     out = np.zeros_like(pieces)
     if n == 0 or not cover.any():
@@ -69,8 +102,6 @@ def beneath_cover(pieces: np.ndarray, cover: np.ndarray, stop: np.ndarray,
         np.maximum(np.bincount(own, minlength=n + 1), 1)
     count = np.bincount(lab.ravel(), minlength=n + 1)
     ok = (frac > fraction) & (count * px * px >= MIN_PIECE_MM2)
-    if off_wall is not None:
-        ok &= np.bincount(lab.ravel(), weights=off_wall.ravel(), minlength=n + 1) > 0.5 * count
     keep = np.nonzero(ok)[0]
     return np.isin(lab, keep[keep > 0])
 
@@ -171,11 +202,19 @@ def pectoral_deep_layer(out: dict[str, np.ndarray], h_sharp: np.ndarray, muscle_
             # piece of the mask mostly within CHEST_WALL_MM of the lung is the chest wall
             # (intercostal muscle on the pleura) that the rays reached beyond the sheet's end, as
             # in the thin-sheet course (``thin_sheet.follow_course``)
-            lab, n = ndi.label(out[name], structure=np.ones((3, 3), bool))
-            if n:
-                idx = np.arange(1, n + 1)
-                frac = np.asarray(ndi.mean(pleura, lab, idx))
-                out[name] &= ~np.isin(lab, idx[frac > 0.5])
+            out[name] &= ~pieces_on_pleura(out[name], pleura)
             continue
         deep = beneath_cover(cand & sm, out[name], stop, normal, px, off_wall=~pleura)
         out[name] = out[name] | deep
+        sa = out.get(f"serratus_anterior_{side}")
+        if deep.any() and sa is not None and sa.any():
+            # the deep layer's lateral end, reached by the inner rays in the serratus sector and
+            # joined to it without a fat plane, is the pectoralis minor too: the serratus anterior
+            # lies on the lateral ribs behind the axilla, parted from the pectoral muscles by the
+            # clavipectoral and serratus fasciae
+            eight = np.ones((3, 3), bool)
+            lab, _ = ndi.label(sa, structure=eight)
+            ids = np.unique(lab[ndi.binary_dilation(deep, structure=eight) & sa])
+            moved = np.isin(lab, ids[ids > 0])
+            out[f"serratus_anterior_{side}"] = sa & ~moved
+            out[name] = out[name] | moved

@@ -105,6 +105,19 @@ def near_lung(h: np.ndarray, px: float) -> np.ndarray:
     return ndi.distance_transform_edt(~air) * px <= CHEST_WALL_MM if air.any() else np.zeros_like(air)
 
 
+def pieces_on_pleura(mask: np.ndarray, lung_near: np.ndarray) -> np.ndarray:
+    """Pieces (8-connected) of ``mask`` with more than half of their pixels within
+    ``CHEST_WALL_MM`` of the lung (``lung_near``, ``near_lung``): the chest wall on the pleura
+    (intercostal muscles between the ribs), which a superficial sheet lying on the ribs' outer
+    surfaces, or on the intercostals between them, is not."""
+    lab, n = ndi.label(mask, structure=np.ones((3, 3), bool))
+    if n == 0:
+        return np.zeros_like(mask)
+    idx = np.arange(1, n + 1)
+    frac = np.asarray(ndi.mean(lung_near, lab, idx))
+    return np.isin(lab, idx[frac > 0.5])
+
+
 def ridge_threshold(excess: np.ndarray, fat: np.ndarray) -> tuple[float, float] | None:
     """The course thresholds (HU; low, high): median plus ``RIDGE_NOISE_SIGMAS_LOW`` and
     ``RIDGE_NOISE_SIGMAS`` robust SDs (scaled median absolute deviation) of ``excess`` over pure fat
