@@ -190,6 +190,7 @@ def pectoral_deep_layer(out: dict[str, np.ndarray], h_sharp: np.ndarray, muscle_
     nn = np.maximum(np.hypot(dr, dc), 1e-6)
     normal = (dr / nn, dc / nn)
     _, cx = trunk_angle(x, y, body)
+    eight = np.ones((3, 3), bool)
     for side, sm in (("left", x > cx), ("right", x <= cx)):
         name = f"pectoralis_major_{side}"
         if name not in out or not out[name].any():
@@ -204,17 +205,17 @@ def pectoral_deep_layer(out: dict[str, np.ndarray], h_sharp: np.ndarray, muscle_
             # in the thin-sheet course (``thin_sheet.follow_course``)
             out[name] &= ~pieces_on_pleura(out[name], pleura)
             continue
-        deep = beneath_cover(cand & sm, out[name], stop, normal, px, off_wall=~pleura)
-        out[name] = out[name] | deep
-        sa = out.get(f"serratus_anterior_{side}")
-        if deep.any() and sa is not None and sa.any():
-            # the deep layer's lateral end, reached by the inner rays in the serratus sector and
-            # joined to it without a fat plane, is the pectoralis minor too: the serratus anterior
-            # lies on the lateral ribs behind the axilla, parted from the pectoral muscles by the
-            # clavipectoral and serratus fasciae
-            eight = np.ones((3, 3), bool)
+        # the serratus anterior does not end the look: it lies on the lateral ribs behind the
+        # axilla, parted from the pectoral muscles by the clavipectoral and serratus fasciae, never
+        # between the two pectoral layers; its pieces joined without a fat plane to the deep layer
+        # are the deep layer's lateral end that the inner rays reached in the serratus sector
+        sa_name = f"serratus_anterior_{side}"
+        sa = out.get(sa_name, np.zeros_like(cand)) & sm
+        deep = beneath_cover(cand & sm, out[name], stop & ~sa, normal, px, off_wall=~pleura)
+        if deep.any() and sa.any():
             lab, _ = ndi.label(sa, structure=eight)
             ids = np.unique(lab[ndi.binary_dilation(deep, structure=eight) & sa])
             moved = np.isin(lab, ids[ids > 0])
-            out[f"serratus_anterior_{side}"] = sa & ~moved
-            out[name] = out[name] | moved
+            out[sa_name] = out[sa_name] & ~moved
+            deep |= moved
+        out[name] = out[name] | deep
