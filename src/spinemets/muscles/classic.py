@@ -94,7 +94,8 @@ from .shape import complete_outline
 from .tissue import BONE_HU, FAT_HU, FAT_PLANE_HU, MUSCLE_HU, body_outline, thin_fat_planes
 from .wall import wall_layers
 from .wall_groups import SECTORS_THORAX_LOWER, across_skin, rectus_under_pectoralis, sheet_course, split_wall
-from .thin_sheet import beneath_own_sheet, depth_normal, follow_course, near_lung, ridge_excess, ridge_threshold
+from .thin_sheet import (beneath_own_sheet, depth_normal, follow_course, near_lung, ridge_excess, ridge_threshold,
+                         same_angle_as)
 #: deepest extent of the superficial muscle sheet below the subcutaneous fat (mm)
 WALL_MAX_MM = 25.0
 #: thickest sheet of the wall below the pectoral region (rectus abdominis ~10-15 mm) and in the
@@ -509,7 +510,7 @@ def _follow_thin_sheets(out: dict[str, np.ndarray], h_sharp: np.ndarray, body: n
     if threshold is None:
         return
     lung_near = near_lung(h_sharp, px)
-    _, cx = trunk_angle(x, y, body)
+    ang, cx = trunk_angle(x, y, body)
     for g in todo:
         for side, sm in (("left", x > cx), ("right", x <= cx)):
             name = f"{g}_{side}"
@@ -524,3 +525,10 @@ def _follow_thin_sheets(out: dict[str, np.ndarray], h_sharp: np.ndarray, body: n
             # external oblique's interdigitating slips and behind their free border)
             if g != "serratus_anterior":
                 out[name] &= ~beneath_own_sheet(out[name], normal, px)
+            eo = out.get(f"external_oblique_{side}")
+            if g == "latissimus_dorsi" and eo is not None and eo.any():
+                # the latissimus' costal slips interdigitate with the external oblique's lowest
+                # slips on ribs 10-12 and its anterior border lies posterior to the oblique's
+                # posterior free border: it ends where the oblique begins, and the sheet beside
+                # the oblique at the same angle is the oblique's fibres (left unassigned)
+                out[name] &= ~same_angle_as(out[name], eo, ang)

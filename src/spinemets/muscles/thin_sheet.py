@@ -118,6 +118,20 @@ def pieces_on_pleura(mask: np.ndarray, lung_near: np.ndarray) -> np.ndarray:
     return np.isin(lab, idx[frac > 0.5])
 
 
+#: angular bin (deg of the normalised trunk angle, ``morphology.trunk_angle``) in which two sheets
+#: are compared: ~5 mm of the lateral trunk wall
+SAME_ANGLE_BIN_DEG = 2.0
+
+
+def same_angle_as(mask: np.ndarray, other: np.ndarray, ang: np.ndarray,
+                  bin_deg: float = SAME_ANGLE_BIN_DEG) -> np.ndarray:
+    """Pixels of ``mask`` in the ``bin_deg`` bins of the trunk angle ``ang`` (deg) that also hold
+    pixels of ``other``: where two sheets of the wall meet edge to edge, the part of one lying at
+    the other's angles (beside or beneath it) is the other's."""
+    bins = (ang // bin_deg).astype(int)
+    return mask & np.isin(bins, np.unique(bins[other]))
+
+
 def ridge_threshold(excess: np.ndarray, fat: np.ndarray) -> tuple[float, float] | None:
     """The course thresholds (HU; low, high): median plus ``RIDGE_NOISE_SIGMAS_LOW`` and
     ``RIDGE_NOISE_SIGMAS`` robust SDs (scaled median absolute deviation) of ``excess`` over pure fat
