@@ -305,3 +305,20 @@ def test_lowest_pectoralis_piece_joined_to_the_rectus_is_the_rectus():
         assert out["pectoralis_major_right"][superficial].any() != moved
         assert out["rectus_abdominis_right"][superficial].all() == moved
         assert (out["pectoralis_major_left"] == np.fliplr(superficial | sheet)).all()
+
+
+def test_latissimus_ends_where_the_external_oblique_begins():
+    """``thin_sheet.same_angle_as``: on a round trunk the external oblique covers trunk angles
+    60-100 deg and a latissimus mask covers 95-150 deg (its course followed into the oblique's
+    fibres beside it): the latissimus pixels at the oblique's angles (its 2-degree bins) are the
+    oblique's, those behind its posterior border stay latissimus."""
+    from spinemets.muscles.thin_sheet import same_angle_as
+
+    x, y, body, ang = _round_trunk()
+    r = np.hypot(x, y)
+    eo = body & (r >= 100) & (r < 104) & (ang >= 60) & (ang < 100)
+    ld = body & (r >= 104) & (r < 107) & (ang >= 95) & (ang < 150)
+    got = same_angle_as(ld, eo, ang)
+    assert got[ld & (ang < 99.0)].all()
+    assert not got[ld & (ang >= 101.0)].any()
+    assert not same_angle_as(ld, np.zeros_like(eo), ang).any()
