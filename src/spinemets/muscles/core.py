@@ -95,7 +95,7 @@ def segment_muscles(ct: CTImage, vertebrae: LabelMap, backend: str = "classic",
     frames = vertebra_frames(vertebrae, vertebrae_summary=vertebrae_summary)
     if not frames:
         raise InputError("the vertebra label map holds no vertebra T1-L5")
-    hu_vol = ct.array if ct.array.dtype == np.float32 else ct.array.astype(np.float32)
+    hu_vol = ct.array  # sampled per plane as float32 (Plane.sample output=): no whole-volume copy
     ids = _muscle_ids()
     model_labels: np.ndarray | None = None
     if backend != "classic":
@@ -121,7 +121,7 @@ def segment_muscles(ct: CTImage, vertebrae: LabelMap, backend: str = "classic",
             continue
         fr = frames[lv]
         plane = Plane.for_frame(fr, ct.geometry, volume=hu_vol)
-        hu, inside = plane.sample(hu_vol, ct.geometry, order=1, cval=-1024.0)
+        hu, inside = plane.sample(hu_vol, ct.geometry, order=1, cval=-1024.0, output=np.float32)
         if model_labels is None:
             vert, _ = plane.sample(vertebrae.array, ct.geometry, order=0)
             lm = vertebra_landmarks(fr, plane, vertebrae, anatomy.vertebra_id(lv), fr.body_points_lps)

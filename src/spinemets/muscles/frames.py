@@ -116,7 +116,7 @@ def vertebra_frames(vertebrae: LabelMap, levels: list[str] | None = None,
     spacing_zyx = np.asarray(geo.spacing_mm[::-1], float)
     arr = vertebrae.array
     levels = levels or anatomy.TARGET_LEVELS
-    objs = ndi.find_objects(arr.astype(np.int32, copy=False))
+    objs = ndi.find_objects(arr)  # any integer label dtype; no whole-volume int32 copy
     raw: dict[str, dict] = {}
     for lv in levels:
         vid = anatomy.vertebra_id(lv)

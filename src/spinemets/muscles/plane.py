@@ -87,17 +87,20 @@ class Plane:
         return np.stack([d @ self.left, d @ self.posterior], axis=-1)
 
     def sample(self, volume: np.ndarray, geometry: Geometry, order: int = 1,
-               cval: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+               cval: float = 0.0, output: type | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Resample ``volume`` ([z, y, x] on ``geometry``) on the plane.
 
         Returns ``(image, inside)`` where ``inside`` marks pixels within the volume's extent.
+        ``output``: the image's dtype (default: the volume's); the interpolation itself runs in
+        double precision whatever the input dtype, so an int16 CT sampled with ``output=np.float32``
+        gives the same image as its float32 copy would.
         """
         idx = geometry.lps_to_index_zyx(self.points_lps())
         coords = np.moveaxis(idx, -1, 0)
         shp = np.asarray(geometry.shape_zyx, float)[:, None, None]
         inside = np.all((coords >= -0.5) & (coords <= shp - 0.5), axis=0)
-        img = ndi.map_coordinates(volume, coords, order=order, mode="nearest" if order == 0 else "constant",
-                                  cval=cval, prefilter=False)
+        img = ndi.map_coordinates(volume, coords, output=output, order=order,
+                                  mode="nearest" if order == 0 else "constant", cval=cval, prefilter=False)
         return img, inside
 
     def to_dict(self) -> dict:
