@@ -23,6 +23,7 @@ from ...errors import InputError
 from ...image import CTImage
 from ..labelling import Labelling, SegmentFinding, label_levels
 from . import lytic, masks, vessels
+from .arch_midline import arch_midline
 from .centreline import Centreline, find_centreline
 from .discs import GAP_MAX_MM, coverage_profile, end_slice_is_disc, select_discs
 from .grid import labels_to_grid, make_workgrid, resample_input
@@ -332,8 +333,12 @@ def run_classic(ct: CTImage) -> ClassicOutput:
                                        at_fov_edge=bool(bounds[k][2]), height_mm=float((hi_ - lo_) * w),
                                        width_mm=float(width)))
     sacrum_top = max((k for k, f in enumerate(findings) if f.sacral), default=None)
+    # the arch seeds and the midline band of the posterior elements centre on the arches' mid-sagittal
+    # plane: a lytic lesion that takes one side of a body moves the inscribed-circle centre, not the
+    # arch (``arch_midline``); the disc barriers and body seeds keep following the bodies
+    cl_arch = arch_midline(bone, cl)
     labels, zone, vseeds = separate(bone, filled, cl, sep_discs, bounds, w, typical_gap, hu=fine.array,
-                                    sacrum_top=sacrum_top)
+                                    sacrum_top=sacrum_top, arch_cl=cl_arch)
     # other-bone regions touching a sacral segment are pelvis, not ribs
     thick = ndi.distance_transform_edt(bone | filled, sampling=w)
     adj = _near_other(labels, len(bounds), thick, w)
@@ -388,7 +393,7 @@ def run_classic(ct: CTImage) -> ClassicOutput:
     if rib_slices.any():
         labels, zone, vseeds = separate(bone, filled, cl, sep_discs, bounds, w, typical_gap, rib_slices=rib_slices,
                                 hu=fine.array, fixed={k + 1 for k, f in enumerate(findings) if f.sacral or f.partial},
-                                sacrum_top=sacrum_top)
+                                sacrum_top=sacrum_top, arch_cl=cl_arch)
     # lung fraction at each segment's level (coarse grid covers the whole body)
     lung_c = body_c & (coarse.array < LUNG_HU)
     for k, (lo_, hi_, _) in enumerate(bounds):
@@ -421,7 +426,7 @@ def run_classic(ct: CTImage) -> ClassicOutput:
     # (the reconstructed slice thickness, where the reader knows it, shapes the z-border model:
     # overlapping slices, e.g. 3 mm every 2 mm, average beyond their own voxel)
     labels_ct = refine_on_ct(lab_small, fine.image, ref, ct.array, seeds_work=lut[vseeds],
-                             posterior_work=posterior_region(labels.shape, cl, w, rib_slices),
+                             posterior_work=posterior_region(labels.shape, cl_arch, w, rib_slices),
                              slice_thickness_mm=ct.metadata.get("slice_thickness_mm"),
                              barrier_work=blood | wall)
     # bone the working grid gave to a rib or an ilium stays out of the vertebrae on the CT grid (the

@@ -252,7 +252,8 @@ def segment_bounds(disc_z: list[float], cl: Centreline) -> list[tuple[float, flo
 
 def seeds(filled: np.ndarray, cl: Centreline, bounds: list[tuple[float, float, bool]], w: float,
           typical_gap_vox: float, zone: np.ndarray | None = None, no_arch: set[int] = frozenset(),
-          upper_arch: set[int] = frozenset(), rib_slices: np.ndarray | None = None) -> np.ndarray:
+          upper_arch: set[int] = frozenset(), rib_slices: np.ndarray | None = None,
+          arch_cl: Centreline | None = None) -> np.ndarray:
     """Marker array: segment k+1 in the central part of its body, 0 elsewhere.
 
     Segments in ``upper_arch`` (0-based; the sacrum's top segment, S1) have their arch seeded in
@@ -260,6 +261,9 @@ def seeds(filled: np.ndarray, cl: Centreline, bounds: list[tuple[float, float, b
     processes spring from the top of the sacrum, whose fused segment reaches far below them.
     In ``rib_slices`` (with ``zone``) the arch seeds reach along the transverse processes
     (``TP_SEED_HALF_WIDTH_MM``), behind the rib head and neck region, inside the spine zone.
+    ``arch_cl``: the arches' mid-sagittal plane (``arch_midline``); the arch seeds are centred
+    laterally on it instead of on the body centreline (which a lytic lesion of one side of a
+    body moves towards the intact side; the arch does not move).
     """
     shape = filled.shape
     pts = np.zeros(shape, np.int32)
@@ -303,6 +307,8 @@ def seeds(filled: np.ndarray, cl: Centreline, bounds: list[tuple[float, float, b
     # (seeding them keeps spinous and articular processes with their own arch, not a neighbour's)
     for lab, zmid, half in arch:
         yq, xq, rq = cl.at(np.array([zmid]))
+        if arch_cl is not None:
+            xq = arch_cl.at(np.array([zmid]))[1]
         t = cl.tangent(np.array([zmid]))[0]
         p = np.array([zmid, yq[0], xq[0]])
         post = np.array([0.0, 1.0, 0.0]) - t[1] * t
@@ -550,14 +556,16 @@ def separate(bone: np.ndarray, filled: np.ndarray, cl: Centreline, disc_z: list[
              bounds: list[tuple[float, float, bool]], w: float, typical_gap_vox: float,
              no_arch: set[int] = frozenset(), rib_slices: np.ndarray | None = None,
              hu: np.ndarray | None = None, fixed: set[int] = frozenset(),
-             sacrum_top: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+             sacrum_top: int | None = None, arch_cl: Centreline | None = None
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Watershed labels: 1..n vertebral segments (index+1 of ``bounds``), OTHER_OFFSET+j other bone.
 
     With ``hu`` and ``rib_slices``, the partition between vertebrae (other than ``fixed``) at
     rib-bearing levels is redrawn along the joint clefts (``joint_landscape``). With ``hu`` and
     ``sacrum_top`` (0-based index of the highest sacral segment), the boundary between the sacrum
     and the vertebra above it (L5) is redrawn along the lumbosacral facet-joint clefts
-    (``cleft_depth``).
+    (``cleft_depth``). ``arch_cl``: the arches' mid-sagittal plane, on which the arch seeds are
+    centred (``seeds``; the disc barriers, body seeds and zones follow the body centreline ``cl``).
 
     Returns (labels, zone, markers): the markers are the vertebral seeds (segment index + 1; body
     and arch), for the full-resolution posterior-element partition (``refine.posterior_partition``).
@@ -566,7 +574,7 @@ def separate(bone: np.ndarray, filled: np.ndarray, cl: Centreline, disc_z: list[
     hw = body_half_widths(mask, cl, bounds, w) if rib_slices is not None else None
     zone = spine_zone(mask.shape, cl, w, rib_slices, hw, front_reach(mask, cl, w))
     upper = {sacrum_top} if sacrum_top is not None else set()
-    markers = seeds(filled, cl, bounds, w, typical_gap_vox, zone, no_arch, upper, rib_slices)
+    markers = seeds(filled, cl, bounds, w, typical_gap_vox, zone, no_arch, upper, rib_slices, arch_cl)
     outside = mask & ~zone
     olab, nother = ndi.label(outside)
     markers = np.where(olab > 0, olab + OTHER_OFFSET, markers)
