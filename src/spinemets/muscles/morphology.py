@@ -22,8 +22,10 @@ def component_at(mask: np.ndarray, seed: np.ndarray) -> np.ndarray:
     return np.isin(lab, ids) if len(ids) else np.zeros_like(mask)
 
 
-def largest(mask: np.ndarray) -> np.ndarray:
-    lab, n = ndi.label(mask)
+def largest(mask: np.ndarray, structure: np.ndarray | None = None) -> np.ndarray:
+    """The largest connected piece of ``mask`` (``structure``: the connectivity, as
+    ``ndi.label``'s; default 4-connected in 2-D); ``mask`` itself when it has at most one piece."""
+    lab, n = ndi.label(mask, structure=structure)
     if n <= 1:
         return mask
     return lab == int(np.argmax(np.bincount(lab.ravel())[1:]) + 1)

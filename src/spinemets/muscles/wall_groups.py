@@ -13,7 +13,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from .. import anatomy
-from .morphology import trunk_angle
+from .morphology import largest, trunk_angle
 from .organ_contact import HU_CONSISTENCY_MIN
 from .presence import expected
 from .thin_sheet import depth_normal
@@ -417,8 +417,7 @@ def rectus_under_pectoralis(out: dict[str, np.ndarray], muscle: np.ndarray, x: n
         rect = out.get(name)
         if rect is None or not rect.any():
             continue
-        lab, n = ndi.label(rect, structure=eight)
-        belly = lab == int(np.argmax(np.bincount(lab[rect], minlength=n + 1)[1:])) + 1
+        belly = largest(rect, structure=eight)
         free = muscle & body & ~taken & sm & (ang < sector_end) & (skin <= float(skin[belly].max()))
         grown = ndi.binary_propagation(rect, structure=eight, mask=rect | free)
         out[name] = grown
